@@ -1,0 +1,11 @@
+"""`agi-app clock` (not built yet)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("clock", help="(not built yet)")
+    p.set_defaults(handler=lambda _a: 2)

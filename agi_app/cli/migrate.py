@@ -1,0 +1,11 @@
+"""`agi-app migrate` (not built yet)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("migrate", help="(not built yet)")
+    p.set_defaults(handler=lambda _a: 2)

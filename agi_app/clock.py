@@ -1,0 +1,46 @@
+"""The business clock: the only place the application reads the time.
+
+For QA the clock can be set to a fixed point or an offset (AGI_APP_BUSINESS_CLOCK,
+``agi-app run --clock``, or the runtime admin command), so that month-end
+rules can be exercised on any day.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+log = logging.getLogger(__name__)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class BusinessClock:
+    """Wall clock in the hotline's time zone, optionally shifted for QA."""
+
+    def __init__(self, tz: str = "Asia/Shanghai") -> None:
+        self.tz = ZoneInfo(tz)
+        self._offset: timedelta | None = None
+
+    def set(self, when: datetime | None) -> None:
+        """Act as if it were ``when`` now (time keeps running); None resets."""
+        if when is None:
+            self._offset = None
+            log.warning("business clock reset to real time")
+            return
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=self.tz)
+        self._offset = when - datetime.now(self.tz)
+        log.warning("business clock set: acting as if it were %s", when.isoformat())
+
+    @property
+    def overridden(self) -> bool:
+        return self._offset is not None
+
+    def now(self) -> datetime:
+        real = datetime.now(self.tz)
+        return real if self._offset is None else real + self._offset

@@ -1,0 +1,1 @@
+"""Customers: number normalisation, lookup by caller, grades, import/export."""

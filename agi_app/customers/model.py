@@ -1,0 +1,22 @@
+"""The customer record the rest of the application reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Customer:
+    """One CRM customer, as looked up by caller number."""
+
+    number: str  # E.164, e.g. +8613800138000
+    name: str
+    grade: str  # one of the configured grades, e.g. diamond .. standard
+    brand: str = ""
+    tags: frozenset[str] = field(default_factory=frozenset)
+    language: str = "zh"  # "zh" or "en"
+    bill_day: int = 1
+    status: str = "active"  # "active" or "suspended"
+    last_agent: str | None = None
+    last_contact_at: datetime | None = None

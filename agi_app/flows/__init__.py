@@ -1,0 +1,1 @@
+"""Flow engine: IVR flows as validated YAML data, walked one task per call."""

@@ -1,0 +1,83 @@
+"""Application settings, validated at start-up.
+
+Values come from the environment (prefix ``AGI_APP_``) and from the generated
+secrets file ``var/secrets.env`` (written by ``make setup``, never committed).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every tunable of the application; defaults suit a single-machine install."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AGI_APP_",
+        env_file=(str(PROJECT_ROOT / "var" / "secrets.env"),),
+        extra="ignore",
+    )
+
+    # Where things live.
+    var_dir: Path = PROJECT_ROOT / "var"
+    flows_dir: Path = PROJECT_ROOT / "flows"
+    sounds_dir: Path = PROJECT_ROOT / "sounds"
+    dialplan_dir: Path = PROJECT_ROOT / "dialplan"
+    asterisk_root: Path = Path("/var/cache/agi-app/asterisk-root")
+
+    # Asterisk.
+    bind_address: str = "127.0.0.1"
+    sip_port: int = 5060
+    http_port: int = 8088
+    ami_port: int = 5038
+    rtp_start: int = 20000
+    rtp_end: int = 30000
+    ari_app: str = "agi-app"
+    ari_user: str = "agi_app"
+    ari_password: SecretStr = SecretStr("")
+    ami_user: str = "agi_app"
+    ami_password: SecretStr = SecretStr("")
+    admin_token: SecretStr = SecretStr("")
+    # Sound path inside the Asterisk root where sounds_dir is bind-mounted.
+    asterisk_sounds_mount: str = "/var/lib/asterisk/sounds/agi_app"
+
+    # FastAGI.
+    agi_port: int = 4573
+
+    # PostgreSQL (private cluster).
+    pg_port: int = 55432
+    pg_host: str = "127.0.0.1"
+    pg_user: str = "agi_app"
+    pg_password: SecretStr = SecretStr("")
+    pg_database: str = "agi_app"
+    pg_pool_min: int = 2
+    pg_pool_max: int = 10
+    lookup_deadline_ms: int = 150
+
+    # Calls.
+    max_concurrent_calls: int = 400
+    max_calls_per_second: float = 0.0  # 0 = no rate limit
+    timezone: str = "Asia/Shanghai"
+    # QA business clock: ISO datetime the app pretends it is (see README).
+    business_clock: str | None = Field(default=None)
+
+    @property
+    def pg_dsn(self) -> str:
+        pw = self.pg_password.get_secret_value()
+        return f"postgresql://{self.pg_user}:{pw}@{self.pg_host}:{self.pg_port}/{self.pg_database}"
+
+    @property
+    def ari_base(self) -> str:
+        return f"http://{self.bind_address}:{self.http_port}/ari"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

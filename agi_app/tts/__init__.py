@@ -1,0 +1,1 @@
+"""Text-to-speech prompt pipeline: engines, 8 kHz audio, cache."""
