@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     sip_port: int = 5060
     http_port: int = 8088
     ami_port: int = 5038
+    pstn_port: int = 5090  # the loopback SIP peer callbacks dial through
     rtp_start: int = 20000
     rtp_end: int = 30000
     ari_app: str = "agi-app"
@@ -45,9 +46,12 @@ class Settings(BaseSettings):
     ami_password: SecretStr = SecretStr("")
     admin_token: SecretStr = SecretStr("")
     # Sound path inside the Asterisk root where sounds_dir is bind-mounted.
-    asterisk_sounds_mount: str = "/var/lib/asterisk/sounds/agi_app"
+    asterisk_sounds_mount: str = "/usr/share/asterisk/sounds/agi_app"
+
+    admin_port: int = 8089
 
     # FastAGI.
+    agi_host: str = "127.0.0.1"
     agi_port: int = 4573
 
     # PostgreSQL (private cluster).
