@@ -38,9 +38,15 @@ class DigitBuffer:
 
     def __init__(self) -> None:
         self._digits: asyncio.Queue[str] = asyncio.Queue()
+        self._error: Exception | None = None
 
     def push(self, digit: str) -> None:
         self._digits.put_nowait(digit)
+
+    def fail(self, error: Exception) -> None:
+        """The call is over: every current and later read raises ``error``."""
+        self._error = error
+        self._digits.put_nowait("")  # wake a reader blocked in next()
 
     def pending(self) -> bool:
         return not self._digits.empty()
@@ -50,17 +56,24 @@ class DigitBuffer:
             self._digits.get_nowait()
 
     def pop_nowait(self) -> str | None:
+        if self._error is not None:
+            raise self._error
         return None if self._digits.empty() else self._digits.get_nowait()
 
     async def next(self, timeout: float) -> str | None:
         """The next digit, or None after ``timeout`` seconds."""
+        if self._error is not None:
+            raise self._error
         if not self._digits.empty():
             return self._digits.get_nowait()
         try:
             async with asyncio.timeout(timeout):
-                return await self._digits.get()
+                digit = await self._digits.get()
         except TimeoutError:
             return None
+        if self._error is not None:
+            raise self._error
+        return digit
 
 
 class CallControl(Protocol):

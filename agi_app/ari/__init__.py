@@ -1,0 +1,1 @@
+"""A thin typed ARI client on aiohttp: REST calls and the event websocket."""

@@ -1,0 +1,130 @@
+"""ARI REST calls.
+
+Errors:
+    AriError            any non-2xx answer (status, body)
+    └── ChannelGone     404/409/422 on a channel that has hung up or left the
+                        app: the normal end of a call, not a failure.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+import orjson
+
+GONE = (404, 409, 422)
+
+
+class AriError(RuntimeError):
+    def __init__(self, status: int, method: str, path: str, body: str) -> None:
+        super().__init__(f"ARI {method} {path}: {status} {body[:200]}")
+        self.status = status
+
+
+class ChannelGone(AriError):
+    """The channel is gone (or not in our application any more)."""
+
+
+def auth_header(user: str, password: str) -> str:
+    # aiohttp 3.14 deprecates BasicAuth/auth=: send the header ourselves.
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return f"Basic {token}"
+
+
+class AriRest:
+    """The REST side of ARI; one aiohttp session per application."""
+
+    def __init__(self, base_url: str, user: str, password: str, app: str) -> None:
+        self.base = base_url.rstrip("/")
+        self.app = app
+        self._headers = {"Authorization": auth_header(user, password)}
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return self._headers
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                headers=self._headers,
+                timeout=aiohttp.ClientTimeout(total=10),
+                connector=aiohttp.TCPConnector(limit=64),
+                json_serialize=lambda o: orjson.dumps(o).decode(),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def request(self, method: str, path: str, params: Sequence[tuple[str, str]] = (),
+                      body: dict[str, Any] | None = None, channel_op: bool = False) -> Any:
+        """One REST call; JSON result or None. Raises AriError / ChannelGone."""
+        async with self.session().request(
+            method, self.base + path, params=list(params), json=body
+        ) as resp:
+            data = await resp.read()
+            if resp.status >= 300:
+                cls = ChannelGone if channel_op and resp.status in GONE else AriError
+                raise cls(resp.status, method, path, data.decode(errors="replace"))
+            return orjson.loads(data) if data else None
+
+    # --- channels -------------------------------------------------------
+    async def answer(self, channel: str) -> None:
+        await self.request("POST", f"/channels/{channel}/answer", channel_op=True)
+
+    async def play(self, channel: str, media: Sequence[str], playback_id: str) -> None:
+        params = [("media", m) for m in media]
+        await self.request("POST", f"/channels/{channel}/play/{playback_id}", params,
+                           channel_op=True)
+
+    async def stop_playback(self, playback_id: str) -> None:
+        try:
+            await self.request("DELETE", f"/playbacks/{playback_id}", channel_op=True)
+        except ChannelGone:
+            pass  # already finished
+
+    async def hangup(self, channel: str, cause: int) -> None:
+        await self.request("DELETE", f"/channels/{channel}", [("reason_code", str(cause))],
+                           channel_op=True)
+
+    async def set_var(self, channel: str, name: str, value: str) -> None:
+        await self.request("POST", f"/channels/{channel}/variable",
+                           [("variable", name), ("value", value)], channel_op=True)
+
+    async def get_var(self, channel: str, name: str) -> str:
+        data = await self.request("GET", f"/channels/{channel}/variable", [("variable", name)],
+                                  channel_op=True)
+        return str(data.get("value", "")) if isinstance(data, dict) else ""
+
+    async def continue_in_dialplan(self, channel: str, context: str, extension: str = "s",
+                                   priority: int = 1) -> None:
+        params = [("context", context), ("extension", extension), ("priority", str(priority))]
+        await self.request("POST", f"/channels/{channel}/continue", params, channel_op=True)
+
+    async def subscribe_channel(self, channel: str) -> None:
+        """Keep receiving this channel's events after it leaves Stasis."""
+        await self.request("POST", f"/applications/{self.app}/subscription",
+                           [("eventSource", f"channel:{channel}")], channel_op=True)
+
+    async def unsubscribe_channel(self, channel: str) -> None:
+        try:
+            await self.request("DELETE", f"/applications/{self.app}/subscription",
+                               [("eventSource", f"channel:{channel}")], channel_op=True)
+        except AriError:
+            pass
+
+    async def channels(self) -> list[dict[str, Any]]:
+        data = await self.request("GET", "/channels")
+        return list(data or [])
+
+    async def originate(self, endpoint: str, *, caller_id: str, timeout_s: int,
+                        app_args: str, variables: dict[str, str], channel_id: str) -> Any:
+        params = [("endpoint", endpoint), ("app", self.app), ("appArgs", app_args),
+                  ("callerId", caller_id), ("timeout", str(timeout_s)),
+                  ("channelId", channel_id)]
+        return await self.request("POST", "/channels", params, body={"variables": variables})

@@ -1,0 +1,235 @@
+"""SIPp scenarios generated from a key script, for QA and tests.
+
+A key script reads like ``"wait 2; 2; wait 1; 1"``: pauses in seconds and
+digits (0-9, *, #) sent as RFC 2833 events from sip-tester's captures. SIPp
+loads pcaps when it parses the scenario and cannot play one file twice in a
+call, so every digit gets its own copy of the capture.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+PCAP_DIR = Path("/usr/share/sip-tester")
+PCAP_NAME = {"*": "star", "#": "pound", **{str(d): str(d) for d in range(10)}}
+DIGIT_GAP_MS = 300  # one capture lasts about 200 ms; the next must not overlap
+
+
+class KeyScriptError(ValueError):
+    """A key script that cannot be played."""
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str  # "wait" or "digit"
+    value: str  # seconds (as text) or the digit
+
+
+def parse_keys(script: str) -> list[Step]:
+    """Parse ``wait N`` / digit steps separated by ``;`` or ``,``."""
+    steps: list[Step] = []
+    for raw in re.split(r"[;,]", script):
+        token = raw.strip().lower()
+        if not token:
+            continue
+        m = re.fullmatch(r"wait\s+(\d+(?:\.\d+)?)", token)
+        if m:
+            steps.append(Step("wait", m.group(1)))
+        elif re.fullmatch(r"[0-9*#]+", token):
+            steps.extend(Step("digit", d) for d in token)
+        else:
+            raise KeyScriptError(f"cannot read key step {raw.strip()!r} (use 'wait N' or digits)")
+    return steps
+
+
+def _invite(caller: str) -> str:
+    return f"""  <send retrans="500" start_rtd="1">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: sip:{caller}@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15
+      a=sendrecv
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rtd="1" rrs="true"/>
+  <send>
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: sip:{caller}@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+"""
+
+
+def _steps_xml(steps: list[Step], pcaps: list[Path]) -> str:
+    out, n = [], 0
+    last_digit = max((i for i, s in enumerate(steps) if s.kind == "digit"), default=-1)
+    for i, step in enumerate(steps):
+        if step.kind == "wait":
+            out.append(f'  <pause milliseconds="{int(float(step.value) * 1000)}"/>')
+            continue
+        rtd = ' start_rtd="2"' if i == last_digit else ""
+        out.append(f'  <nop{rtd}><action><exec play_pcap_audio="{escape(str(pcaps[n]))}"/>'
+                   f"</action></nop>")
+        out.append(f'  <pause milliseconds="{DIGIT_GAP_MS}"/>')
+        n += 1
+    return "\n".join(out) + "\n"
+
+
+def _bye_wait(expect_cause: int | None, has_digits: bool) -> str:
+    check = ""
+    if expect_cause is not None:
+        check = (f'<action><ereg regexp="Q\\.850;cause={expect_cause}([^0-9]|$)" search_in="hdr" '
+                 f'header="Reason:" check_it="true" assign_to="reason"/></action>')
+    rtd = ' rtd="2"' if has_digits else ""
+    return f"""  <recv request="BYE"{rtd}>{check}</recv>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+"""
+
+
+def build_caller(steps: list[Step], workdir: Path, *, caller: str = "[field0]",
+                 expect_cause: int | None = None) -> Path:
+    """Write a caller (UAC) scenario plus its digit captures into ``workdir``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    pcaps: list[Path] = []
+    for n, step in enumerate(s for s in steps if s.kind == "digit"):
+        target = workdir / f"digit{n:02d}_{PCAP_NAME[step.value]}.pcap"
+        shutil.copyfile(PCAP_DIR / f"dtmf_2833_{PCAP_NAME[step.value]}.pcap", target)
+        pcaps.append(target)
+    caller_xml = escape(caller)
+    body = _invite(caller_xml) + _steps_xml(steps, pcaps)
+    body += _bye_wait(expect_cause, bool(pcaps))
+    refs = '  <Reference variables="reason"/>\n' if expect_cause is not None else ""
+    xml = (f'<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="agi-app caller">\n'
+           f"{body}{refs}"
+           '  <ResponseTimeRepartition value="10, 20, 50, 100, 200, 500, 1000"/>\n'
+           "</scenario>\n")
+    path = workdir / "caller.xml"
+    path.write_text(xml)
+    return path
+
+
+def build_answerer(workdir: Path, *, hold_ms: int, ring_ms: int = 200,
+                   name: str = "answerer") -> Path:
+    """A UAS (agent or customer phone): answer, talk ``hold_ms``, hang up.
+
+    If the other side hangs up first, its BYE is answered and the call ends.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    xml = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="{escape(name)}">
+  <recv request="INVITE" crlf="true">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote_from"/>
+      <ereg regexp="sip:[^>]*" search_in="hdr" header="Contact:" assign_to="remote_contact"/>
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:{escape(name)}@[local_ip]:[local_port]>
+      Content-Length: 0
+    ]]>
+  </send>
+  <pause milliseconds="{ring_ms}"/>
+  <send retrans="500">
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:{escape(name)}@[local_ip]:[local_port]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+    ]]>
+  </send>
+  <recv request="ACK"/>
+  <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>
+  <send next="end">
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+  <label id="hangup"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE [$remote_contact] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{escape(name)}@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
+      To: [$remote_from]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>
+  <label id="end"/>
+</scenario>
+"""
+    path = workdir / f"{name}.xml"
+    path.write_text(xml)
+    return path
