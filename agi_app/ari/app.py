@@ -33,14 +33,15 @@ class Admission:
         self.max_calls = max_calls
         self.rate = rate_per_s
         self._tokens = max(rate_per_s, 1.0)
-        self._stamp = time.monotonic()
+        self._stamp: float | None = None
 
     def admit(self, active: int, now: float) -> bool:
         if active >= self.max_calls:
             return False
         if self.rate <= 0:
             return True
-        self._tokens = min(self.rate, self._tokens + (now - self._stamp) * self.rate)
+        elapsed = 0.0 if self._stamp is None else max(0.0, now - self._stamp)
+        self._tokens = min(max(self.rate, 1.0), self._tokens + elapsed * self.rate)
         self._stamp = now
         if self._tokens < 1:
             return False

@@ -1,0 +1,69 @@
+# agi-app: customer-service hotline on Asterisk 22.
+#   make run    set everything up and serve the hotline (Ctrl-C stops it all)
+#   make test   set up what the tests need and run them (stack stopped after)
+#   make check  lint, types, flow validation and tests
+#   make stop   stop the app, Asterisk and PostgreSQL; unmount the root
+#   make bench  SIPp load against the real stack (native dialplan baseline)
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+APP := $(VENV)/bin/agi-app
+APT_PACKAGES := debootstrap sip-tester espeak-ng libespeak-ng1 graphviz sox postgresql-15 python3-venv
+PYTEST_ARGS ?=
+
+.PHONY: help setup packages venv run test test-unit check lint types stop bench bench-smoke clean
+
+help:
+	@sed -n '2,7p' Makefile | sed 's/^# *//'
+
+packages:
+	@echo "==> Checking system packages: $(APT_PACKAGES)"
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "==> Installing:$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	else echo "==> System packages present"; fi
+
+$(VENV)/.installed: pyproject.toml
+	@echo "==> Creating the virtualenv in $(VENV)"
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+setup: packages venv
+	@$(APP) stack setup
+
+run: setup
+	@$(APP) run --with-stack
+
+test: setup
+	@$(APP) flows check
+	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; $(APP) stack stop >/dev/null 2>&1; exit $$rc
+
+test-unit: venv
+	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: venv
+	@$(VENV)/bin/ruff format --check agi_app tests
+	@$(VENV)/bin/ruff check agi_app tests
+
+types: venv
+	@$(VENV)/bin/mypy agi_app tests
+
+check: lint types test
+
+stop:
+	@test -x $(APP) && $(APP) stack stop || true
+
+bench: setup
+	@$(APP) bench --output docs/BENCHMARKS.md; rc=$$?; $(APP) stack stop >/dev/null 2>&1; exit $$rc
+
+bench-smoke: setup
+	@$(APP) bench --smoke; rc=$$?; $(APP) stack stop >/dev/null 2>&1; exit $$rc
+
+clean: stop
+	rm -rf $(VENV) var build *.egg-info

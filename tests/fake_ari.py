@@ -1,0 +1,132 @@
+"""A fake Asterisk ARI at the HTTP/websocket edge, for unit tests.
+
+It answers the REST calls the client makes, records them, and lets a test
+push events down the websocket or drop the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    params: dict[str, list[str]]
+    auth: str
+
+
+@dataclass
+class FakeAri:
+    channels: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[Request] = field(default_factory=list)
+    gone_channels: set[str] = field(default_factory=set)
+    sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+    request_seen: asyncio.Event = field(default_factory=asyncio.Event)
+    ws_connects: int = 0
+    runner: web.AppRunner | None = None
+    port: int = 0
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_get("/ari/events", self._events)
+        app.router.add_get("/ari/channels", self._list_channels)
+        app.router.add_route("*", "/ari/{tail:.*}", self._rest)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return f"http://127.0.0.1:{self.port}/ari"
+
+    async def stop(self) -> None:
+        for ws in self.sockets:
+            await ws.close()
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    async def _events(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.ws_connects += 1
+        self.sockets.append(ws)
+        self.connected.set()
+        async for msg in ws:
+            if msg.type == WSMsgType.CLOSE:
+                break
+        return ws
+
+    async def _list_channels(self, request: web.Request) -> web.Response:
+        self._record(request)
+        return web.json_response(self.channels)
+
+    async def _rest(self, request: web.Request) -> web.Response:
+        self._record(request)
+        parts = request.path.split("/")
+        if len(parts) > 3 and parts[2] == "channels" and parts[3] in self.gone_channels:
+            return web.json_response({"message": "Channel not found"}, status=404)
+        if request.method == "GET" and request.path.endswith("/variable"):
+            return web.json_response({"value": "x"})
+        return web.Response(status=204)
+
+    def _record(self, request: web.Request) -> None:
+        params: dict[str, list[str]] = {}
+        for k, v in request.query.items():
+            params.setdefault(k, []).append(v)
+        self.requests.append(Request(request.method, request.path.removeprefix("/ari"), params,
+                                     request.headers.get("Authorization", "")))
+        self.request_seen.set()
+
+    async def send(self, event: dict[str, Any]) -> None:
+        """Push one event to every connected websocket."""
+        await self.connected.wait()
+        for ws in self.sockets:
+            if not ws.closed:
+                await ws.send_json(event)
+
+    async def drop(self) -> None:
+        """Close the websocket as an Asterisk restart would."""
+        self.connected.clear()
+        for ws in self.sockets:
+            await ws.close()
+        self.sockets.clear()
+
+    async def wait_request(self, method: str, path_part: str, timeout: float = 5) -> Request:
+        """Wait until a matching request has been made; return it."""
+        async with asyncio.timeout(timeout):
+            while True:
+                for r in self.requests:
+                    if r.method == method and path_part in r.path:
+                        return r
+                self.request_seen.clear()
+                await self.request_seen.wait()
+
+
+def stasis_start(channel_id: str, caller: str = "13800138000", exten: str = "100",
+                 args: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {"type": "StasisStart", "args": list(args),
+            "channel": {"id": channel_id, "name": f"PJSIP/anonymous-{channel_id}",
+                        "state": "Ring", "caller": {"number": caller, "name": ""},
+                        "dialplan": {"context": "hotline", "exten": exten, "priority": 2,
+                                     "app_name": "Stasis", "app_data": "agi-app"}}}
+
+
+def dtmf(channel_id: str, digit: str) -> dict[str, Any]:
+    return {"type": "ChannelDtmfReceived", "digit": digit, "channel": {"id": channel_id}}
+
+
+def playback_finished(channel_id: str, playback_id: str) -> dict[str, Any]:
+    return {"type": "PlaybackFinished",
+            "playback": {"id": playback_id, "target_uri": f"channel:{channel_id}"}}
+
+
+def hangup(channel_id: str, cause: int = 16) -> dict[str, Any]:
+    return {"type": "ChannelDestroyed", "cause": cause, "channel": {"id": channel_id}}
