@@ -1,12 +1,18 @@
-"""The asyncpg pool, created once per process."""
+"""The asyncpg pool, created lazily so the app starts (and serves calls as
+unknown callers) even while PostgreSQL is down."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from typing import Any
 
 import asyncpg
 
 from agi_app.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 async def create_pool(s: Settings, **kwargs: Any) -> Any:
@@ -18,3 +24,39 @@ async def create_pool(s: Settings, **kwargs: Any) -> Any:
         command_timeout=kwargs.pop("command_timeout", 10),
         **kwargs,
     )
+
+
+class Database:
+    """Holds the pool; retries creating it at most every ``retry_s`` seconds."""
+
+    def __init__(self, s: Settings, retry_s: float = 2.0, connect_timeout: float = 2.0) -> None:
+        self._settings = s
+        self._retry = retry_s
+        self._timeout = connect_timeout
+        self._pool: Any = None
+        self._last_try = -1e9
+        self._lock = asyncio.Lock()
+
+    @property
+    def ready(self) -> Any:
+        """The pool if it exists (no I/O): for the per-call hot path."""
+        return self._pool
+
+    async def pool(self) -> Any:
+        """The pool, or None when PostgreSQL cannot be reached right now."""
+        if self._pool is not None:
+            return self._pool
+        async with self._lock:
+            if self._pool is None and time.monotonic() - self._last_try >= self._retry:
+                self._last_try = time.monotonic()
+                try:
+                    self._pool = await create_pool(self._settings, timeout=self._timeout)
+                    log.info("database pool ready")
+                except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+                    log.warning("database unavailable: %s", exc)
+        return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None

@@ -73,7 +73,7 @@ def _ensure_role(s: Settings, sock: Path) -> None:
         f"\\set pw '{s.pg_password.get_secret_value()}'\n"
         f"SELECT 'CREATE ROLE {s.pg_user} LOGIN' WHERE NOT EXISTS "
         f"(SELECT 1 FROM pg_roles WHERE rolname = '{s.pg_user}') \\gexec\n"
-        f"ALTER ROLE {s.pg_user} LOGIN PASSWORD :'pw';\n"
+        f"ALTER ROLE {s.pg_user} LOGIN CREATEDB PASSWORD :'pw';\n"
         f"SELECT 'CREATE DATABASE {s.pg_database} OWNER {s.pg_user}' WHERE NOT EXISTS "
         f"(SELECT 1 FROM pg_database WHERE datname = '{s.pg_database}') \\gexec\n"
     )

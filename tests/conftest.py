@@ -1,0 +1,133 @@
+"""Shared fixtures. The real stack is started once per test session, lazily,
+by the first test that needs it, and stopped at the end of the session.
+
+Tests that need Asterisk, PostgreSQL or SIPp never skip: if a part is missing
+the fixture fails with the reason (CI must not pass without them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+
+from agi_app.ari.rest import auth_header
+from agi_app.settings import PROJECT_ROOT, Settings, get_settings
+
+
+def _require(tool: str) -> None:
+    if shutil.which(tool) is None:
+        pytest.fail(f"{tool} is not installed: run `make setup` (tests never skip)")
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def stack(settings: Settings) -> Iterator[Settings]:
+    """PostgreSQL and Asterisk running, migrations applied."""
+    _require("sipp")
+    cli = str(PROJECT_ROOT / ".venv/bin/agi-app")
+    for cmd in ([cli, "stack", "start"], [cli, "migrate"]):
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+        if proc.returncode != 0:
+            pytest.fail(f"{' '.join(cmd[1:])} failed:\n{proc.stdout}\n{proc.stderr}")
+    yield settings
+    subprocess.run([cli, "stack", "stop"], capture_output=True, timeout=120, check=False)
+
+
+class AppProcess:
+    """The hotline application as a real process (`agi-app run`)."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, extra_env: dict[str, str] | None = None) -> None:
+        env = {**os.environ, **(extra_env or {})}
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [str(PROJECT_ROOT / ".venv/bin/agi-app"), "run"], env=env, stdout=log,
+            stderr=subprocess.STDOUT)
+        self.wait_registered()
+
+    def wait_registered(self, timeout: float = 30) -> None:
+        """Wait until Asterisk lists our ARI application (websocket connected)."""
+        asyncio.run(wait_app_registered(self.settings, timeout))
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+async def wait_app_registered(s: Settings, timeout: float) -> None:
+    url = f"{s.ari_base}/applications/{s.ari_app}"
+    headers = {"Authorization": auth_header(s.ari_user, s.ari_password.get_secret_value())}
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession(headers=headers) as session:
+        while time.monotonic() < deadline:
+            try:
+                async with session.get(url) as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"ARI application {s.ari_app} did not register in {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def app(stack: Settings) -> Iterator[AppProcess]:
+    """The application running against the real stack for the whole session."""
+    log_path = stack.var_dir / "log" / "app-test.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    proc = AppProcess(stack, log_path)
+    try:
+        proc.start()
+    except TimeoutError as exc:
+        pytest.fail(f"{exc}; see {log_path}")
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+async def db(stack: Settings) -> AsyncIterator[Any]:
+    """A connection to the application's database."""
+    conn = await asyncpg.connect(stack.pg_dsn)
+    yield conn
+    await conn.close()
+
+
+async def wait_journey(conn: Any, caller_e164: str, since: Any, timeout: float = 20) -> dict[str, Any]:
+    """The first finished journey of ``caller_e164`` started after ``since``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = await conn.fetchrow(
+            "SELECT * FROM calls WHERE caller_e164 = $1 AND started_at >= $2"
+            " AND ended_at IS NOT NULL ORDER BY started_at LIMIT 1", caller_e164, since)
+        if row is not None:
+            steps = await conn.fetch(
+                "SELECT node, node_type, digits, detail::text AS detail FROM call_steps"
+                " WHERE call_id = $1 ORDER BY seq", row["id"])
+            return {**dict(row), "steps": [dict(s) for s in steps]}
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"no finished journey for {caller_e164} within {timeout} s")
