@@ -2,7 +2,7 @@
 
 POST /admin/reload          reload flows (refused versions keep the running one)
 POST /admin/clock {"now"}   set the business clock (ISO time) or reset it (null)
-GET  /metrics               timing figures and counters (JSON)
+GET  /metrics[?reset=1]     timing figures and counters (JSON); reset after reading
 GET  /health                liveness, no token
 """
 
@@ -51,9 +51,11 @@ def build_admin(token: str, clock: BusinessClock, reload: Reload, stats: Stats) 
         return web.json_response({"ok": True, "now": clock.now().isoformat(),
                                   "overridden": clock.overridden})
 
-    async def metrics(_r: web.Request) -> web.Response:
-        return web.json_response({"timings": METRICS.summary(), "counters": dict(METRICS.counters),
-                                  **stats()})
+    async def metrics(request: web.Request) -> web.Response:
+        body = {"timings": METRICS.summary(), "counters": dict(METRICS.counters), **stats()}
+        if request.query.get("reset"):
+            METRICS.reset()  # the bench reads figures per run
+        return web.json_response(body)
 
     async def health(_r: web.Request) -> web.Response:
         return web.json_response({"ok": True})

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "report",
     "clock",
     "stack",
+    "bench",
 )
 
 Handler = Callable[[argparse.Namespace], int]
