@@ -56,12 +56,14 @@ class AppProcess:
         self.settings = settings
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
+        self._log: Any = None
 
     def start(self, extra_env: dict[str, str] | None = None) -> None:
         env = {**os.environ, **(extra_env or {})}
-        log = self.log_path.open("ab")
+        if self._log is None:
+            self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [str(PROJECT_ROOT / ".venv/bin/agi-app"), "run"], env=env, stdout=log,
+            [str(PROJECT_ROOT / ".venv/bin/agi-app"), "run"], env=env, stdout=self._log,
             stderr=subprocess.STDOUT)
         self.wait_registered()
 
@@ -77,6 +79,9 @@ class AppProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
 
 async def wait_app_registered(s: Settings, timeout: float) -> None:
@@ -117,17 +122,17 @@ async def db(stack: Settings) -> AsyncIterator[Any]:
     await conn.close()
 
 
-async def wait_journey(conn: Any, caller_e164: str, since: Any, timeout: float = 20) -> dict[str, Any]:
-    """The first finished journey of ``caller_e164`` started after ``since``."""
+async def wait_journey(conn: Any, caller: str, since: Any, timeout: float = 20) -> dict[str, Any]:
+    """The first finished journey from ``caller`` (as dialled) started after ``since``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         row = await conn.fetchrow(
-            "SELECT * FROM calls WHERE caller_e164 = $1 AND started_at >= $2"
-            " AND ended_at IS NOT NULL ORDER BY started_at LIMIT 1", caller_e164, since)
+            "SELECT * FROM calls WHERE caller = $1 AND started_at >= $2"
+            " AND ended_at IS NOT NULL ORDER BY started_at LIMIT 1", caller, since)
         if row is not None:
             steps = await conn.fetch(
                 "SELECT node, node_type, digits, detail::text AS detail FROM call_steps"
                 " WHERE call_id = $1 ORDER BY seq", row["id"])
             return {**dict(row), "steps": [dict(s) for s in steps]}
         await asyncio.sleep(0.1)
-    raise TimeoutError(f"no finished journey for {caller_e164} within {timeout} s")
+    raise TimeoutError(f"no finished journey for {caller} within {timeout} s")

@@ -84,7 +84,8 @@ def _read_stats(path: Path, result: SippResult) -> None:
     stat_file = path if path.exists() else next((f for f in files if "stat" in f.name), None)
     if stat_file is None or not stat_file.exists():
         return
-    rows = list(csv.reader(stat_file.open(), delimiter=";"))
+    with stat_file.open() as fh:
+        rows = list(csv.reader(fh, delimiter=";"))
     if len(rows) < 2:
         return
     head, last = rows[0], rows[-1]
@@ -100,9 +101,10 @@ def _read_stats(path: Path, result: SippResult) -> None:
 
 
 def _read_rtt(path: Path, result: SippResult) -> None:
-    for row in csv.reader(path.open(), delimiter=";"):
-        if len(row) >= 4 and row[2].replace(".", "", 1).isdigit():
-            result.rtd.setdefault(row[3].strip(), []).append(float(row[2]))
+    with path.open() as fh:
+        for row in csv.reader(fh, delimiter=";"):
+            if len(row) >= 4 and row[2].replace(".", "", 1).isdigit():
+                result.rtd.setdefault(row[3].strip(), []).append(float(row[2]))
 
 
 class Answerer:

@@ -1,0 +1,71 @@
+"""Walking skeleton on the real stack: SIPp -> Asterisk 22 -> ARI app -> PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agi_app.qa.runner import run_callers
+from agi_app.qa.scenario import build_caller, parse_keys
+from agi_app.settings import Settings
+from agi_app.stack import asterisk
+from tests.conftest import AppProcess, wait_app_registered, wait_journey
+
+pytestmark = pytest.mark.e2e
+DEMO = "100"
+
+
+def new_caller() -> str:
+    return f"1390{random.randrange(10**7):07d}"
+
+
+async def call(tmp_path: Path, keys: str, cause: int, callers: list[str], calls: int = 1,
+               rate: float = 10) -> Any:
+    scenario = build_caller(parse_keys(keys), tmp_path / "sc", expect_cause=cause)
+    return await run_callers(scenario, service=DEMO, callers=callers, calls=calls, rate=rate,
+                             limit=calls, timeout_s=90)
+
+
+async def test_press_1_completes_with_cause_16(app: AppProcess, db: Any, tmp_path: Path) -> None:
+    since, who = dt.datetime.now(dt.UTC), new_caller()
+    result = await call(tmp_path, "wait 1; 1", 16, [who])
+    assert (result.successful, result.failed) == (1, 0), result.output
+    journey = await wait_journey(db, who, since)
+    assert journey["outcome"] == "completed"
+    assert journey["hangup_cause"] == 16
+    assert journey["called"] == DEMO
+    assert "1" in [s["digits"] for s in journey["steps"]]
+
+
+async def test_no_digit_takes_the_timeout_path(app: AppProcess, db: Any, tmp_path: Path) -> None:
+    since, who = dt.datetime.now(dt.UTC), new_caller()
+    result = await call(tmp_path, "", 31, [who])
+    assert (result.successful, result.failed) == (1, 0), result.output
+    journey = await wait_journey(db, who, since)
+    assert journey["outcome"] == "timeout"
+    assert journey["hangup_cause"] == 31
+
+
+async def test_twenty_concurrent_calls_all_complete(app: AppProcess, db: Any,
+                                                    tmp_path: Path) -> None:
+    since = dt.datetime.now(dt.UTC)
+    callers = [new_caller() for _ in range(20)]
+    result = await call(tmp_path, "wait 1; 1", 16, callers, calls=20, rate=50)
+    assert (result.successful, result.failed) == (20, 0), result.output
+    for who in callers:
+        assert (await wait_journey(db, who, since))["outcome"] == "completed"
+
+
+async def test_app_reconnects_after_asterisk_restart(app: AppProcess, stack: Settings, db: Any,
+                                                     tmp_path: Path) -> None:
+    asterisk.stop(stack.asterisk_root)
+    asterisk.start(stack, stack.asterisk_root)
+    await wait_app_registered(stack, 30)  # the app found Asterisk again by itself
+    since, who = dt.datetime.now(dt.UTC), new_caller()
+    result = await call(tmp_path, "wait 1; 1", 16, [who])
+    assert (result.successful, result.failed) == (1, 0), result.output
+    assert (await wait_journey(db, who, since))["outcome"] == "completed"
