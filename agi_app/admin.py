@@ -48,8 +48,9 @@ def build_admin(token: str, clock: BusinessClock, reload: Reload, stats: Stats) 
             clock.set(datetime.fromisoformat(raw) if raw else None)
         except (ValueError, TypeError) as exc:
             return web.json_response({"error": f"bad time: {exc}"}, status=400)
-        return web.json_response({"ok": True, "now": clock.now().isoformat(),
-                                  "overridden": clock.overridden})
+        return web.json_response(
+            {"ok": True, "now": clock.now().isoformat(), "overridden": clock.overridden}
+        )
 
     async def metrics(request: web.Request) -> web.Response:
         body = {"timings": METRICS.summary(), "counters": dict(METRICS.counters), **stats()}

@@ -37,9 +37,14 @@ class Ami:
         s = self._settings
         self._logged_in.clear()
         self.manager = Manager(
-            loop=asyncio.get_running_loop(), host=s.bind_address, port=s.ami_port,
-            username=s.ami_user, secret=s.ami_password.get_secret_value(),
-            events="on" if self._events else "off", ping_delay=5, reconnect_timeout=1,
+            loop=asyncio.get_running_loop(),
+            host=s.bind_address,
+            port=s.ami_port,
+            username=s.ami_user,
+            secret=s.ami_password.get_secret_value(),
+            events="on" if self._events else "off",
+            ping_delay=5,
+            reconnect_timeout=1,
             on_login=lambda _m: self._logged_in.set(),
             on_disconnect=lambda _m, _e: self._logged_in.clear(),
         )
@@ -55,8 +60,9 @@ class Ami:
     def ready(self) -> bool:
         return self._logged_in.is_set()
 
-    async def action(self, action: dict[str, str], *, as_list: bool = False,
-                     timeout: float = 10) -> Any:
+    async def action(
+        self, action: dict[str, str], *, as_list: bool = False, timeout: float = 10
+    ) -> Any:
         """Send an action; return the response (a list when ``as_list``)."""
         if self.manager is None or not self.ready:
             raise AmiError("AMI is not connected")

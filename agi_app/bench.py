@@ -82,9 +82,12 @@ class AppHandle:
     def __init__(self, s: Settings, env: dict[str, str]) -> None:
         self.s = s
         log = (s.var_dir / "log" / "app-bench.log").open("ab")
-        self.proc = subprocess.Popen([str(PROJECT_ROOT / ".venv/bin/agi-app"), "run"],
-                                     env={**os.environ, **env}, stdout=log,
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [str(PROJECT_ROOT / ".venv/bin/agi-app"), "run"],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         self.base = f"http://{s.bind_address}:{s.admin_port}"
         self.headers = {"Authorization": f"Bearer {s.admin_token.get_secret_value()}"}
 
@@ -102,10 +105,12 @@ class AppHandle:
         raise TimeoutError("the application did not come up for the bench")
 
     async def metrics(self, reset: bool = False) -> dict[str, Any]:
-        async with aiohttp.ClientSession(headers=self.headers) as session:
-            async with session.get(f"{self.base}/metrics", params={"reset": "1"} if reset else {}) as r:
-                data: dict[str, Any] = await r.json()
-                return data
+        async with (
+            aiohttp.ClientSession(headers=self.headers) as session,
+            session.get(f"{self.base}/metrics", params={"reset": "1"} if reset else {}) as r,
+        ):
+            data: dict[str, Any] = await r.json()
+            return data
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -115,8 +120,15 @@ class AppHandle:
             self.proc.kill()
 
 
-async def one_run(s: Settings, kind: str, rate: float, seconds: float, callers: list[str],
-                  app: AppHandle | None, workdir: Path) -> RunFigures:
+async def one_run(
+    s: Settings,
+    kind: str,
+    rate: float,
+    seconds: float,
+    callers: list[str],
+    app: AppHandle | None,
+    workdir: Path,
+) -> RunFigures:
     """Place rate*seconds calls at ``rate`` to the native IVR or the app."""
     calls = max(1, int(rate * seconds))
     scenario = build_caller(parse_keys(KEYS), workdir / f"{kind}-{rate:g}", expect_cause=16)
@@ -127,15 +139,28 @@ async def one_run(s: Settings, kind: str, rate: float, seconds: float, callers: 
         await app.metrics(reset=True)
     who = (callers * (calls // max(1, len(callers)) + 1))[:calls]
     result: SippResult = await run_callers(
-        scenario, service=NATIVE_NUMBER if kind == "native" else APP_NUMBER, callers=who,
-        calls=calls, rate=rate, limit=max(600, int(rate * 8)), timeout_s=seconds + 60)
+        scenario,
+        service=NATIVE_NUMBER if kind == "native" else APP_NUMBER,
+        callers=who,
+        calls=calls,
+        rate=rate,
+        limit=max(600, int(rate * 8)),
+        timeout_s=seconds + 60,
+    )
     wall = time.monotonic() - wall0
     fig = RunFigures(
-        kind=kind, rate=rate, calls=calls, ok=result.successful, failed=result.failed,
+        kind=kind,
+        rate=rate,
+        calls=calls,
+        ok=result.successful,
+        failed=result.failed,
         retrans=result.retransmissions,
-        invite_p50_ms=pct(result.rtd.get("1", []), 0.5), invite_p99_ms=pct(result.rtd.get("1", []), 0.99),
-        dtmf_bye_p50_ms=pct(result.rtd.get("2", []), 0.5), dtmf_bye_p99_ms=pct(result.rtd.get("2", []), 0.99),
-        asterisk_cpu_pct=round(100 * (cpu_seconds(ast_pid) - ast0) / wall, 1))
+        invite_p50_ms=pct(result.rtd.get("1", []), 0.5),
+        invite_p99_ms=pct(result.rtd.get("1", []), 0.99),
+        dtmf_bye_p50_ms=pct(result.rtd.get("2", []), 0.5),
+        dtmf_bye_p99_ms=pct(result.rtd.get("2", []), 0.99),
+        asterisk_cpu_pct=round(100 * (cpu_seconds(ast_pid) - ast0) / wall, 1),
+    )
     if app:
         m = await app.metrics()
         timings = m.get("timings", {})
@@ -154,10 +179,12 @@ def _p99(timings: dict[str, Any], name: str) -> float | None:
 
 
 def markdown(figs: list[RunFigures]) -> str:
-    head = ("| kind | rate/s | calls | ok | failed | retrans | INVITE→200 p50/p99 ms | "
-            "DTMF→BYE p50/p99 ms | Asterisk CPU % | app CPU ms/call | app RSS MB | "
-            "lookup p99 ms | DTMF→play p99 ms | loop lag p99 ms | refused |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+    head = (
+        "| kind | rate/s | calls | ok | failed | retrans | INVITE→200 p50/p99 ms | "
+        "DTMF→BYE p50/p99 ms | Asterisk CPU % | app CPU ms/call | app RSS MB | "
+        "lookup p99 ms | DTMF→play p99 ms | loop lag p99 ms | refused |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
     rows = []
     for f in figs:
         rows.append(
@@ -165,7 +192,8 @@ def markdown(figs: list[RunFigures]) -> str:
             f"{f.invite_p50_ms}/{f.invite_p99_ms} | {f.dtmf_bye_p50_ms}/{f.dtmf_bye_p99_ms} | "
             f"{f.asterisk_cpu_pct} | {_d(f.app_cpu_ms_per_call)} | {_d(f.app_rss_mb)} | "
             f"{_d(f.lookup_p99_ms)} | {_d(f.dtmf_play_p99_ms)} | {_d(f.loop_lag_p99_ms)} | "
-            f"{f.refused if f.kind != 'native' else '-'} |")
+            f"{f.refused if f.kind != 'native' else '-'} |"
+        )
     return head + "\n".join(rows) + "\n"
 
 
@@ -174,7 +202,8 @@ def _d(v: float | None) -> str:
 
 
 def machine() -> str:
-    return f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    cores = os.cpu_count()
+    return f"{platform.machine()}, {cores} cores, Python {platform.python_version()}"
 
 
 def to_json(figs: list[RunFigures]) -> str:

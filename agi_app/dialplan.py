@@ -42,7 +42,9 @@ def parse_snippet(path: Path, text: str | None = None) -> Snippet:
         if not line:
             continue
         if line.startswith("#"):
-            snip.errors.append(f"{path.name}:{n}: directives (#include) are not allowed in snippets")
+            snip.errors.append(
+                f"{path.name}:{n}: directives (#include) are not allowed in snippets"
+            )
         elif line.startswith("["):
             m = SECTION.match(line)
             if not m:

@@ -17,8 +17,9 @@ GREETING = "hello-world"
 ANNOUNCEMENT = "beep"
 
 
-async def first_flow(call: CallControl, bus: DataBus, journey: JourneySink,
-                     clock: Clock) -> FlowOutcome:
+async def first_flow(
+    call: CallControl, bus: DataBus, journey: JourneySink, clock: Clock
+) -> FlowOutcome:
     bus.flow, bus.flow_version = "first", "code"
 
     def step(node: str, kind: str, digits: str = "", **detail: object) -> None:

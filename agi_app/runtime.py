@@ -67,15 +67,21 @@ class Runtime:
             assert self.services is not None
             await serve_call(call, "ari", self.services)
 
-        self.ari = AriApplication(self.rest, serve_ari,
-                                  Admission(self.s.max_concurrent_calls, self.s.max_calls_per_second))
+        self.ari = AriApplication(
+            self.rest,
+            serve_ari,
+            Admission(self.s.max_concurrent_calls, self.s.max_calls_per_second),
+        )
 
     def stats(self) -> dict[str, Any]:
-        return {"ari_connected": bool(self.ari and self.ari.stream.connected.is_set()),
-                "active_calls": len(self.ari.calls) if self.ari else 0,
-                "journeys_written": self.journey.written, "journeys_dropped": self.journey.dropped,
-                "business_clock": self.clock.now().isoformat(),
-                "business_clock_overridden": self.clock.overridden}
+        return {
+            "ari_connected": bool(self.ari and self.ari.stream.connected.is_set()),
+            "active_calls": len(self.ari.calls) if self.ari else 0,
+            "journeys_written": self.journey.written,
+            "journeys_dropped": self.journey.dropped,
+            "business_clock": self.clock.now().isoformat(),
+            "business_clock_overridden": self.clock.overridden,
+        }
 
     async def run(self) -> None:
         assert self.ari is not None, "bind() the call services first"
@@ -83,8 +89,9 @@ class Runtime:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self._sighup()))
-        admin = web.AppRunner(build_admin(self.s.admin_token.get_secret_value(), self.clock,
-                                          self.reload, self.stats))
+        admin = web.AppRunner(
+            build_admin(self.s.admin_token.get_secret_value(), self.clock, self.reload, self.stats)
+        )
         await admin.setup()
         await web.TCPSite(admin, self.s.bind_address, self.s.admin_port).start()
         self._write_pid()
@@ -93,9 +100,16 @@ class Runtime:
         self._spawn(loop_lag_monitor())
         for factory in self.extra_tasks:
             self._spawn(factory())
-        log.info("hotline running: SIP %s:%d, ARI app %s, FastAGI %s:%d, admin %s:%d",
-                 self.s.bind_address, self.s.sip_port, self.s.ari_app, self.s.agi_host,
-                 self.s.agi_port, self.s.bind_address, self.s.admin_port)
+        log.info(
+            "hotline running: SIP %s:%d, ARI app %s, FastAGI %s:%d, admin %s:%d",
+            self.s.bind_address,
+            self.s.sip_port,
+            self.s.ari_app,
+            self.s.agi_host,
+            self.s.agi_port,
+            self.s.bind_address,
+            self.s.admin_port,
+        )
         await self.stopping.wait()
         log.info("stopping: finishing calls in progress (up to 10 s)")
         await self.ari.drain(10)

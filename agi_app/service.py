@@ -72,21 +72,44 @@ async def serve_call(call: CallControl, via: str, svc: CallServices) -> FlowOutc
     who = await svc.identify(call.caller)
     METRICS.observe("lookup_ms", (time.perf_counter() - t0) * 1000)
     bus = DataBus(
-        call_id=call.call_id, caller=call.caller, called=call.called, caller_e164=who.e164,
-        customer=who.customer, lookup=who.status,
+        call_id=call.call_id,
+        caller=call.caller,
+        called=call.called,
+        caller_e164=who.e164,
+        customer=who.customer,
+        lookup=who.status,
         language=who.customer.language if who.customer else svc.default_language,
     )
     shed = svc.decide(bus)
-    bus.shedding_level, bus.shedding_actions, bus.shedding_rule = shed.level, shed.actions, shed.rule
-    log.info("call=%s via=%s caller=%s called=%s grade=%s lookup=%s shedding=%d(%s)",
-             call.call_id, via, who.e164 or "-", call.called, bus.grade, who.status,
-             shed.level, shed.rule or "-")
+    bus.shedding_level, bus.shedding_actions, bus.shedding_rule = (
+        shed.level,
+        shed.actions,
+        shed.rule,
+    )
+    log.info(
+        "call=%s via=%s caller=%s called=%s grade=%s lookup=%s shedding=%d(%s)",
+        call.call_id,
+        via,
+        who.e164 or "-",
+        call.called,
+        bus.grade,
+        who.status,
+        shed.level,
+        shed.rule or "-",
+    )
     try:
         result = await svc.run_flow(call, bus)
     except CallHangup:
         result = FlowOutcome("abandoned", getattr(call, "hangup_cause", None))
-    facts = {"flow": bus.flow, "flow_version": bus.flow_version, "caller_e164": who.e164,
-             "grade": bus.grade if who.customer else None, "lookup": who.status,
-             "shedding_level": shed.level, "shedding_rule": shed.rule or None, **result.facts}
+    facts = {
+        "flow": bus.flow,
+        "flow_version": bus.flow_version,
+        "caller_e164": who.e164,
+        "grade": bus.grade if who.customer else None,
+        "lookup": who.status,
+        "shedding_level": shed.level,
+        "shedding_rule": shed.rule or None,
+        **result.facts,
+    }
     svc.journey.emit(CallEnd(call.call_id, svc.clock.now(), result.outcome, result.cause, facts))
     return result

@@ -30,6 +30,13 @@ def build_runtime(s: Settings) -> Runtime:
     async def run_flow(call: CallControl, bus: DataBus) -> FlowOutcome:
         return await first_flow(call, bus, runtime.journey, runtime.clock)
 
-    runtime.bind(CallServices(clock=runtime.clock, journey=runtime.journey,
-                              identify=unknown_caller, decide=no_shedding, run_flow=run_flow))
+    runtime.bind(
+        CallServices(
+            clock=runtime.clock,
+            journey=runtime.journey,
+            identify=unknown_caller,
+            decide=no_shedding,
+            run_flow=run_flow,
+        )
+    )
     return runtime

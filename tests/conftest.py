@@ -63,8 +63,11 @@ class AppProcess:
         if self._log is None:
             self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [str(PROJECT_ROOT / ".venv/bin/agi-app"), "run"], env=env, stdout=self._log,
-            stderr=subprocess.STDOUT)
+            [str(PROJECT_ROOT / ".venv/bin/agi-app"), "run"],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
         self.wait_registered()
 
     def wait_registered(self, timeout: float = 30) -> None:
@@ -128,11 +131,16 @@ async def wait_journey(conn: Any, caller: str, since: Any, timeout: float = 20) 
     while time.monotonic() < deadline:
         row = await conn.fetchrow(
             "SELECT * FROM calls WHERE caller = $1 AND started_at >= $2"
-            " AND ended_at IS NOT NULL ORDER BY started_at LIMIT 1", caller, since)
+            " AND ended_at IS NOT NULL ORDER BY started_at LIMIT 1",
+            caller,
+            since,
+        )
         if row is not None:
             steps = await conn.fetch(
                 "SELECT node, node_type, digits, detail::text AS detail FROM call_steps"
-                " WHERE call_id = $1 ORDER BY seq", row["id"])
+                " WHERE call_id = $1 ORDER BY seq",
+                row["id"],
+            )
             return {**dict(row), "steps": [dict(s) for s in steps]}
         await asyncio.sleep(0.1)
     raise TimeoutError(f"no finished journey for {caller} within {timeout} s")

@@ -44,7 +44,7 @@ class FakeAri:
         await site.start()
         server = site._server
         assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         return f"http://127.0.0.1:{self.port}/ari"
 
     async def stop(self) -> None:
@@ -81,8 +81,14 @@ class FakeAri:
         params: dict[str, list[str]] = {}
         for k, v in request.query.items():
             params.setdefault(k, []).append(v)
-        self.requests.append(Request(request.method, request.path.removeprefix("/ari"), params,
-                                     request.headers.get("Authorization", "")))
+        self.requests.append(
+            Request(
+                request.method,
+                request.path.removeprefix("/ari"),
+                params,
+                request.headers.get("Authorization", ""),
+            )
+        )
         self.request_seen.set()
 
     async def send(self, event: dict[str, Any]) -> None:
@@ -110,13 +116,26 @@ class FakeAri:
                 await self.request_seen.wait()
 
 
-def stasis_start(channel_id: str, caller: str = "13800138000", exten: str = "100",
-                 args: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {"type": "StasisStart", "args": list(args),
-            "channel": {"id": channel_id, "name": f"PJSIP/anonymous-{channel_id}",
-                        "state": "Ring", "caller": {"number": caller, "name": ""},
-                        "dialplan": {"context": "hotline", "exten": exten, "priority": 2,
-                                     "app_name": "Stasis", "app_data": "agi-app"}}}
+def stasis_start(
+    channel_id: str, caller: str = "13800138000", exten: str = "100", args: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    return {
+        "type": "StasisStart",
+        "args": list(args),
+        "channel": {
+            "id": channel_id,
+            "name": f"PJSIP/anonymous-{channel_id}",
+            "state": "Ring",
+            "caller": {"number": caller, "name": ""},
+            "dialplan": {
+                "context": "hotline",
+                "exten": exten,
+                "priority": 2,
+                "app_name": "Stasis",
+                "app_data": "agi-app",
+            },
+        },
+    }
 
 
 def dtmf(channel_id: str, digit: str) -> dict[str, Any]:
@@ -124,8 +143,10 @@ def dtmf(channel_id: str, digit: str) -> dict[str, Any]:
 
 
 def playback_finished(channel_id: str, playback_id: str) -> dict[str, Any]:
-    return {"type": "PlaybackFinished",
-            "playback": {"id": playback_id, "target_uri": f"channel:{channel_id}"}}
+    return {
+        "type": "PlaybackFinished",
+        "playback": {"id": playback_id, "target_uri": f"channel:{channel_id}"},
+    }
 
 
 def hangup(channel_id: str, cause: int = 16) -> dict[str, Any]:

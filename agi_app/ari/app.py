@@ -9,6 +9,7 @@ and goes to the call that is already running.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -52,8 +53,9 @@ class Admission:
 class AriApplication:
     """Receives ARI events and runs ``serve`` once per new call."""
 
-    def __init__(self, rest: AriRest, serve: Serve, admission: Admission,
-                 refuse_cause: int = 17) -> None:
+    def __init__(
+        self, rest: AriRest, serve: Serve, admission: Admission, refuse_cause: int = 17
+    ) -> None:
         self.rest = rest
         self._serve = serve
         self._admission = admission
@@ -108,10 +110,8 @@ class AriApplication:
 
     def _spawn_hangup(self, channel_id: str, cause: int) -> None:
         async def hang() -> None:
-            try:
+            with contextlib.suppress(AriError):
                 await self.rest.hangup(channel_id, cause)
-            except AriError:
-                pass
 
         task = asyncio.create_task(hang())
         self.tasks[f"hangup-{channel_id}"] = task
@@ -146,4 +146,7 @@ class AriApplication:
 
 def _in_our_app(ch: dict[str, Any], app: str) -> bool:
     dialplan = ch.get("dialplan") or {}
-    return dialplan.get("app_name") == "Stasis" and str(dialplan.get("app_data", "")).split(",")[0] == app
+    return (
+        dialplan.get("app_name") == "Stasis"
+        and str(dialplan.get("app_data", "")).split(",")[0] == app
+    )

@@ -9,14 +9,23 @@ exception type.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from agi_app.ari.events import (ChannelGoneEvent, Dtmf, EnteredBridge, Event, PlaybackFinished,
-                                StasisEnd, StasisStart, VarSet)
+from agi_app.ari.events import (
+    ChannelGoneEvent,
+    Dtmf,
+    EnteredBridge,
+    Event,
+    PlaybackFinished,
+    StasisEnd,
+    StasisStart,
+    VarSet,
+)
 from agi_app.ari.rest import AriRest, ChannelGone
 from agi_app.callcontrol import CallHangup, DigitBuffer, QueueResult
 from agi_app.metrics import METRICS
@@ -145,13 +154,17 @@ class AriCall:
             self._mark_gone()
             raise CallHangup(self.call_id) from exc
 
-    async def transfer_to_queue(self, queue: str, priority: int, timeout_s: int,
-                                options: str = "") -> QueueResult:
+    async def transfer_to_queue(
+        self, queue: str, priority: int, timeout_s: int, options: str = ""
+    ) -> QueueResult:
         """Continue into the queue context; wait until the caller is back or gone."""
         self._check()
-        for name, value in (("AGI_APP_QUEUE", queue), ("QUEUE_PRIO", str(priority)),
-                            ("AGI_APP_QUEUE_TIMEOUT", str(timeout_s)),
-                            ("AGI_APP_QUEUE_OPTIONS", options)):
+        for name, value in (
+            ("AGI_APP_QUEUE", queue),
+            ("QUEUE_PRIO", str(priority)),
+            ("AGI_APP_QUEUE_TIMEOUT", str(timeout_s)),
+            ("AGI_APP_QUEUE_OPTIONS", options),
+        ):
             await self.set_variable(name, value)
         self._back = asyncio.get_running_loop().create_future()
         try:
@@ -175,8 +188,6 @@ class AriCall:
         if self._gone.is_set():
             return
         self.hangup_cause = cause
-        try:
+        with contextlib.suppress(ChannelGone):
             await self.rest.hangup(self.call_id, cause)
-        except ChannelGone:
-            pass
         self._mark_gone()

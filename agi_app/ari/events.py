@@ -80,8 +80,16 @@ class StateChange:
     state: str
 
 
-Event = (StasisStart | StasisEnd | Dtmf | PlaybackFinished | ChannelGoneEvent | EnteredBridge
-         | VarSet | StateChange)
+Event = (
+    StasisStart
+    | StasisEnd
+    | Dtmf
+    | PlaybackFinished
+    | ChannelGoneEvent
+    | EnteredBridge
+    | VarSet
+    | StateChange
+)
 
 
 def _chan(msg: dict[str, Any]) -> str:
@@ -92,8 +100,10 @@ def parse(msg: dict[str, Any]) -> Event | None:
     """The typed event for an ARI message, or None for events we do not use."""
     kind = msg.get("type")
     if kind == "StasisStart":
-        return StasisStart(ChannelInfo.from_json(msg.get("channel") or {}),
-                           tuple(str(a) for a in msg.get("args") or ()))
+        return StasisStart(
+            ChannelInfo.from_json(msg.get("channel") or {}),
+            tuple(str(a) for a in msg.get("args") or ()),
+        )
     if kind == "ChannelDtmfReceived":
         return Dtmf(_chan(msg), str(msg.get("digit", "")))
     if kind == "PlaybackFinished":

@@ -9,6 +9,7 @@ Errors:
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,8 +62,14 @@ class AriRest:
         if self._session is not None:
             await self._session.close()
 
-    async def request(self, method: str, path: str, params: Sequence[tuple[str, str]] = (),
-                      body: dict[str, Any] | None = None, channel_op: bool = False) -> Any:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        params: Sequence[tuple[str, str]] = (),
+        body: dict[str, Any] | None = None,
+        channel_op: bool = False,
+    ) -> Any:
         """One REST call; JSON result or None. Raises AriError / ChannelGone."""
         async with self.session().request(
             method, self.base + path, params=list(params), json=body
@@ -79,52 +86,77 @@ class AriRest:
 
     async def play(self, channel: str, media: Sequence[str], playback_id: str) -> None:
         params = [("media", m) for m in media]
-        await self.request("POST", f"/channels/{channel}/play/{playback_id}", params,
-                           channel_op=True)
+        await self.request(
+            "POST", f"/channels/{channel}/play/{playback_id}", params, channel_op=True
+        )
 
     async def stop_playback(self, playback_id: str) -> None:
-        try:
+        with contextlib.suppress(ChannelGone):
             await self.request("DELETE", f"/playbacks/{playback_id}", channel_op=True)
-        except ChannelGone:
-            pass  # already finished
 
     async def hangup(self, channel: str, cause: int) -> None:
-        await self.request("DELETE", f"/channels/{channel}", [("reason_code", str(cause))],
-                           channel_op=True)
+        await self.request(
+            "DELETE", f"/channels/{channel}", [("reason_code", str(cause))], channel_op=True
+        )
 
     async def set_var(self, channel: str, name: str, value: str) -> None:
-        await self.request("POST", f"/channels/{channel}/variable",
-                           [("variable", name), ("value", value)], channel_op=True)
+        await self.request(
+            "POST",
+            f"/channels/{channel}/variable",
+            [("variable", name), ("value", value)],
+            channel_op=True,
+        )
 
     async def get_var(self, channel: str, name: str) -> str:
-        data = await self.request("GET", f"/channels/{channel}/variable", [("variable", name)],
-                                  channel_op=True)
+        data = await self.request(
+            "GET", f"/channels/{channel}/variable", [("variable", name)], channel_op=True
+        )
         return str(data.get("value", "")) if isinstance(data, dict) else ""
 
-    async def continue_in_dialplan(self, channel: str, context: str, extension: str = "s",
-                                   priority: int = 1) -> None:
+    async def continue_in_dialplan(
+        self, channel: str, context: str, extension: str = "s", priority: int = 1
+    ) -> None:
         params = [("context", context), ("extension", extension), ("priority", str(priority))]
         await self.request("POST", f"/channels/{channel}/continue", params, channel_op=True)
 
     async def subscribe_channel(self, channel: str) -> None:
         """Keep receiving this channel's events after it leaves Stasis."""
-        await self.request("POST", f"/applications/{self.app}/subscription",
-                           [("eventSource", f"channel:{channel}")], channel_op=True)
+        await self.request(
+            "POST",
+            f"/applications/{self.app}/subscription",
+            [("eventSource", f"channel:{channel}")],
+            channel_op=True,
+        )
 
     async def unsubscribe_channel(self, channel: str) -> None:
-        try:
-            await self.request("DELETE", f"/applications/{self.app}/subscription",
-                               [("eventSource", f"channel:{channel}")], channel_op=True)
-        except AriError:
-            pass
+        with contextlib.suppress(AriError):
+            await self.request(
+                "DELETE",
+                f"/applications/{self.app}/subscription",
+                [("eventSource", f"channel:{channel}")],
+                channel_op=True,
+            )
 
     async def channels(self) -> list[dict[str, Any]]:
         data = await self.request("GET", "/channels")
         return list(data or [])
 
-    async def originate(self, endpoint: str, *, caller_id: str, timeout_s: int,
-                        app_args: str, variables: dict[str, str], channel_id: str) -> Any:
-        params = [("endpoint", endpoint), ("app", self.app), ("appArgs", app_args),
-                  ("callerId", caller_id), ("timeout", str(timeout_s)),
-                  ("channelId", channel_id)]
+    async def originate(
+        self,
+        endpoint: str,
+        *,
+        caller_id: str,
+        timeout_s: int,
+        app_args: str,
+        variables: dict[str, str],
+        channel_id: str,
+    ) -> Any:
+        params = [
+            ("endpoint", endpoint),
+            ("app", self.app),
+            ("appArgs", app_args),
+            ("callerId", caller_id),
+            ("timeout", str(timeout_s)),
+            ("channelId", channel_id),
+        ]
         return await self.request("POST", "/channels", params, body={"variables": variables})

@@ -24,9 +24,15 @@ log = logging.getLogger(__name__)
 class AriEventStream:
     """Reads events forever; reconnects with capped exponential backoff."""
 
-    def __init__(self, rest: AriRest, on_event: Callable[[Event], None],
-                 on_connected: Callable[[bool], Awaitable[None]],
-                 *, backoff_first: float = 0.1, backoff_max: float = 3.0) -> None:
+    def __init__(
+        self,
+        rest: AriRest,
+        on_event: Callable[[Event], None],
+        on_connected: Callable[[bool], Awaitable[None]],
+        *,
+        backoff_first: float = 0.1,
+        backoff_max: float = 3.0,
+    ) -> None:
         self._rest = rest
         self._on_event = on_event
         self._on_connected = on_connected
@@ -47,15 +53,19 @@ class AriEventStream:
             try:
                 await self._session_once()
                 delay = self._backoff_first
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-                log.warning("ARI websocket: %s; retrying in %.1f s", exc or type(exc).__name__, delay)
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                log.warning(
+                    "ARI websocket: %s; retrying in %.1f s", exc or type(exc).__name__, delay
+                )
             self.connected.clear()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._backoff_max)
 
     async def _session_once(self) -> None:
         session = self._rest.session()
-        async with session.ws_connect(self.url, heartbeat=5, timeout=aiohttp.ClientWSTimeout(ws_close=2)) as ws:
+        async with session.ws_connect(
+            self.url, heartbeat=5, timeout=aiohttp.ClientWSTimeout(ws_close=2)
+        ) as ws:
             reconnect = self.connects > 0
             self.connects += 1
             log.info("ARI websocket connected (%s)", "reconnect" if reconnect else "first")

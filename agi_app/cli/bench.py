@@ -22,8 +22,13 @@ def register(sub: Any) -> None:
     p.add_argument("--rates", default="40,80,100,120,140,160", help="calls/s, comma-separated")
     p.add_argument("--seconds", type=float, default=15, help="seconds of load per run")
     p.add_argument("--output", type=Path, help="append the results to this markdown file")
-    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                   help="extra environment for the app (e.g. AGI_APP_UVLOOP=0)")
+    p.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the app (e.g. AGI_APP_UVLOOP=0)",
+    )
     p.set_defaults(handler=_handle)
 
 
@@ -40,8 +45,9 @@ async def _callers(s: Settings, n: int) -> list[str]:
     return found or [f"139{i:08d}" for i in range(n)]
 
 
-async def bench(s: Settings, rates: list[float], seconds: float, env: dict[str, str],
-                overload: bool) -> tuple[list[RunFigures], dict[str, Any]]:
+async def bench(
+    s: Settings, rates: list[float], seconds: float, env: dict[str, str], overload: bool
+) -> tuple[list[RunFigures], dict[str, Any]]:
     """Alternate native and app runs at each rate; then the overload run."""
     callers = await _callers(s, 2000)
     figs: list[RunFigures] = []
@@ -51,8 +57,9 @@ async def bench(s: Settings, rates: list[float], seconds: float, env: dict[str, 
         with tempfile.TemporaryDirectory() as tmp:
             for rate in rates:
                 for kind in ("native", "app"):
-                    fig = await one_run(s, kind, rate, seconds, callers,
-                                        app if kind == "app" else None, Path(tmp))
+                    fig = await one_run(
+                        s, kind, rate, seconds, callers, app if kind == "app" else None, Path(tmp)
+                    )
                     figs.append(fig)
                     print(markdown([fig]).splitlines()[-1], flush=True)
             summary = summarise(figs)
@@ -62,10 +69,16 @@ async def bench(s: Settings, rates: list[float], seconds: float, env: dict[str, 
                 figs.append(fig)
                 print(markdown([fig]).splitlines()[-1], flush=True)
                 admitted = fig.calls - fig.refused
-                summary["overload"] = {"rate": rate, "calls": fig.calls, "refused": fig.refused,
-                                       "admitted": admitted, "admitted_completed": fig.ok,
-                                       "admitted_completion_pct": round(100 * fig.ok / admitted, 2)
-                                       if admitted else None}
+                summary["overload"] = {
+                    "rate": rate,
+                    "calls": fig.calls,
+                    "refused": fig.refused,
+                    "admitted": admitted,
+                    "admitted_completed": fig.ok,
+                    "admitted_completion_pct": round(100 * fig.ok / admitted, 2)
+                    if admitted
+                    else None,
+                }
     finally:
         app.stop()
     return figs, summary
@@ -77,8 +90,11 @@ def summarise(figs: list[RunFigures]) -> dict[str, Any]:
         return max(clean) if clean else None
 
     native, app = max_clean("native"), max_clean("app")
-    return {"native_max_clean": native, "app_max_clean": app,
-            "ratio": round(app / native, 3) if app and native else None}
+    return {
+        "native_max_clean": native,
+        "app_max_clean": app,
+        "ratio": round(app / native, 3) if app and native else None,
+    }
 
 
 def _handle(args: argparse.Namespace) -> int:
@@ -94,11 +110,15 @@ def _handle(args: argparse.Namespace) -> int:
     if args.output:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
         with args.output.open("a") as fh:
-            fh.write(f"\n## Load run {stamp}\n\nCommand: `make bench` (agi-app bench "
-                     f"--rates {args.rates} --seconds {seconds:g}"
-                     f"{''.join(' --env ' + e for e in args.env)})  \nMachine: {machine()}\n\n")
-            fh.write(table + f"\nSummary: `{summary}`\n\n<details><summary>JSON</summary>\n\n"
-                     f"```json\n{to_json(figs)}\n```\n</details>\n")
+            fh.write(
+                f"\n## Load run {stamp}\n\nCommand: `make bench` (agi-app bench "
+                f"--rates {args.rates} --seconds {seconds:g}"
+                f"{''.join(' --env ' + e for e in args.env)})  \nMachine: {machine()}\n\n"
+            )
+            fh.write(
+                table + f"\nSummary: `{summary}`\n\n<details><summary>JSON</summary>\n\n"
+                f"```json\n{to_json(figs)}\n```\n</details>\n"
+            )
     if args.smoke:
         return 0 if all(f.clean for f in figs) else 1
     return 0

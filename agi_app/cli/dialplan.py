@@ -16,11 +16,15 @@ from agi_app.stack.shell import step
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("dialplan", help="check / install dialplan snippets")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "dialplan", help="check / install dialplan snippets"
+    )
     ds = p.add_subparsers(dest="dialplan_cmd", required=True)
     for name, text in (("check", "check snippet syntax"), ("install", "install, reload, verify")):
         c = ds.add_parser(name, help=text)
-        c.add_argument("directory", nargs="?", type=Path, help="snippets folder (default dialplan/)")
+        c.add_argument(
+            "directory", nargs="?", type=Path, help="snippets folder (default dialplan/)"
+        )
     p.set_defaults(handler=_handle)
 
 

@@ -26,19 +26,30 @@ async def fetch_journeys(dsn: str, last: int, caller: str | None = None) -> list
     try:
         rows = await conn.fetch(
             "SELECT * FROM calls WHERE ($2::text IS NULL OR caller_e164 = $2)"
-            " ORDER BY started_at DESC LIMIT $1", last, caller)
+            " ORDER BY started_at DESC LIMIT $1",
+            last,
+            caller,
+        )
         ids = [r["id"] for r in rows]
         steps = await conn.fetch(
             "SELECT call_id, seq, node, node_type, digits, detail::text AS detail, at"
-            " FROM call_steps WHERE call_id = ANY($1::text[]) ORDER BY call_id, seq", ids)
+            " FROM call_steps WHERE call_id = ANY($1::text[]) ORDER BY call_id, seq",
+            ids,
+        )
     finally:
         await conn.close()
     by_call: dict[str, list[dict[str, Any]]] = {}
     for st in steps:
-        by_call.setdefault(st["call_id"], []).append({
-            "seq": st["seq"], "node": st["node"], "type": st["node_type"],
-            "digits": st["digits"], "detail": json.loads(st["detail"]),
-            "at": st["at"].isoformat()})
+        by_call.setdefault(st["call_id"], []).append(
+            {
+                "seq": st["seq"],
+                "node": st["node"],
+                "type": st["node_type"],
+                "digits": st["digits"],
+                "detail": json.loads(st["detail"]),
+                "at": st["at"].isoformat(),
+            }
+        )
     out = []
     for r in rows:
         call = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in dict(r).items()}
@@ -53,8 +64,11 @@ def _handle(args: argparse.Namespace) -> int:
         print(json.dumps(journeys, ensure_ascii=False, indent=2))
         return 0
     for j in journeys:
-        path = " > ".join(f"{s['node']}{'[' + s['digits'] + ']' if s['digits'] else ''}"
-                          for s in j["steps"])
-        print(f"{j['started_at']}  {j['caller_e164'] or j['caller']:>16} -> {j['called']:<12}"
-              f" {j['outcome'] or 'in progress':<12} cause={j['hangup_cause']}  {path}")
+        path = " > ".join(
+            f"{s['node']}{'[' + s['digits'] + ']' if s['digits'] else ''}" for s in j["steps"]
+        )
+        print(
+            f"{j['started_at']}  {j['caller_e164'] or j['caller']:>16} -> {j['called']:<12}"
+            f" {j['outcome'] or 'in progress':<12} cause={j['hangup_cause']}  {path}"
+        )
     return 0

@@ -14,8 +14,11 @@ log = logging.getLogger("agi_app")
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser("run", help="serve the hotline (foreground)")
-    p.add_argument("--with-stack", action="store_true",
-                   help="also start PostgreSQL and Asterisk, and stop them on exit")
+    p.add_argument(
+        "--with-stack",
+        action="store_true",
+        help="also start PostgreSQL and Asterisk, and stop them on exit",
+    )
     p.add_argument("--clock", help="QA business clock: act as if it were this ISO time")
     p.set_defaults(handler=_handle)
 

@@ -100,6 +100,7 @@ def stop() -> int:
 
 def status() -> int:
     s = get_settings()
-    print(f"asterisk: {'running pid ' + str(asterisk.pid(s.asterisk_root)) if asterisk.pid(s.asterisk_root) else 'stopped'}")
+    pid = asterisk.pid(s.asterisk_root)
+    print(f"asterisk: {f'running pid {pid}' if pid else 'stopped'}")
     print(f"postgres: {'running' if postgres.running(s) else 'stopped'} ({s.pg_host}:{s.pg_port})")
     return 0

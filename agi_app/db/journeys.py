@@ -21,15 +21,31 @@ log = logging.getLogger(__name__)
 
 PoolGetter = Callable[[], Awaitable[Any]]
 
-END_FIELDS = ("flow", "flow_version", "caller_e164", "grade", "lookup", "shedding_level",
-              "shedding_rule", "queue", "queue_status", "agent")
+END_FIELDS = (
+    "flow",
+    "flow_version",
+    "caller_e164",
+    "grade",
+    "lookup",
+    "shedding_level",
+    "shedding_rule",
+    "queue",
+    "queue_status",
+    "agent",
+)
 
 
 class JourneyWriter:
     """Batches journey events into ``calls`` and ``call_steps``."""
 
-    def __init__(self, get_pool: PoolGetter, *, max_buffer: int = 200_000,
-                 batch: int = 500, interval_s: float = 0.2) -> None:
+    def __init__(
+        self,
+        get_pool: PoolGetter,
+        *,
+        max_buffer: int = 200_000,
+        batch: int = 500,
+        interval_s: float = 0.2,
+    ) -> None:
         self._get_pool = get_pool
         self._buffer: deque[JourneyEvent] = deque()
         self._max = max_buffer
@@ -102,8 +118,10 @@ class JourneyWriter:
                 await conn.executemany(
                     "INSERT INTO calls (id, caller, called, via, started_at)"
                     " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
-                    [(e.call_id, e.caller[:200], e.called[:80], e.via, e.started_at)
-                     for e in starts],
+                    [
+                        (e.call_id, e.caller[:200], e.called[:80], e.via, e.started_at)
+                        for e in starts
+                    ],
                 )
             if steps:
                 await conn.executemany(
@@ -118,8 +136,15 @@ class JourneyWriter:
 def _step_row(e: CallStep) -> tuple[Any, ...]:
     detail = dict(e.detail)
     seq = detail.pop("_seq", 0)
-    return (e.call_id, seq, e.node, e.node_type, e.digits[:64],
-            json.dumps(detail, default=str, ensure_ascii=False), e.at)
+    return (
+        e.call_id,
+        seq,
+        e.node,
+        e.node_type,
+        e.digits[:64],
+        json.dumps(detail, default=str, ensure_ascii=False),
+        e.at,
+    )
 
 
 _END_SQL = (

@@ -119,5 +119,6 @@ async def _apply_one(conn: Any, mig: Migration) -> None:
                 ) from exc
         await conn.execute(
             "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-            mig.version, mig.path.name,
+            mig.version,
+            mig.path.name,
         )

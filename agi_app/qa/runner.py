@@ -34,8 +34,9 @@ class SippResult:
     output: str = ""
 
     def summary(self) -> str:
-        return (f"rc={self.rc} ok={self.successful} failed={self.failed} "
-                f"retrans={self.retransmissions}")
+        return (
+            f"rc={self.rc} ok={self.successful} failed={self.failed} retrans={self.retransmissions}"
+        )
 
 
 def caller_file(workdir: Path, callers: list[str]) -> Path:
@@ -45,9 +46,18 @@ def caller_file(workdir: Path, callers: list[str]) -> Path:
     return path
 
 
-async def run_callers(scenario: Path, *, service: str, callers: list[str], calls: int,
-                      rate: float = 10, limit: int = 50, timeout_s: float = 120,
-                      target: str = "127.0.0.1:5060", call_timeout_s: int = 60) -> SippResult:
+async def run_callers(
+    scenario: Path,
+    *,
+    service: str,
+    callers: list[str],
+    calls: int,
+    rate: float = 10,
+    limit: int = 50,
+    timeout_s: float = 120,
+    target: str = "127.0.0.1:5060",
+    call_timeout_s: int = 60,
+) -> SippResult:
     """Place ``calls`` calls with a UAC scenario; wait for SIPp to finish."""
     workdir = scenario.parent
     sip_port, media_port = next_ports()
@@ -55,23 +65,58 @@ async def run_callers(scenario: Path, *, service: str, callers: list[str], calls
     rtt = workdir / "rtt.csv"
     for f in (stat, rtt):
         f.unlink(missing_ok=True)
-    args = [SIPP, target, "-sf", str(scenario), "-s", service, "-m", str(calls),
-            "-r", str(rate), "-l", str(limit), "-i", "127.0.0.1", "-p", str(sip_port),
-            "-mi", "127.0.0.1", "-mp", str(media_port), "-inf", str(caller_file(workdir, callers)),
-            "-nostdin", "-timeout", f"{int(timeout_s)}s", "-timeout_error",
-            "-recv_timeout", str(call_timeout_s * 1000),
-            "-trace_stat", "-stf", str(stat), "-fd", "1",
-            "-trace_rtt", "-rtt_freq", "1", "-trace_err"]
+    args = [
+        SIPP,
+        target,
+        "-sf",
+        str(scenario),
+        "-s",
+        service,
+        "-m",
+        str(calls),
+        "-r",
+        str(rate),
+        "-l",
+        str(limit),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(sip_port),
+        "-mi",
+        "127.0.0.1",
+        "-mp",
+        str(media_port),
+        "-inf",
+        str(caller_file(workdir, callers)),
+        "-nostdin",
+        "-timeout",
+        f"{int(timeout_s)}s",
+        "-timeout_error",
+        "-recv_timeout",
+        str(call_timeout_s * 1000),
+        "-trace_stat",
+        "-stf",
+        str(stat),
+        "-fd",
+        "1",
+        "-trace_rtt",
+        "-rtt_freq",
+        "1",
+        "-trace_err",
+    ]
     proc = await asyncio.create_subprocess_exec(
-        *args, cwd=workdir, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        *args, cwd=workdir, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
     try:
         async with asyncio.timeout(timeout_s + 15):
             out, _ = await proc.communicate()
     except TimeoutError:
         proc.kill()
         out, _ = await proc.communicate()
-    result = SippResult(rc=proc.returncode if proc.returncode is not None else -1,
-                        output=out.decode(errors="replace")[-4000:])
+    result = SippResult(
+        rc=proc.returncode if proc.returncode is not None else -1,
+        output=out.decode(errors="replace")[-4000:],
+    )
     _read_stats(stat, result)
     for path in workdir.glob("*_rtt.csv"):
         _read_rtt(path, result)
@@ -118,11 +163,27 @@ class Answerer:
     async def start(self) -> None:
         media = 30000 + (self.port % 1000) * 4
         self.proc = await asyncio.create_subprocess_exec(
-            SIPP, "-sf", str(self.scenario), "-i", "127.0.0.1", "-p", str(self.port),
-            "-mi", "127.0.0.1", "-mp", str(media), "-nostdin", "-trace_stat", "-fd", "1",
-            "-stf", str(self.scenario.with_suffix(f".{self.port}.stat.csv")),
+            SIPP,
+            "-sf",
+            str(self.scenario),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-mi",
+            "127.0.0.1",
+            "-mp",
+            str(media),
+            "-nostdin",
+            "-trace_stat",
+            "-fd",
+            "1",
+            "-stf",
+            str(self.scenario.with_suffix(f".{self.port}.stat.csv")),
             cwd=self.scenario.parent,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
 
     def stats(self) -> SippResult:
         result = SippResult(rc=0)

@@ -100,8 +100,9 @@ def _steps_xml(steps: list[Step], pcaps: list[Path]) -> str:
             out.append(f'  <pause milliseconds="{int(float(step.value) * 1000)}"/>')
             continue
         rtd = ' start_rtd="2"' if i == last_digit else ""
-        out.append(f'  <nop{rtd}><action><exec play_pcap_audio="{escape(str(pcaps[n]))}"/>'
-                   f"</action></nop>")
+        out.append(
+            f'  <nop{rtd}><action><exec play_pcap_audio="{escape(str(pcaps[n]))}"/></action></nop>'
+        )
         out.append(f'  <pause milliseconds="{DIGIT_GAP_MS}"/>')
         n += 1
     return "\n".join(out) + "\n"
@@ -110,8 +111,10 @@ def _steps_xml(steps: list[Step], pcaps: list[Path]) -> str:
 def _bye_wait(expect_cause: int | None, has_digits: bool) -> str:
     check = ""
     if expect_cause is not None:
-        check = (f'<action><ereg regexp="Q\\.850;cause={expect_cause}([^0-9]|$)" search_in="hdr" '
-                 f'header="Reason:" check_it="true" assign_to="reason"/></action>')
+        check = (
+            f'<action><ereg regexp="Q\\.850;cause={expect_cause}([^0-9]|$)" search_in="hdr" '
+            f'header="Reason:" check_it="true" assign_to="reason"/></action>'
+        )
     rtd = ' rtd="2"' if has_digits else ""
     return f"""  <recv request="BYE"{rtd}>{check}</recv>
   <send>
@@ -128,8 +131,9 @@ def _bye_wait(expect_cause: int | None, has_digits: bool) -> str:
 """
 
 
-def build_caller(steps: list[Step], workdir: Path, *, caller: str = "[field0]",
-                 expect_cause: int | None = None) -> Path:
+def build_caller(
+    steps: list[Step], workdir: Path, *, caller: str = "[field0]", expect_cause: int | None = None
+) -> Path:
     """Write a caller (UAC) scenario plus its digit captures into ``workdir``."""
     workdir.mkdir(parents=True, exist_ok=True)
     pcaps: list[Path] = []
@@ -141,17 +145,20 @@ def build_caller(steps: list[Step], workdir: Path, *, caller: str = "[field0]",
     body = _invite(caller_xml) + _steps_xml(steps, pcaps)
     body += _bye_wait(expect_cause, bool(pcaps))
     refs = '  <Reference variables="reason"/>\n' if expect_cause is not None else ""
-    xml = (f'<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="agi-app caller">\n'
-           f"{body}{refs}"
-           '  <ResponseTimeRepartition value="10, 20, 50, 100, 200, 500, 1000"/>\n'
-           "</scenario>\n")
+    xml = (
+        f'<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="agi-app caller">\n'
+        f"{body}{refs}"
+        '  <ResponseTimeRepartition value="10, 20, 50, 100, 200, 500, 1000"/>\n'
+        "</scenario>\n"
+    )
     path = workdir / "caller.xml"
     path.write_text(xml)
     return path
 
 
-def build_answerer(workdir: Path, *, hold_ms: int, ring_ms: int = 200,
-                   name: str = "answerer") -> Path:
+def build_answerer(
+    workdir: Path, *, hold_ms: int, ring_ms: int = 200, name: str = "answerer"
+) -> Path:
     """A UAS (agent or customer phone): answer, talk ``hold_ms``, hang up.
 
     If the other side hangs up first, its BYE is answered and the call ends.

@@ -57,8 +57,17 @@ def ensure_root(root: Path) -> str:
     tmp = root.with_name(root.name + ".new")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.parent.mkdir(parents=True, exist_ok=True)
-    run(["debootstrap", "--variant=minbase", f"--include={DEBOOTSTRAP_PACKAGES}", "sid",
-         str(tmp), debian_mirror()], timeout=1800)
+    run(
+        [
+            "debootstrap",
+            "--variant=minbase",
+            f"--include={DEBOOTSTRAP_PACKAGES}",
+            "sid",
+            str(tmp),
+            debian_mirror(),
+        ],
+        timeout=1800,
+    )
     shutil.rmtree(root, ignore_errors=True)
     tmp.rename(root)
     version = asterisk_version(root)
@@ -82,11 +91,19 @@ def render_config(s: Settings, root: Path, agents: dict[str, int], queues_conf: 
     """Write Asterisk's configuration into the root from templates and settings."""
     etc = root / "etc/asterisk"
     values = {
-        "bind_address": s.bind_address, "http_port": s.http_port, "ami_port": s.ami_port,
-        "sip_port": s.sip_port, "rtp_start": s.rtp_start, "rtp_end": s.rtp_end,
-        "ari_user": s.ari_user, "ari_password": s.ari_password.get_secret_value(),
-        "ami_user": s.ami_user, "ami_password": s.ami_password.get_secret_value(),
-        "ari_app": s.ari_app, "agi_host": s.agi_host, "agi_port": s.agi_port,
+        "bind_address": s.bind_address,
+        "http_port": s.http_port,
+        "ami_port": s.ami_port,
+        "sip_port": s.sip_port,
+        "rtp_start": s.rtp_start,
+        "rtp_end": s.rtp_end,
+        "ari_user": s.ari_user,
+        "ari_password": s.ari_password.get_secret_value(),
+        "ami_user": s.ami_user,
+        "ami_password": s.ami_password.get_secret_value(),
+        "ari_app": s.ari_app,
+        "agi_host": s.agi_host,
+        "agi_port": s.agi_port,
         "agents": _agents_conf(agents, s.bind_address),
     }
     if not values["ari_password"] or not values["ami_password"]:
@@ -180,8 +197,11 @@ def start(s: Settings, root: Path) -> None:
     run(["chroot", str(root), "asterisk", "-U", "asterisk", "-G", "asterisk"])
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        proc = run(["chroot", str(root), "asterisk", "-rx", "core waitfullybooted"],
-                   check=False, timeout=30)
+        proc = run(
+            ["chroot", str(root), "asterisk", "-rx", "core waitfullybooted"],
+            check=False,
+            timeout=30,
+        )
         if proc.returncode == 0 and "fully booted" in proc.stdout.lower():
             step(f"Asterisk is up (pid {pid(root)})")
             return

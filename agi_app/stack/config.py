@@ -31,7 +31,10 @@ def queues_conf(s: Settings) -> str:
     try:
         from agi_app.customers.service import load_queues, render_queues_conf
 
-        return render_queues_conf(load_queues(Path(s.var_dir).parent / "config" / "queues.yaml"))
+        text: str = render_queues_conf(
+            load_queues(Path(s.var_dir).parent / "config" / "queues.yaml")
+        )
+        return text
     except (ImportError, AttributeError, FileNotFoundError):
         pass
     members = "".join(f"member => PJSIP/{a},0,{a}\n" for a in DEFAULT_AGENTS)

@@ -28,8 +28,10 @@ def running(s: Settings) -> bool:
     data, _, _ = _paths(s)
     if not (data / "postmaster.pid").exists():
         return False
-    proc = run(["runuser", "-u", "postgres", "--", str(BIN / "pg_ctl"), "-D", str(data), "status"],
-               check=False)
+    proc = run(
+        ["runuser", "-u", "postgres", "--", str(BIN / "pg_ctl"), "-D", str(data), "status"],
+        check=False,
+    )
     return proc.returncode == 0
 
 
@@ -37,7 +39,9 @@ def init(s: Settings) -> None:
     """Create the cluster once (initdb), owned by postgres."""
     data, sock, log = _paths(s)
     if not BIN.joinpath("initdb").exists():
-        raise StackError("PostgreSQL 15 server binaries are missing (apt-get install postgresql-15)")
+        raise StackError(
+            "PostgreSQL 15 server binaries are missing (apt-get install postgresql-15)"
+        )
     for d in (data.parent, sock, log.parent):
         d.mkdir(parents=True, exist_ok=True)
     shutil.chown(data.parent, "postgres", "postgres")
@@ -47,8 +51,16 @@ def init(s: Settings) -> None:
     step(f"Creating the private PostgreSQL cluster in {data}")
     data.mkdir(mode=0o700, exist_ok=True)
     shutil.chown(data, "postgres", "postgres")
-    _as_postgres(str(BIN / "initdb"), "-D", str(data), "-E", "UTF8", "--locale=C.UTF-8",
-                 "--auth-local=peer", "--auth-host=scram-sha-256")
+    _as_postgres(
+        str(BIN / "initdb"),
+        "-D",
+        str(data),
+        "-E",
+        "UTF8",
+        "--locale=C.UTF-8",
+        "--auth-local=peer",
+        "--auth-host=scram-sha-256",
+    )
 
 
 def start(s: Settings) -> None:
@@ -59,11 +71,24 @@ def start(s: Settings) -> None:
         step(f"Starting PostgreSQL on {s.pg_host}:{s.pg_port}")
         log.touch()
         shutil.chown(log, "postgres", "postgres")
-        opts = (f"-c listen_addresses={s.pg_host} -p {s.pg_port} "
-                f"-c unix_socket_directories={sock} -c max_connections=200 "
-                "-c synchronous_commit=off")
-        _as_postgres(str(BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts,
-                     "-w", "-t", "60", "start")
+        opts = (
+            f"-c listen_addresses={s.pg_host} -p {s.pg_port} "
+            f"-c unix_socket_directories={sock} -c max_connections=200 "
+            "-c synchronous_commit=off"
+        )
+        _as_postgres(
+            str(BIN / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(log),
+            "-o",
+            opts,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
     _ensure_role(s, sock)
 
 
@@ -77,8 +102,19 @@ def _ensure_role(s: Settings, sock: Path) -> None:
         f"SELECT 'CREATE DATABASE {s.pg_database} OWNER {s.pg_user}' WHERE NOT EXISTS "
         f"(SELECT 1 FROM pg_database WHERE datname = '{s.pg_database}') \\gexec\n"
     )
-    _as_postgres(str(BIN / "psql"), "-q", "-v", "ON_ERROR_STOP=1", "-h", str(sock),
-                 "-p", str(s.pg_port), "-d", "postgres", input_text=script)
+    _as_postgres(
+        str(BIN / "psql"),
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-h",
+        str(sock),
+        "-p",
+        str(s.pg_port),
+        "-d",
+        "postgres",
+        input_text=script,
+    )
 
 
 def stop(s: Settings) -> None:

@@ -6,7 +6,12 @@ import os
 import secrets
 from pathlib import Path
 
-KEYS = ("AGI_APP_ARI_PASSWORD", "AGI_APP_AMI_PASSWORD", "AGI_APP_PG_PASSWORD", "AGI_APP_ADMIN_TOKEN")
+KEYS = (
+    "AGI_APP_ARI_PASSWORD",
+    "AGI_APP_AMI_PASSWORD",
+    "AGI_APP_PG_PASSWORD",
+    "AGI_APP_ADMIN_TOKEN",
+)
 
 
 def read_env_file(path: Path) -> dict[str, str]:

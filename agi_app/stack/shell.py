@@ -18,8 +18,14 @@ def step(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
-def run(cmd: Sequence[str], *, check: bool = True, timeout: float = 600, input_text: str | None = None,
-        quiet: bool = False) -> subprocess.CompletedProcess[str]:
+def run(
+    cmd: Sequence[str],
+    *,
+    check: bool = True,
+    timeout: float = 600,
+    input_text: str | None = None,
+    quiet: bool = False,
+) -> subprocess.CompletedProcess[str]:
     """Run a command; on failure raise StackError with its output."""
     log.debug("run: %s", " ".join(cmd))
     proc = subprocess.run(

@@ -33,10 +33,13 @@ async def test_apply_in_order_then_noop(scratch_dsn: str, tmp_path: Path) -> Non
     await conn.close()
 
 
-async def test_failing_migration_leaves_database_unchanged(scratch_dsn: str, tmp_path: Path) -> None:
+async def test_failing_migration_leaves_database_unchanged(
+    scratch_dsn: str, tmp_path: Path
+) -> None:
     (tmp_path / "0001_a.sql").write_text("CREATE TABLE a (x int);")
     (tmp_path / "0002_bad.sql").write_text(
-        "CREATE TABLE b (y int);\nINSERT INTO nowhere VALUES (1);")
+        "CREATE TABLE b (y int);\nINSERT INTO nowhere VALUES (1);"
+    )
     with pytest.raises(MigrationError, match=r"0002_bad.sql: statement 2 failed.*nowhere"):
         await migrate(scratch_dsn, tmp_path)
     conn = await asyncpg.connect(scratch_dsn)
@@ -52,11 +55,17 @@ async def test_shipped_migrations_apply_cleanly(scratch_dsn: str) -> None:
 
 
 def test_split_statements_respects_quotes_and_dollar_bodies() -> None:
-    sql = "SELECT ';'; -- a ; comment\nCREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;"
-    assert split_statements(sql) == ["SELECT ';'", "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql"]
+    sql = (
+        "SELECT ';'; -- a ; comment\n"
+        "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;"
+    )
+    assert split_statements(sql) == [
+        "SELECT ';'",
+        "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql",
+    ]
 
 
 def test_bad_file_name_is_refused(tmp_path: Path) -> None:
     (tmp_path / "1_x.sql").write_text("")
-    with pytest.raises(MigrationError, match="0001_some_name.sql"):
+    with pytest.raises(MigrationError, match=r"0001_some_name\.sql"):
         discover(tmp_path)

@@ -23,11 +23,13 @@ def new_caller() -> str:
     return f"1390{random.randrange(10**7):07d}"
 
 
-async def call(tmp_path: Path, keys: str, cause: int, callers: list[str], calls: int = 1,
-               rate: float = 10) -> Any:
+async def call(
+    tmp_path: Path, keys: str, cause: int, callers: list[str], calls: int = 1, rate: float = 10
+) -> Any:
     scenario = build_caller(parse_keys(keys), tmp_path / "sc", expect_cause=cause)
-    return await run_callers(scenario, service=DEMO, callers=callers, calls=calls, rate=rate,
-                             limit=calls, timeout_s=90)
+    return await run_callers(
+        scenario, service=DEMO, callers=callers, calls=calls, rate=rate, limit=calls, timeout_s=90
+    )
 
 
 async def test_press_1_completes_with_cause_16(app: AppProcess, db: Any, tmp_path: Path) -> None:
@@ -50,8 +52,9 @@ async def test_no_digit_takes_the_timeout_path(app: AppProcess, db: Any, tmp_pat
     assert journey["hangup_cause"] == 31
 
 
-async def test_twenty_concurrent_calls_all_complete(app: AppProcess, db: Any,
-                                                    tmp_path: Path) -> None:
+async def test_twenty_concurrent_calls_all_complete(
+    app: AppProcess, db: Any, tmp_path: Path
+) -> None:
     since = dt.datetime.now(dt.UTC)
     callers = [new_caller() for _ in range(20)]
     result = await call(tmp_path, "wait 1; 1", 16, callers, calls=20, rate=50)
@@ -60,8 +63,9 @@ async def test_twenty_concurrent_calls_all_complete(app: AppProcess, db: Any,
         assert (await wait_journey(db, who, since))["outcome"] == "completed"
 
 
-async def test_app_reconnects_after_asterisk_restart(app: AppProcess, stack: Settings, db: Any,
-                                                     tmp_path: Path) -> None:
+async def test_app_reconnects_after_asterisk_restart(
+    app: AppProcess, stack: Settings, db: Any, tmp_path: Path
+) -> None:
     asterisk.stop(stack.asterisk_root)
     asterisk.start(stack, stack.asterisk_root)
     await wait_app_registered(stack, 30)  # the app found Asterisk again by itself

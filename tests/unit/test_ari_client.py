@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from agi_app.ari.app import Admission, AriApplication
+from agi_app.ari.app import Admission, AriApplication, Serve
 from agi_app.ari.call import AriCall
 from agi_app.ari.rest import AriRest, ChannelGone, auth_header
 from agi_app.callcontrol import CallHangup
@@ -21,7 +21,9 @@ async def fake() -> AsyncIterator[FakeAri]:
     await ari.stop()
 
 
-async def make_app(fake: FakeAri, serve, max_calls: int = 10) -> tuple[AriApplication, asyncio.Task[None]]:  # type: ignore[no-untyped-def]
+async def make_app(
+    fake: FakeAri, serve: Serve, max_calls: int = 10
+) -> tuple[AriApplication, asyncio.Task[None]]:
     base = await fake.start()
     rest = AriRest(base, "user", "pw", "agi-app")
     app = AriApplication(rest, serve, Admission(max_calls, 0))
