@@ -36,6 +36,7 @@ venv: $(VENV)/.installed
 
 setup: packages venv
 	@$(APP) stack setup
+	@$(APP) prompts render | tail -1
 
 run: setup
 	@$(APP) run --with-stack

@@ -59,6 +59,7 @@ class Runtime:
         self.ari: AriApplication | None = None
         self.reload: Callable[[], Awaitable[dict[str, Any]]] = _no_reload
         self.extra_tasks: list[Callable[[], Awaitable[None]]] = []
+        self.on_close: list[Callable[[], None]] = []
 
     def bind(self, services: CallServices) -> None:
         self.services = services
@@ -121,6 +122,8 @@ class Runtime:
         await admin.cleanup()
         await self.rest.close()
         await self.db.close()
+        for close in self.on_close:
+            close()
         (self.s.var_dir / "run" / "app.pid").unlink(missing_ok=True)
 
     async def _sighup(self) -> None:

@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     # Where things live.
     var_dir: Path = PROJECT_ROOT / "var"
     flows_dir: Path = PROJECT_ROOT / "flows"
+    config_dir: Path = PROJECT_ROOT / "config"
     sounds_dir: Path = PROJECT_ROOT / "sounds"
     dialplan_dir: Path = PROJECT_ROOT / "dialplan"
     asterisk_root: Path = Path("/var/cache/agi-app/asterisk-root")

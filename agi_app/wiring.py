@@ -1,42 +1,70 @@
-"""Assembling the running hotline from its parts (used by `agi-app run`)."""
+"""Assembling the running hotline from its parts (used by `agi-app run`).
+
+Everything is loaded and validated here, before the first call: flows, the
+service policy, queues, shedding rules. A bad file stops the start with a
+message naming it.
+"""
 
 from __future__ import annotations
 
 import logging
-
+import agi_app.flows.business  # noqa: F401  (registers the business transactions)
 from agi_app.callcontrol import CallControl
+from agi_app.customers.store import PgCustomerStore, identify
 from agi_app.flows.bus import DataBus
+from agi_app.flows.engine import EngineDeps, run_flow
+from agi_app.flows.loader import Known
+from agi_app.flows.registry import FlowRegistry
+from agi_app.flows.transactions import REGISTRY
+from agi_app.routing.config import load_queues, load_service
+from agi_app.routing.route import route
 from agi_app.runtime import Runtime
-from agi_app.service import CallServices, FlowOutcome, Identity, Shedding
+from agi_app.service import CallServices, FlowOutcome, Identity
 from agi_app.settings import Settings
+from agi_app.shedding.wiring import build_shedding
+from agi_app.tts.factory import build_cache
 
 log = logging.getLogger(__name__)
 
 
-async def unknown_caller(raw_caller: str) -> Identity:
-    return Identity(None, None, "unknown")
-
-
-def no_shedding(bus: DataBus) -> Shedding:
-    return Shedding()
-
-
 def build_runtime(s: Settings) -> Runtime:
     """Validate configuration and assemble the runtime; raises on bad files."""
-    from agi_app.first_flow import first_flow
-
     runtime = Runtime(s)
+    queues = load_queues(s.config_dir / "queues.yaml")
+    policy = load_service(s.config_dir / "service.yaml", queues)
+    registry = FlowRegistry(s.flows_dir, Known(queues=set(queues.queues), transactions=REGISTRY))
+    cache = build_cache(s)
+    store = PgCustomerStore(runtime.db)
+    shedding = build_shedding(s, runtime, policy)
+    deadline = s.lookup_deadline_ms / 1000
 
-    async def run_flow(call: CallControl, bus: DataBus) -> FlowOutcome:
-        return await first_flow(call, bus, runtime.journey, runtime.clock)
+    async def who(raw_caller: str) -> Identity:
+        return await identify(store, raw_caller, deadline)
 
-    runtime.bind(
-        CallServices(
-            clock=runtime.clock,
-            journey=runtime.journey,
-            identify=unknown_caller,
-            decide=no_shedding,
-            run_flow=run_flow,
-        )
-    )
+    async def walk(call: CallControl, bus: DataBus) -> FlowOutcome:
+        now = runtime.clock.now()
+        entry = route(bus.customer, now, policy, queues)
+        bus.vars.update(skip_first_menu=entry.skip_first_menu, route_reason=entry.reason,
+                        offer_dedicated_agent=entry.offer_dedicated_agent)
+        if entry.language and bus.customer is None:
+            bus.language = entry.language
+
+        def router(bus: DataBus, requested_queue: str) -> tuple[str, int]:
+            r = route(bus.customer, runtime.clock.now(), policy, queues, requested_queue)
+            return r.queue, r.priority
+
+        deps = EngineDeps(renderer=cache, journey=runtime.journey, clock=runtime.clock,
+                          transactions=REGISTRY, get_pool=runtime.db.pool, router=router,
+                          priority=entry.priority)
+        # The flow set is taken once: a reload never changes a call in progress.
+        return await run_flow(call, bus, registry.current, deps)
+
+    async def reload() -> dict[str, object]:
+        return registry.reload()
+
+    runtime.reload = reload
+    runtime.on_close.append(cache.close)
+    runtime.bind(CallServices(clock=runtime.clock, journey=runtime.journey, identify=who,
+                              decide=shedding.decide, run_flow=walk))
     return runtime
+

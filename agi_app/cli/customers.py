@@ -1,11 +1,68 @@
-"""`agi-app customers` (not built yet)."""
+"""`agi-app customers import|export|demo|samples`."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
+from pathlib import Path
 from typing import Any
+
+import asyncpg
+
+from agi_app.customers.demo import SHOWCASE, ensure_demo_data
+from agi_app.customers.importer import parse_csv, to_csv, upsert
+from agi_app.routing.config import load_queues, load_service
+from agi_app.settings import get_settings
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("customers", help="(not built yet)")
-    p.set_defaults(handler=lambda _a: 2)
+    p: argparse.ArgumentParser = sub.add_parser("customers", help="CRM data: import, export, demo")
+    cs = p.add_subparsers(dest="customers_cmd", required=True)
+    i = cs.add_parser("import", help="upsert a CRM CSV export; report bad rows by line")
+    i.add_argument("file", type=Path)
+    e = cs.add_parser("export", help="write all customers as CSV")
+    e.add_argument("-o", "--output", type=Path)
+    d = cs.add_parser("demo", help="load the generated demo set if the table is empty")
+    d.add_argument("--count", type=int, default=10_000)
+    d.add_argument("--seed", type=int, default=7)
+    cs.add_parser("samples", help="sample numbers to call, per grade")
+    p.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    return asyncio.run(_run(args))
+
+
+async def _run(args: argparse.Namespace) -> int:
+    s = get_settings()
+    cmd = args.customers_cmd
+    if cmd == "demo":
+        added = await ensure_demo_data(s, args.count, args.seed)
+        print(f"demo customers added: {added}" if added else "customers present; nothing added")
+        return 0
+    if cmd == "samples":
+        for number, name, grade, tags, lang, status, agent in SHOWCASE:
+            extra = ", ".join(x for x in (status if status != "active" else "", lang,
+                                          f"last agent {agent}" if agent else "", *tags) if x)
+            print(f"{number.removeprefix('+86'):>12}  {grade:<9} {name}  ({extra})")
+        return 0
+    conn = await asyncpg.connect(s.pg_dsn)
+    try:
+        if cmd == "export":
+            rows = await conn.fetch("SELECT * FROM customers ORDER BY number")
+            text = to_csv(rows)
+            if args.output:
+                args.output.write_text(text, encoding="utf-8")
+            else:
+                sys.stdout.write(text)
+            return 0
+        policy = load_service(s.config_dir / "service.yaml", load_queues(s.config_dir / "queues.yaml"))
+        good, bad = parse_csv(args.file.read_text(encoding="utf-8-sig"), set(policy.grades))
+        await upsert(conn, good)
+    finally:
+        await conn.close()
+    for b in bad:
+        print(f"{args.file}:{b.line}: {b.reason}")
+    print(f"imported {len(good)} row(s); {len(bad)} bad row(s) refused")
+    return 1 if bad else 0

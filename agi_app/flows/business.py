@@ -173,3 +173,29 @@ async def sms_bill_link(_a: NoArgs, ctx: TxContext) -> SmsQueued:
         " VALUES ($1, 'bill_link', $2, $3, $4) RETURNING id",
         ctx.caller_e164, body, ctx.language, ctx.call_id)
     return SmsQueued(sms_id=sid)
+
+
+class CallbackArgs(BaseModel):
+    queue: str = Field(pattern=r"^[a-z0-9_]+$")
+
+
+class CallbackBooked(BaseModel):
+    callback_id: int
+
+
+@REGISTRY.register("request_callback", CallbackArgs, CallbackBooked)
+async def request_callback(a: CallbackArgs, ctx: TxContext) -> CallbackBooked:
+    """Book a callback; an open one for the same number is reused, never doubled."""
+    if not ctx.caller_e164:
+        raise TransactionError("caller unknown")
+    pool = await ctx.get_pool()
+    if pool is None:
+        raise TransactionError("database unavailable")
+    cid = await pool.fetchval(
+        "WITH new AS (INSERT INTO callbacks (number, queue, priority, call_id)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT (number) WHERE state IN ('pending', 'dialing')"
+        " DO NOTHING RETURNING id)"
+        " SELECT id FROM new UNION ALL SELECT id FROM callbacks WHERE number = $1"
+        " AND state IN ('pending', 'dialing') LIMIT 1",
+        ctx.caller_e164, a.queue, ctx.priority, ctx.call_id)
+    return CallbackBooked(callback_id=cid)

@@ -45,6 +45,7 @@ class EngineDeps:
     transactions: TransactionRegistry
     get_pool: Callable[[], Awaitable[Any]]
     router: Router = default_router
+    priority: int = 0  # the caller's queue priority, for callbacks
     max_steps: int = 500
 
 
@@ -114,3 +115,7 @@ async def _walk(ctx: Ctx, start: str) -> None:
         ctx.bus.node = node_id
         log.debug("call=%s flow=%s node=%s", ctx.call.call_id, ctx.flow.id, node_id)
         node_id = await RUNNERS[node.type](node, node_id, ctx)
+
+
+# The node runners register themselves in RUNNERS when imported.
+from agi_app.flows import nodes_io, nodes_logic  # noqa: E402,F401

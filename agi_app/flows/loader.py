@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from agi_app.flows.model import (INPUT_TYPES, LANGUAGES, Flow, Goto, Transaction, Transfer,
                                  prompts_of, targets)
 from agi_app.flows.transactions import TransactionRegistry
+from agi_app.tts.say import SPECS
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,8 @@ def _parse(path: Path, raw: bytes, errors: list[FlowError]) -> Flow | None:
     try:
         data = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
-        errors.append(FlowError(path.name, None, None, f"not valid YAML: {exc}".splitlines()[0]))
+        errors.append(FlowError(path.name, None, None,
+                                "not valid YAML: " + " ".join(str(exc).split())))
         return None
     if not isinstance(data, dict):
         errors.append(FlowError(path.name, None, None, "a flow file must be a mapping"))
@@ -188,11 +190,24 @@ def _check_prompts(file: str, node_id: str, node: Any, flow: Flow, known: Known)
                 errors.append(FlowError(file, node_id, fld, f"unknown prompt language {lang!r}"))
             if not text.strip():
                 errors.append(FlowError(file, node_id, fld, "empty prompt"))
-            try:
-                list(string.Formatter().parse(text))
-            except ValueError as exc:
-                errors.append(FlowError(file, node_id, fld, f"bad placeholder: {exc}"))
+            errors += [FlowError(file, node_id, fld, msg) for msg in _placeholder_errors(text)]
     return errors
+
+
+def _placeholder_errors(text: str) -> list[str]:
+    try:
+        parts = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        return [f"bad placeholder: {exc}"]
+    out = []
+    for _lit, name, spec, _conv in parts:
+        if name is None:
+            continue
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            out.append(f"bad placeholder name {{{name}}}")
+        elif (spec or "") not in SPECS:
+            out.append(f"unknown format {{{name}:{spec}}} (use {', '.join(s for s in SPECS if s)})")
+    return out
 
 
 def _unreachable(flow: Flow, file: str, flows: dict[str, Flow]) -> list[FlowError]:

@@ -25,7 +25,8 @@ def _fill(value: Any, ctx: Ctx) -> Any:
 
 @runner("transaction")
 async def transaction(node: m.Transaction, node_id: str, ctx: Ctx) -> str | None:
-    tx = TxContext(ctx.deps.get_pool, ctx.call.call_id, ctx.bus.caller_e164, ctx.bus.language)
+    tx = TxContext(ctx.deps.get_pool, ctx.call.call_id, ctx.bus.caller_e164, ctx.bus.language,
+                   ctx.deps.priority)
     try:
         args = {k: _fill(v, ctx) for k, v in node.args.items()}
         async with asyncio.timeout(node.timeout_s):
@@ -82,6 +83,9 @@ async def ret(node: m.Return, node_id: str, ctx: Ctx) -> str | None:
 @runner("set")
 async def set_values(node: m.Set, node_id: str, ctx: Ctx) -> str | None:
     for key, value in node.values.items():
-        ctx.bus.vars[key] = _fill(value, ctx)
+        if key == "language":  # the caller chose a language: prompts follow it
+            ctx.bus.language = str(value)
+        else:
+            ctx.bus.vars[key] = _fill(value, ctx)
     ctx.step(node_id, "set", keys=sorted(node.values))
     return node.next

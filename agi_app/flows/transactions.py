@@ -26,6 +26,7 @@ class TxContext:
     call_id: str
     caller_e164: str | None
     language: str
+    priority: int = 0  # the caller's queue priority (grade), for callbacks
 
 
 TxFunc = Callable[[Any, TxContext], Awaitable[BaseModel]]

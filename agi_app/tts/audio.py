@@ -28,7 +28,8 @@ def _pcm16(samples: np.ndarray) -> bytes:
     peak = float(np.max(np.abs(samples))) if samples.size else 0.0
     if peak > HEADROOM:
         samples = samples * (HEADROOM / peak)
-    return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+    pcm: bytes = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+    return pcm
 
 
 def _atomic_write(path: Path, data: bytes, wav_rate: int | None) -> None:

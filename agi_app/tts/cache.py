@@ -110,6 +110,13 @@ class PromptCache:
         self.renders += 1
         METRICS.observe("tts_render_ms", (time.perf_counter() - t0) * 1000)
 
+    def close(self) -> None:
+        """Stop worker processes of the engines."""
+        for engine in (self.primary, self.fallback):
+            stop = getattr(engine, "stop", None)
+            if stop is not None:
+                stop()
+
     def evict_dynamic(self, max_age_s: float) -> int:
         """Remove dynamic prompts unused for ``max_age_s``; return how many."""
         cutoff, removed = time.time() - max_age_s, 0

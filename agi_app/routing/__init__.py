@@ -1,0 +1,1 @@
+"""Grades, queues and routing: configuration as data, decisions as pure functions."""

@@ -1,0 +1,131 @@
+"""config/queues.yaml and config/service.yaml, validated (errors name file and key)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class ConfigError(ValueError):
+    """A configuration file is invalid; the message names the file and the key."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Member(Strict):
+    endpoint: str = Field(pattern=r"^[a-z0-9_]+$")
+    port: int = Field(ge=1024, le=65535)
+    penalty: int = Field(default=0, ge=0)
+
+
+class QueueConf(Strict):
+    strategy: str = "rrmemory"
+    ring_timeout_s: int = Field(default=15, ge=1, le=300)
+    announce_position: bool = False
+    max_callers: int = Field(default=0, ge=0)
+    overflow: str | None = None
+    members: list[Member] = Field(default_factory=list)
+
+
+class QueuesFile(Strict):
+    queues: dict[str, QueueConf] = Field(min_length=1)
+
+    @field_validator("queues")
+    @classmethod
+    def _names(cls, v: dict[str, QueueConf]) -> dict[str, QueueConf]:
+        for name in v:
+            if name == "general" or not name.replace("_", "").isalnum():
+                raise ValueError(f"bad queue name {name!r} ('general' is reserved by app_queue)")
+        return v
+
+    @model_validator(mode="after")
+    def _overflow(self) -> QueuesFile:
+        for name, q in self.queues.items():
+            if q.overflow and q.overflow not in self.queues:
+                raise ValueError(f"queue {name}: overflow to unknown queue {q.overflow!r}")
+        return self
+
+
+class GradePolicy(Strict):
+    queue: str
+    queue_priority: int = Field(ge=0, le=100)
+    skip_first_menu: bool = False
+    offer_dedicated_agent: bool = False
+    exempt_from_shedding: bool = False
+    language: str | None = None
+
+
+class Sticky(Strict):
+    within_hours: float = Field(default=48, ge=0)
+    priority_boost: int = Field(default=5, ge=0, le=50)
+
+
+class ServicePolicy(Strict):
+    grades: list[str] = Field(min_length=1)
+    unknown_grade: str
+    override_queues: list[str] = Field(default_factory=list)
+    policy: dict[str, GradePolicy]
+    suspended_priority: int = 0
+    sticky_agent: Sticky = Sticky()
+
+    @model_validator(mode="after")
+    def _complete(self) -> ServicePolicy:
+        missing = [g for g in self.grades if g not in self.policy]
+        extra = [g for g in self.policy if g not in self.grades]
+        if missing or extra or self.unknown_grade not in self.grades:
+            raise ValueError(f"policy must cover exactly the grades (missing {missing}, "
+                             f"unknown {extra}, unknown_grade {self.unknown_grade!r})")
+        return self
+
+    def rank(self, grade: str) -> int:
+        """0 for the highest grade; unknown grades rank as unknown_grade."""
+        g = grade if grade in self.grades else self.unknown_grade
+        return self.grades.index(g)
+
+
+def _load(path: Path, model: type[Any]) -> Any:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return model.model_validate(data)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    except ValidationError as exc:
+        msgs = [f"{'.'.join(str(x) for x in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError(f"{path}: " + "; ".join(msgs)) from exc
+
+
+def load_queues(path: Path) -> QueuesFile:
+    queues: QueuesFile = _load(path, QueuesFile)
+    return queues
+
+
+def load_service(path: Path, queues: QueuesFile) -> ServicePolicy:
+    policy: ServicePolicy = _load(path, ServicePolicy)
+    for grade, gp in policy.policy.items():
+        if gp.queue not in queues.queues:
+            raise ConfigError(f"{path}: policy.{grade}.queue: unknown queue {gp.queue!r}")
+    return policy
+
+
+def queue_names(config_dir: Path) -> set[str]:
+    return set(load_queues(config_dir / "queues.yaml").queues)
+
+
+def render_queues_conf(qf: QueuesFile) -> str:
+    """app_queue's queues.conf for these queues."""
+    out = ["; Rendered by agi-app from config/queues.yaml.", "[general]",
+           "persistentmembers=no", "shared_lastcall=yes", ""]
+    for name, q in qf.queues.items():
+        out += [f"[{name}]", f"strategy={q.strategy}", f"timeout={q.ring_timeout_s}", "retry=1",
+                "wrapuptime=0", "ringinuse=no", "joinempty=no", "leavewhenempty=no",
+                "setinterfacevar=yes", f"maxlen={q.max_callers}",
+                f"announce-position={'yes' if q.announce_position else 'no'}",
+                "announce-frequency=0", "periodic-announce-frequency=0"]
+        out += [f"member => PJSIP/{m.endpoint},{m.penalty},{m.endpoint}" for m in q.members]
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,1 @@
+"""Load shedding: month-start/month-end calendar and live queue load."""
