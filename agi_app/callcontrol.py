@@ -76,13 +76,23 @@ class DigitBuffer:
         return digit
 
 
+class DigitSource(Protocol):
+    """Where a flow reads the caller's digits (ARI: events; AGI: WAIT FOR DIGIT)."""
+
+    def pending(self) -> bool: ...
+
+    async def next(self, timeout: float) -> str | None: ...
+
+
 class CallControl(Protocol):
     """What a flow can do with one call."""
 
     call_id: str
     caller: str  # raw, untrusted caller id
     called: str  # called number (DNIS)
-    digits: DigitBuffer
+
+    @property
+    def digits(self) -> DigitSource: ...
 
     async def answer(self) -> None: ...
 

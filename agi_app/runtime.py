@@ -25,6 +25,7 @@ from agi_app.ari.rest import AriRest
 from agi_app.clock import BusinessClock
 from agi_app.db.journeys import JourneyWriter
 from agi_app.db.pool import Database
+from agi_app.fastagi.server import AgiServer
 from agi_app.metrics import METRICS
 from agi_app.service import CallServices, serve_call
 from agi_app.settings import Settings
@@ -60,6 +61,7 @@ class Runtime:
         self.reload: Callable[[], Awaitable[dict[str, Any]]] = _no_reload
         self.extra_tasks: list[Callable[[], Awaitable[None]]] = []
         self.on_close: list[Callable[[], None]] = []
+        self.agi: AgiServer | None = None
 
     def bind(self, services: CallServices) -> None:
         self.services = services
@@ -96,6 +98,8 @@ class Runtime:
         await admin.setup()
         await web.TCPSite(admin, self.s.bind_address, self.s.admin_port).start()
         self._write_pid()
+        if self.agi is not None:
+            await self.agi.start()
         self._spawn(self.journey.run())
         self._spawn(self.ari.run())
         self._spawn(loop_lag_monitor())
@@ -120,6 +124,8 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
         await admin.cleanup()
+        if self.agi is not None:
+            await self.agi.close()
         await self.rest.close()
         await self.db.close()
         for close in self.on_close:

@@ -15,6 +15,9 @@ from agi_app.flows.bus import DataBus
 from agi_app.flows.engine import EngineDeps, run_flow
 from agi_app.flows.loader import Known
 from agi_app.flows.registry import FlowRegistry
+from agi_app.fastagi.call import AgiCall
+from agi_app.fastagi.routes import build_routes
+from agi_app.fastagi.server import AgiRequest, AgiServer
 from agi_app.flows.transactions import REGISTRY
 from agi_app.routing.config import load_queues, load_service
 from agi_app.routing.route import route
@@ -62,9 +65,27 @@ def build_runtime(s: Settings) -> Runtime:
     async def reload() -> dict[str, object]:
         return registry.reload()
 
+    async def decide_route(req: AgiRequest) -> None:
+        """Route-only FastAGI: the same lookup and rules, as channel variables."""
+        call = AgiCall(req)
+        ident = await who(call.caller)
+        bus = DataBus(call.call_id, call.caller, call.called, ident.e164, ident.customer,
+                      ident.status)
+        entry = route(ident.customer, runtime.clock.now(), policy, queues)
+        shed = shedding.decide(bus)
+        flow = registry.current.for_number(call.called)
+        for name, value in (("AGI_APP_GRADE", entry.grade), ("AGI_APP_QUEUE", entry.queue),
+                            ("QUEUE_PRIO", str(entry.priority)),
+                            ("AGI_APP_SHEDDING_LEVEL", str(shed.level)),
+                            ("AGI_APP_LOOKUP", ident.status),
+                            ("AGI_APP_FLOW", flow.id if flow else "")):
+            await req.channel.set_variable(name, value)
+
     runtime.reload = reload
     runtime.on_close.append(cache.close)
-    runtime.bind(CallServices(clock=runtime.clock, journey=runtime.journey, identify=who,
-                              decide=shedding.decide, run_flow=walk))
+    services = CallServices(clock=runtime.clock, journey=runtime.journey, identify=who,
+                            decide=shedding.decide, run_flow=walk)
+    runtime.bind(services)
+    runtime.agi = AgiServer(build_routes(services, decide_route), s.agi_host, s.agi_port)
     return runtime
 
