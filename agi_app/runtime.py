@@ -62,6 +62,7 @@ class Runtime:
         self.extra_tasks: list[Callable[[], Awaitable[None]]] = []
         self.on_close: list[Callable[[], None]] = []
         self.agi: AgiServer | None = None
+        self.side_channel_owner: Any = None  # the callback worker
 
     def bind(self, services: CallServices) -> None:
         self.services = services

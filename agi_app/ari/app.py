@@ -64,9 +64,16 @@ class AriApplication:
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.stream = AriEventStream(rest, self.on_event, self.on_connected)
         self.on_refused: Callable[[ChannelInfo], None] = lambda _c: None
+        # Channels the app dialled itself (callbacks) are handled elsewhere.
+        self.side_channels: Callable[[str], bool] = lambda _c: False
+        self.on_side_event: Callable[[Event], None] = lambda _e: None
 
     # --- events -----------------------------------------------------------------
     def on_event(self, event: Event) -> None:
+        channel_id = event.channel.id if isinstance(event, StasisStart) else event.channel_id
+        if self.side_channels(channel_id):
+            self.on_side_event(event)
+            return
         if isinstance(event, StasisStart):
             existing = self.calls.get(event.channel.id)
             if existing is not None:

@@ -9,6 +9,7 @@ from agi_app.flows.bus import DataBus
 from agi_app.routing.config import ServicePolicy
 from agi_app.service import Shedding
 from agi_app.settings import Settings
+from agi_app.shedding.callbacks import CallbackWorker
 from agi_app.shedding.live import LoadMonitor
 from agi_app.shedding.load import LoadTracker
 from agi_app.shedding.rules import decide, load_rules
@@ -36,4 +37,7 @@ class SheddingService:
 def build_shedding(s: Settings, runtime: Runtime, policy: ServicePolicy) -> SheddingService:
     service = SheddingService(s, runtime, policy)
     runtime.extra_tasks.append(service.monitor.run)
+    worker = CallbackWorker(runtime.db.pool, runtime.rest, service.monitor)
+    runtime.extra_tasks.append(worker.run)
+    runtime.side_channel_owner = worker
     return service
