@@ -81,6 +81,10 @@ class DigitSource(Protocol):
 
     def pending(self) -> bool: ...
 
+    def push(self, digit: str) -> None:
+        """Give a digit back (read ahead but not used)."""
+        ...
+
     async def next(self, timeout: float) -> str | None: ...
 
 

@@ -13,6 +13,8 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -57,9 +59,12 @@ class AppProcess:
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: Any = None
+        self.flows_dir: Path | None = None
 
     def start(self, extra_env: dict[str, str] | None = None) -> None:
         env = {**os.environ, **(extra_env or {})}
+        if self.flows_dir is not None:
+            env["AGI_APP_FLOWS_DIR"] = str(self.flows_dir)
         if self._log is None:
             self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
@@ -71,8 +76,23 @@ class AppProcess:
         self.wait_registered()
 
     def wait_registered(self, timeout: float = 30) -> None:
-        """Wait until Asterisk lists our ARI application (websocket connected)."""
-        asyncio.run(wait_app_registered(self.settings, timeout))
+        """Wait until Asterisk lists our ARI application (websocket connected).
+
+        Synchronous (urllib) so that async tests can restart the app too."""
+        s = self.settings
+        req = urllib.request.Request(
+            f"{s.ari_base}/applications/{s.ari_app}",
+            headers={"Authorization": auth_header(s.ari_user, s.ari_password.get_secret_value())})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(req, timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"ARI application {s.ari_app} did not register in {timeout} s")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -104,11 +124,18 @@ async def wait_app_registered(s: Settings, timeout: float) -> None:
 
 
 @pytest.fixture(scope="session")
-def app(stack: Settings) -> Iterator[AppProcess]:
-    """The application running against the real stack for the whole session."""
+def app(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
+    """The application running against the real stack for the whole session.
+
+    It serves a copy of flows/ so that reload tests can change files safely.
+    """
     log_path = stack.var_dir / "log" / "app-test.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    flows = tmp_path_factory.mktemp("flows")
+    for f in (PROJECT_ROOT / "flows").glob("*.yaml"):
+        shutil.copy(f, flows / f.name)
     proc = AppProcess(stack, log_path)
+    proc.flows_dir = flows
     try:
         proc.start()
     except TimeoutError as exc:
@@ -144,3 +171,54 @@ async def wait_journey(conn: Any, caller: str, since: Any, timeout: float = 20) 
             return {**dict(row), "steps": [dict(s) for s in steps]}
         await asyncio.sleep(0.1)
     raise TimeoutError(f"no finished journey for {caller} within {timeout} s")
+
+
+async def place_call(tmp_path: Path, number: str, caller: str, keys: str,
+                     cause: int | None = 16, timeout_s: float = 90) -> Any:
+    """One SIPp call: send ``keys``, expect a BYE with ``cause``; the SIPp result."""
+    from agi_app.qa.runner import run_callers
+    from agi_app.qa.scenario import build_caller, parse_keys
+
+    work = tmp_path / f"call-{number}-{caller}-{time.monotonic_ns()}"
+    scenario = build_caller(parse_keys(keys), work, expect_cause=cause)
+    return await run_callers(scenario, service=number, callers=[caller], calls=1, limit=1,
+                             timeout_s=timeout_s)
+
+
+class Agents:
+    """SIPp answerers standing in for agents' phones (and the customer's phone)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.running: dict[str, Any] = {}
+
+    async def start(self, name: str, port: int, hold_ms: int) -> Any:
+        from agi_app.qa.runner import Answerer
+        from agi_app.qa.scenario import build_answerer
+
+        scenario = build_answerer(self.workdir / name, hold_ms=hold_ms, name=name)
+        ans = Answerer(scenario, port)
+        await ans.start()
+        self.running[name] = ans
+        return ans
+
+    async def stop_all(self) -> None:
+        for ans in self.running.values():
+            await ans.stop()
+        self.running.clear()
+
+
+@pytest.fixture
+async def agents(tmp_path: Path) -> AsyncIterator[Agents]:
+    group = Agents(tmp_path / "agents")
+    yield group
+    await group.stop_all()
+
+
+async def admin(s: Settings, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """Call the running app's admin endpoint."""
+    headers = {"Authorization": f"Bearer {s.admin_token.get_secret_value()}"}
+    url = f"http://{s.bind_address}:{s.admin_port}{path}"
+    async with aiohttp.ClientSession(headers=headers) as session:
+        async with session.request(method, url, json=body) as resp:
+            return resp.status, await resp.json()

@@ -91,9 +91,19 @@ async def _collect(ctx: Ctx, node: m.Input) -> str:
             break
         digits += nxt
         if len(digits) >= node.max_length:
+            await _swallow_terminator(ctx, node)
             break
         nxt = await ctx.call.digits.next(node.inter_digit_timeout_s)
     return digits
+
+
+async def _swallow_terminator(ctx: Ctx, node: m.Input) -> None:
+    """Callers press # after a full-length entry too; it must not reach the next menu."""
+    if not node.terminator:
+        return
+    after = await ctx.call.digits.next(min(1.0, node.inter_digit_timeout_s))
+    if after is not None and after != node.terminator:
+        ctx.call.digits.push(after)
 
 
 @runner("input")

@@ -9,7 +9,7 @@ call, so every digit gets its own copy of the capture.
 from __future__ import annotations
 
 import re
-import shutil
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -44,6 +44,27 @@ def parse_keys(script: str) -> list[Step]:
         else:
             raise KeyScriptError(f"cannot read key step {raw.strip()!r} (use 'wait N' or digits)")
     return steps
+
+
+def copy_capture(source: Path, target: Path, n: int) -> None:
+    """Copy a DTMF capture with RTP sequence and timestamp moved on by digit ``n``.
+
+    Every sip-tester capture starts at the same sequence number and timestamp;
+    replayed as is, a later digit looks like an old packet to Asterisk and is
+    dropped. Each copy therefore advances both (ethernet/IPv4/UDP captures).
+    """
+    data = bytearray(source.read_bytes())
+    off = 24  # pcap global header
+    while off + 16 <= len(data):
+        incl = struct.unpack_from("<I", data, off + 8)[0]
+        pkt = off + 16
+        rtp = pkt + 14 + (data[pkt + 14] & 0x0F) * 4 + 8  # ethernet, IPv4 header, UDP header
+        seq, stamp = struct.unpack_from(">HI", data, rtp + 2)
+        struct.pack_into(">HI", data, rtp + 2, (seq + 100 * (n + 1)) % 65536,
+                         (stamp + 16000 * (n + 1)) % 2**32)
+        struct.pack_into(">H", data, pkt + 14 + (data[pkt + 14] & 0x0F) * 4 + 6, 0)  # no UDP sum
+        off = pkt + incl
+    target.write_bytes(bytes(data))
 
 
 def _invite(caller: str) -> str:
@@ -139,7 +160,7 @@ def build_caller(
     pcaps: list[Path] = []
     for n, step in enumerate(s for s in steps if s.kind == "digit"):
         target = workdir / f"digit{n:02d}_{PCAP_NAME[step.value]}.pcap"
-        shutil.copyfile(PCAP_DIR / f"dtmf_2833_{PCAP_NAME[step.value]}.pcap", target)
+        copy_capture(PCAP_DIR / f"dtmf_2833_{PCAP_NAME[step.value]}.pcap", target, n)
         pcaps.append(target)
     caller_xml = escape(caller)
     body = _invite(caller_xml) + _steps_xml(steps, pcaps)

@@ -1,0 +1,95 @@
+"""Grades, queue priority and resilience on the real stack (issue 4)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agi_app.settings import PROJECT_ROOT, Settings
+from agi_app.stack import postgres
+from tests.conftest import Agents, AppProcess, place_call, wait_journey
+
+pytestmark = pytest.mark.e2e
+TO_AGENT = "wait 1; 1; wait 2; 0"  # bank line: Chinese, then 0 for an agent
+
+
+async def test_vip_who_calls_last_is_connected_first(app: AppProcess, db: Any, tmp_path: Path,
+                                                     agents: Agents) -> None:
+    await agents.start("agent1", 5071, hold_ms=12000)
+    await agents.start("agent2", 5072, hold_ms=12000)
+    since = dt.datetime.now(dt.UTC)
+    calls = [asyncio.create_task(place_call(tmp_path, "95555", n, TO_AGENT, timeout_s=120))
+             for n in ("13900002001", "13900002002")]  # occupy both agents
+    await asyncio.sleep(4)  # the occupiers are talking; now the queue fills in order
+    for number in ("13900002003", "13900002004", "13800000001"):  # two standard, then diamond
+        calls.append(asyncio.create_task(place_call(tmp_path, "95555", number, TO_AGENT,
+                                                    timeout_s=120)))
+        await asyncio.sleep(1.5)
+    results = await asyncio.gather(*calls)
+    assert all(r.successful == 1 for r in results), [r.summary() for r in results]
+    ended = {n: (await wait_journey(db, n, since))["ended_at"]
+             for n in ("13900002003", "13900002004", "13800000001")}
+    vip = await wait_journey(db, "13800000001", since)
+    assert vip["grade"] == "diamond" and vip["queue"] == "support"
+    assert vip["outcome"] == "transferred" and vip["agent"] in ("agent1", "agent2")
+    assert ended["13800000001"] < ended["13900002003"] < ended["13900002004"]
+
+
+async def test_unknown_and_junk_callers_take_the_standard_path(app: AppProcess, db: Any,
+                                                               tmp_path: Path) -> None:
+    since = dt.datetime.now(dt.UTC)
+    for caller in ("19912345678", "anonymous"):
+        result = await place_call(tmp_path, "100", caller, "wait 1; 1")
+        assert result.successful == 1, result.output
+        journey = await wait_journey(db, caller, since)
+        assert journey["lookup"] == "unknown" and journey["grade"] is None
+        assert journey["outcome"] == "completed"
+
+
+async def test_calls_are_served_while_postgres_is_down(app: AppProcess, stack: Settings,
+                                                       db: Any, tmp_path: Path) -> None:
+    since = dt.datetime.now(dt.UTC)
+    postgres.stop(stack)
+    try:
+        result = await place_call(tmp_path, "100", "13800000003", "wait 1; 1")
+        assert result.successful == 1, result.output  # answered on the default path
+    finally:
+        postgres.start(stack)
+    import asyncpg
+
+    conn = await asyncpg.connect(stack.pg_dsn)
+    try:
+        journey = await wait_journey(conn, "13800000003", since, timeout=30)
+    finally:
+        await conn.close()
+    assert journey["lookup"] == "lookup_failed"  # written once PostgreSQL was back
+    assert journey["outcome"] == "completed"
+
+
+def test_import_reports_bad_rows_and_lands_good_ones(stack: Settings, tmp_path: Path) -> None:
+    csv_file = tmp_path / "crm.csv"
+    csv_file.write_text(
+        "number,name,grade,brand,tags,language,bill_day,status,last_agent,last_contact_at\n"
+        "13700000001,Good One,gold,x,a;b,zh,5,active,,\n"
+        "not-a-number,Bad,gold,x,,zh,5,active,,\n"
+        "13700000002,Bad Grade,emperor,x,,zh,5,active,,\n"
+        "13700000003,Good Two,standard,x,,en,31,suspended,agent1,2026-11-01T10:00:00+08:00\n"
+        "13700000004,Bad Day,standard,x,,zh,32,active,,\n")
+    cli = str(PROJECT_ROOT / ".venv/bin/agi-app")
+    for _ in range(2):  # importing the same file twice changes nothing more
+        proc = subprocess.run([cli, "customers", "import", str(csv_file)], capture_output=True,
+                              text=True, timeout=60, check=False)
+        assert proc.returncode == 1
+        assert f"{csv_file}:3: bad number 'not-a-number'" in proc.stdout
+        assert f"{csv_file}:4: unknown grade 'emperor'" in proc.stdout
+        assert f"{csv_file}:6: bad bill day '32'" in proc.stdout
+        assert "imported 2 row(s); 3 bad row(s) refused" in proc.stdout
+    export = subprocess.run([cli, "customers", "export"], capture_output=True, text=True,
+                            timeout=60, check=True).stdout
+    assert "+8613700000001,Good One,gold,x,a;b,zh,5,active" in export
+    assert "+8613700000003,Good Two,standard" in export
