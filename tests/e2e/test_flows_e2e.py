@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -62,3 +63,20 @@ async def test_reload_refuses_a_broken_flow_and_keeps_serving(app: AppProcess, d
         broken.unlink()
     status, after = await admin(app.settings, "POST", "/admin/reload")
     assert status == 200 and after["version"] == before["version"]
+
+
+@pytest.mark.parametrize("script", sorted((Path(__file__).parents[1] / "qa").glob("*.sh")),
+                         ids=lambda p: p.stem)
+def test_qa_scripts_pass(app: AppProcess, script: Path) -> None:
+    proc = subprocess.run([str(script)], capture_output=True, text=True, timeout=180, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_qa_call_reports_a_path_mismatch(app: AppProcess) -> None:
+    cli = str(Path(__file__).parents[2] / ".venv/bin/agi-app")
+    proc = subprocess.run([cli, "qa", "call", "--from", "13900005001", "--to", "100",
+                           "--keys", "wait 1; 1", "--expect", "greeting > somewhere_else"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 1
+    assert "MISMATCH: path differs" in proc.stdout
+    assert "greeting[1] > announcement > bye" in proc.stdout
