@@ -11,6 +11,7 @@ Errors: a caller who hangs up surfaces as :class:`CallHangup`, from any method.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -37,43 +38,50 @@ class DigitBuffer:
     """Digits received but not consumed yet; one per call."""
 
     def __init__(self) -> None:
-        self._digits: asyncio.Queue[str] = asyncio.Queue()
+        self._digits: deque[str] = deque()
+        self._arrived = asyncio.Event()
         self._error: Exception | None = None
 
     def push(self, digit: str) -> None:
-        self._digits.put_nowait(digit)
+        """A digit the caller pressed (arrival order)."""
+        self._digits.append(digit)
+        self._arrived.set()
+
+    def unread(self, digit: str) -> None:
+        """Give back a digit read ahead: it is the next one read."""
+        self._digits.appendleft(digit)
+        self._arrived.set()
 
     def fail(self, error: Exception) -> None:
         """The call is over: every current and later read raises ``error``."""
         self._error = error
-        self._digits.put_nowait("")  # wake a reader blocked in next()
+        self._arrived.set()  # wake a reader blocked in next()
 
     def pending(self) -> bool:
-        return not self._digits.empty()
+        return bool(self._digits)
 
     def clear(self) -> None:
-        while not self._digits.empty():
-            self._digits.get_nowait()
+        self._digits.clear()
 
     def pop_nowait(self) -> str | None:
         if self._error is not None:
             raise self._error
-        return None if self._digits.empty() else self._digits.get_nowait()
+        return self._digits.popleft() if self._digits else None
 
     async def next(self, timeout: float) -> str | None:
         """The next digit, or None after ``timeout`` seconds."""
-        if self._error is not None:
-            raise self._error
-        if not self._digits.empty():
-            return self._digits.get_nowait()
         try:
             async with asyncio.timeout(timeout):
-                digit = await self._digits.get()
+                while not self._digits:
+                    if self._error is not None:
+                        raise self._error
+                    self._arrived.clear()
+                    await self._arrived.wait()
         except TimeoutError:
             return None
         if self._error is not None:
             raise self._error
-        return digit
+        return self._digits.popleft()
 
 
 class DigitSource(Protocol):
@@ -81,8 +89,8 @@ class DigitSource(Protocol):
 
     def pending(self) -> bool: ...
 
-    def push(self, digit: str) -> None:
-        """Give a digit back (read ahead but not used)."""
+    def unread(self, digit: str) -> None:
+        """Give back a digit read ahead but not used: it is the next one read."""
         ...
 
     async def next(self, timeout: float) -> str | None: ...

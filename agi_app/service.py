@@ -102,8 +102,15 @@ async def serve_call(call: CallControl, via: str, svc: CallServices) -> FlowOutc
     except CallHangup:
         result = FlowOutcome("abandoned", getattr(call, "hangup_cause", None))
     except Exception as exc:  # a bug must still leave a finished journey behind
-        svc.journey.emit(CallEnd(call.call_id, svc.clock.now(), "failed", 41,
-                                 {"lookup": who.status, "error": type(exc).__name__}))
+        svc.journey.emit(
+            CallEnd(
+                call.call_id,
+                svc.clock.now(),
+                "failed",
+                41,
+                {"lookup": who.status, "error": type(exc).__name__},
+            )
+        )
         raise
     facts = {
         "flow": bus.flow,

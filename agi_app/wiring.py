@@ -8,16 +8,17 @@ message naming it.
 from __future__ import annotations
 
 import logging
+
 import agi_app.flows.business  # noqa: F401  (registers the business transactions)
 from agi_app.callcontrol import CallControl
 from agi_app.customers.store import PgCustomerStore, identify
+from agi_app.fastagi.call import AgiCall
+from agi_app.fastagi.routes import build_routes
+from agi_app.fastagi.server import AgiRequest, AgiServer
 from agi_app.flows.bus import DataBus
 from agi_app.flows.engine import EngineDeps, run_flow
 from agi_app.flows.loader import Known
 from agi_app.flows.registry import FlowRegistry
-from agi_app.fastagi.call import AgiCall
-from agi_app.fastagi.routes import build_routes
-from agi_app.fastagi.server import AgiRequest, AgiServer
 from agi_app.flows.transactions import REGISTRY
 from agi_app.routing.config import load_queues, load_service
 from agi_app.routing.route import route
@@ -47,8 +48,11 @@ def build_runtime(s: Settings) -> Runtime:
     async def walk(call: CallControl, bus: DataBus) -> FlowOutcome:
         now = runtime.clock.now()
         entry = route(bus.customer, now, policy, queues)
-        bus.vars.update(skip_first_menu=entry.skip_first_menu, route_reason=entry.reason,
-                        offer_dedicated_agent=entry.offer_dedicated_agent)
+        bus.vars.update(
+            skip_first_menu=entry.skip_first_menu,
+            route_reason=entry.reason,
+            offer_dedicated_agent=entry.offer_dedicated_agent,
+        )
         if entry.language and bus.customer is None:
             bus.language = entry.language
 
@@ -56,9 +60,15 @@ def build_runtime(s: Settings) -> Runtime:
             r = route(bus.customer, runtime.clock.now(), policy, queues, requested_queue)
             return r.queue, r.priority
 
-        deps = EngineDeps(renderer=cache, journey=runtime.journey, clock=runtime.clock,
-                          transactions=REGISTRY, get_pool=runtime.db.pool, router=router,
-                          priority=entry.priority)
+        deps = EngineDeps(
+            renderer=cache,
+            journey=runtime.journey,
+            clock=runtime.clock,
+            transactions=REGISTRY,
+            get_pool=runtime.db.pool,
+            router=router,
+            priority=entry.priority,
+        )
         # The flow set is taken once: a reload never changes a call in progress.
         return await run_flow(call, bus, registry.current, deps)
 
@@ -69,23 +79,31 @@ def build_runtime(s: Settings) -> Runtime:
         """Route-only FastAGI: the same lookup and rules, as channel variables."""
         call = AgiCall(req)
         ident = await who(call.caller)
-        bus = DataBus(call.call_id, call.caller, call.called, ident.e164, ident.customer,
-                      ident.status)
+        bus = DataBus(
+            call.call_id, call.caller, call.called, ident.e164, ident.customer, ident.status
+        )
         entry = route(ident.customer, runtime.clock.now(), policy, queues)
         shed = shedding.decide(bus)
         flow = registry.current.for_number(call.called)
-        for name, value in (("AGI_APP_GRADE", entry.grade), ("AGI_APP_QUEUE", entry.queue),
-                            ("QUEUE_PRIO", str(entry.priority)),
-                            ("AGI_APP_SHEDDING_LEVEL", str(shed.level)),
-                            ("AGI_APP_LOOKUP", ident.status),
-                            ("AGI_APP_FLOW", flow.id if flow else "")):
+        for name, value in (
+            ("AGI_APP_GRADE", entry.grade),
+            ("AGI_APP_QUEUE", entry.queue),
+            ("QUEUE_PRIO", str(entry.priority)),
+            ("AGI_APP_SHEDDING_LEVEL", str(shed.level)),
+            ("AGI_APP_LOOKUP", ident.status),
+            ("AGI_APP_FLOW", flow.id if flow else ""),
+        ):
             await req.channel.set_variable(name, value)
 
     runtime.reload = reload
     runtime.on_close.append(cache.close)
-    services = CallServices(clock=runtime.clock, journey=runtime.journey, identify=who,
-                            decide=shedding.decide, run_flow=walk)
+    services = CallServices(
+        clock=runtime.clock,
+        journey=runtime.journey,
+        identify=who,
+        decide=shedding.decide,
+        run_flow=walk,
+    )
     runtime.bind(services)
     runtime.agi = AgiServer(build_routes(services, decide_route), s.agi_host, s.agi_port)
     return runtime
-

@@ -82,7 +82,8 @@ class AppProcess:
         s = self.settings
         req = urllib.request.Request(
             f"{s.ari_base}/applications/{s.ari_app}",
-            headers={"Authorization": auth_header(s.ari_user, s.ari_password.get_secret_value())})
+            headers={"Authorization": auth_header(s.ari_user, s.ari_password.get_secret_value())},
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -173,16 +174,23 @@ async def wait_journey(conn: Any, caller: str, since: Any, timeout: float = 20) 
     raise TimeoutError(f"no finished journey for {caller} within {timeout} s")
 
 
-async def place_call(tmp_path: Path, number: str, caller: str, keys: str,
-                     cause: int | None = 16, timeout_s: float = 90) -> Any:
+async def place_call(
+    tmp_path: Path,
+    number: str,
+    caller: str,
+    keys: str,
+    cause: int | None = 16,
+    timeout_s: float = 90,
+) -> Any:
     """One SIPp call: send ``keys``, expect a BYE with ``cause``; the SIPp result."""
     from agi_app.qa.runner import run_callers
     from agi_app.qa.scenario import build_caller, parse_keys
 
     work = tmp_path / f"call-{number}-{caller}-{time.monotonic_ns()}"
     scenario = build_caller(parse_keys(keys), work, expect_cause=cause)
-    return await run_callers(scenario, service=number, callers=[caller], calls=1, limit=1,
-                             timeout_s=timeout_s)
+    return await run_callers(
+        scenario, service=number, callers=[caller], calls=1, limit=1, timeout_s=timeout_s
+    )
 
 
 class Agents:
@@ -219,6 +227,8 @@ async def admin(s: Settings, method: str, path: str, body: Any = None) -> tuple[
     """Call the running app's admin endpoint."""
     headers = {"Authorization": f"Bearer {s.admin_token.get_secret_value()}"}
     url = f"http://{s.bind_address}:{s.admin_port}{path}"
-    async with aiohttp.ClientSession(headers=headers) as session:
-        async with session.request(method, url, json=body) as resp:
-            return resp.status, await resp.json()
+    async with (
+        aiohttp.ClientSession(headers=headers) as session,
+        session.request(method, url, json=body) as resp,
+    ):
+        return resp.status, await resp.json()

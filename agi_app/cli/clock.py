@@ -21,7 +21,9 @@ from agi_app.settings import get_settings
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("clock", help="QA business clock of the running app")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "clock", help="QA business clock of the running app"
+    )
     cs = p.add_subparsers(dest="clock_cmd", required=True)
     st = cs.add_parser("set", help="act as if it were this ISO time (time keeps running)")
     st.add_argument("when")
@@ -32,12 +34,14 @@ def register(sub: Any) -> None:
 
 async def set_clock_remote(base_url: str, token: str, when: str | None) -> dict[str, Any]:
     """POST /admin/clock; ``when`` None resets."""
-    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
-        async with session.post(f"{base_url}/admin/clock", json={"now": when}) as resp:
-            body: dict[str, Any] = await resp.json()
-            if resp.status != 200:
-                raise ValueError(body.get("error", f"HTTP {resp.status}"))
-            return body
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session,
+        session.post(f"{base_url}/admin/clock", json={"now": when}) as resp,
+    ):
+        body: dict[str, Any] = await resp.json()
+        if resp.status != 200:
+            raise ValueError(body.get("error", f"HTTP {resp.status}"))
+        return body
 
 
 def _handle(args: argparse.Namespace) -> int:
@@ -63,7 +67,9 @@ def _handle(args: argparse.Namespace) -> int:
 
 
 async def _show(base: str, token: str) -> dict[str, Any]:
-    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
-        async with session.get(f"{base}/metrics") as resp:
-            body = await resp.json()
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session,
+        session.get(f"{base}/metrics") as resp,
+    ):
+        body = await resp.json()
     return {"now": body.get("business_clock"), "overridden": body.get("business_clock_overridden")}

@@ -43,8 +43,16 @@ async def _run(args: argparse.Namespace) -> int:
         return 0
     if cmd == "samples":
         for number, name, grade, tags, lang, status, agent in SHOWCASE:
-            extra = ", ".join(x for x in (status if status != "active" else "", lang,
-                                          f"last agent {agent}" if agent else "", *tags) if x)
+            extra = ", ".join(
+                x
+                for x in (
+                    status if status != "active" else "",
+                    lang,
+                    f"last agent {agent}" if agent else "",
+                    *tags,
+                )
+                if x
+            )
             print(f"{number.removeprefix('+86'):>12}  {grade:<9} {name}  ({extra})")
         return 0
     conn = await asyncpg.connect(s.pg_dsn)
@@ -57,7 +65,9 @@ async def _run(args: argparse.Namespace) -> int:
             else:
                 sys.stdout.write(text)
             return 0
-        policy = load_service(s.config_dir / "service.yaml", load_queues(s.config_dir / "queues.yaml"))
+        policy = load_service(
+            s.config_dir / "service.yaml", load_queues(s.config_dir / "queues.yaml")
+        )
         good, bad = parse_csv(args.file.read_text(encoding="utf-8-sig"), set(policy.grades))
         await upsert(conn, good)
     finally:

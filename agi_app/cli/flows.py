@@ -41,8 +41,11 @@ def _handle(args: argparse.Namespace) -> int:
 
     s = get_settings()
     if args.flows_cmd == "reload":
-        return asyncio.run(reload_remote(f"http://{s.bind_address}:{s.admin_port}",
-                                         s.admin_token.get_secret_value()))
+        return asyncio.run(
+            reload_remote(
+                f"http://{s.bind_address}:{s.admin_port}", s.admin_token.get_secret_value()
+            )
+        )
     flows, errors = load_flowset(getattr(args, "paths", None) or [s.flows_dir], known_for_check())
     if flows is None:
         for err in errors:
@@ -53,8 +56,10 @@ def _handle(args: argparse.Namespace) -> int:
         nodes = sum(len(f.nodes) for f in flows.flows.values())
         print(f"ok: {len(flows.flows)} flows, {nodes} nodes, version {flows.version}")
         for fid, f in flows.flows.items():
-            print(f"  {flows.files[fid]}: {fid} numbers={','.join(f.entry_numbers) or '-'}"
-                  f"{' (default)' if f.default else ''}")
+            print(
+                f"  {flows.files[fid]}: {fid} numbers={','.join(f.entry_numbers) or '-'}"
+                f"{' (default)' if f.default else ''}"
+            )
         return 0
     return _graph(flows, args.flow, args.output)
 
@@ -79,9 +84,12 @@ def _graph(flows: Any, flow_id: str, output: Path) -> int:
 async def reload_remote(base_url: str, token: str) -> int:
     """POST /admin/reload to the running app; print what it says."""
     try:
-        async with aiohttp.ClientSession() as session, session.post(
-            f"{base_url}/admin/reload", headers={"Authorization": f"Bearer {token}"}
-        ) as resp:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"{base_url}/admin/reload", headers={"Authorization": f"Bearer {token}"}
+            ) as resp,
+        ):
             body = await resp.json()
     except aiohttp.ClientError as exc:
         print(f"error: the app is not reachable at {base_url}: {exc}")

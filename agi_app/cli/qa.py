@@ -51,10 +51,16 @@ async def _journey(dsn: str, caller: str, since: dt.datetime, timeout: float) ->
             while True:
                 row = await conn.fetchrow(
                     "SELECT * FROM calls WHERE caller = $1 AND started_at >= $2 AND ended_at"
-                    " IS NOT NULL ORDER BY started_at LIMIT 1", caller, since)
+                    " IS NOT NULL ORDER BY started_at LIMIT 1",
+                    caller,
+                    since,
+                )
                 if row is not None:
-                    steps = await conn.fetch("SELECT node, node_type, digits FROM call_steps"
-                                             " WHERE call_id = $1 ORDER BY seq", row["id"])
+                    steps = await conn.fetch(
+                        "SELECT node, node_type, digits FROM call_steps"
+                        " WHERE call_id = $1 ORDER BY seq",
+                        row["id"],
+                    )
                     return {**dict(row), "steps": [dict(s) for s in steps]}
                 await asyncio.sleep(0.2)
     finally:
@@ -70,8 +76,14 @@ async def run_qa_call(args: argparse.Namespace) -> int:
     since = dt.datetime.now(dt.UTC)
     with tempfile.TemporaryDirectory(prefix="agi-app-qa-") as tmp:
         scenario = build_caller(steps, Path(tmp), expect_cause=args.cause)
-        result = await run_callers(scenario, service=args.called, callers=[args.caller],
-                                   calls=1, limit=1, timeout_s=args.timeout)
+        result = await run_callers(
+            scenario,
+            service=args.called,
+            callers=[args.caller],
+            calls=1,
+            limit=1,
+            timeout_s=args.timeout,
+        )
     print(f"call: {result.summary()}")
     if result.successful != 1:
         print(result.output[-1500:])
@@ -84,9 +96,11 @@ async def run_qa_call(args: argparse.Namespace) -> int:
     path = node_path(journey["steps"])
     if args.json:
         print(json.dumps(journey, default=str, ensure_ascii=False, indent=1))
-    print(f"journey: {journey['flow']} v{journey['flow_version']} outcome={journey['outcome']}"
-          f" cause={journey['hangup_cause']} grade={journey['grade']} "
-          f"shedding={journey['shedding_level']}\n  {path}")
+    print(
+        f"journey: {journey['flow']} v{journey['flow_version']} outcome={journey['outcome']}"
+        f" cause={journey['hangup_cause']} grade={journey['grade']} "
+        f"shedding={journey['shedding_level']}\n  {path}"
+    )
     failures = []
     if args.expect and " ".join(args.expect.split()) != path:
         failures.append(f"path differs:\n  expected {args.expect}\n  got      {path}")

@@ -14,8 +14,18 @@ from typing import Any
 
 from agi_app.customers.numbers import normalise
 
-COLUMNS = ["number", "name", "grade", "brand", "tags", "language", "bill_day", "status",
-           "last_agent", "last_contact_at"]
+COLUMNS = [
+    "number",
+    "name",
+    "grade",
+    "brand",
+    "tags",
+    "language",
+    "bill_day",
+    "status",
+    "last_agent",
+    "last_contact_at",
+]
 UPSERT = (
     "INSERT INTO customers (number, name, grade, brand, tags, language, bill_day, status,"
     " last_agent, last_contact_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10, now())"
@@ -57,18 +67,30 @@ def parse_row(fields: list[str], line: int, grades: set[str]) -> tuple[Any, ...]
         if contact.tzinfo is None:
             return BadRow(line, "timestamp needs a UTC offset, e.g. 2026-11-01T10:00:00+08:00")
     tags = [t.strip() for t in raw["tags"].split(";") if t.strip()]
-    return (number, raw["name"][:100], raw["grade"], raw["brand"][:50], tags, raw["language"],
-            int(raw["bill_day"]), raw["status"], raw["last_agent"] or None, contact)
+    return (
+        number,
+        raw["name"][:100],
+        raw["grade"],
+        raw["brand"][:50],
+        tags,
+        raw["language"],
+        int(raw["bill_day"]),
+        raw["status"],
+        raw["last_agent"] or None,
+        contact,
+    )
 
 
 def parse_csv(text: str, grades: set[str]) -> tuple[list[tuple[Any, ...]], list[BadRow]]:
     """All rows of a CSV export (header optional)."""
     good: list[tuple[Any, ...]] = []
     bad: list[BadRow] = []
-    for n, fields in enumerate(csv.reader(io.StringIO(text)), 1):
+    reader = csv.reader(io.StringIO(text))
+    for n, fields in enumerate(reader, 1):
         if not fields or (n == 1 and fields[0].strip().lower() == "number"):
             continue
-        parsed = parse_row(fields, n, grades)
+        # line_num counts physical lines: a quoted field may hold a line break.
+        parsed = parse_row(fields, reader.line_num, grades)
         (bad if isinstance(parsed, BadRow) else good).append(parsed)  # type: ignore[arg-type]
     return good, bad
 
@@ -85,7 +107,18 @@ def to_csv(records: list[Any]) -> str:
     w = csv.writer(out)
     w.writerow(COLUMNS)
     for r in records:
-        w.writerow([r["number"], r["name"], r["grade"], r["brand"], ";".join(r["tags"]),
-                    r["language"], r["bill_day"], r["status"], r["last_agent"] or "",
-                    r["last_contact_at"].isoformat() if r["last_contact_at"] else ""])
+        w.writerow(
+            [
+                r["number"],
+                r["name"],
+                r["grade"],
+                r["brand"],
+                ";".join(r["tags"]),
+                r["language"],
+                r["bill_day"],
+                r["status"],
+                r["last_agent"] or "",
+                r["last_contact_at"].isoformat() if r["last_contact_at"] else "",
+            ]
+        )
     return out.getvalue()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 ANONYMOUS = {"", "anonymous", "unknown", "restricted", "private", "unavailable", "0"}
-_SIP_USER = re.compile(r"(?:sips?|tel):\+?([0-9*#().\- ]+)", re.IGNORECASE)
+_SIP_USER = re.compile(r"(?:sips?|tel):(\+?[0-9*#().\- ]+)", re.IGNORECASE)
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 
@@ -30,7 +30,7 @@ def normalise(raw: str, default_country: str = "86") -> str | None:
         return _check(digits[2:])
     if _MOBILE.match(digits):
         return _check(default_country + digits)
-    if digits.startswith(default_country) and _MOBILE.match(digits[len(default_country):]):
+    if digits.startswith(default_country) and _MOBILE.match(digits[len(default_country) :]):
         return _check(digits)
     if digits.startswith("0") and len(digits) >= 9:  # trunk prefix: 010-12345678
         return _check(default_country + digits[1:])

@@ -17,8 +17,10 @@ from agi_app.service import Identity
 
 log = logging.getLogger(__name__)
 
-LOOKUP_SQL = ("SELECT number, name, grade, brand, tags, language, bill_day, status, last_agent,"
-              " last_contact_at FROM customers WHERE number = $1")
+LOOKUP_SQL = (
+    "SELECT number, name, grade, brand, tags, language, bill_day, status, last_agent,"
+    " last_contact_at FROM customers WHERE number = $1"
+)
 
 
 class CustomerStore(Protocol):
@@ -26,10 +28,18 @@ class CustomerStore(Protocol):
 
 
 def customer_from_row(row: Any) -> Customer:
-    return Customer(number=row["number"], name=row["name"], grade=row["grade"], brand=row["brand"],
-                    tags=frozenset(row["tags"] or ()), language=row["language"],
-                    bill_day=row["bill_day"], status=row["status"], last_agent=row["last_agent"],
-                    last_contact_at=row["last_contact_at"])
+    return Customer(
+        number=row["number"],
+        name=row["name"],
+        grade=row["grade"],
+        brand=row["brand"],
+        tags=frozenset(row["tags"] or ()),
+        language=row["language"],
+        bill_day=row["bill_day"],
+        status=row["status"],
+        last_agent=row["last_agent"],
+        last_contact_at=row["last_contact_at"],
+    )
 
 
 class PgCustomerStore:

@@ -27,14 +27,18 @@ class AgiDigits:
     def push(self, digit: str) -> None:
         self._buffer.append(digit)
 
+    def unread(self, digit: str) -> None:
+        self._buffer.appendleft(digit)
+
     def pending(self) -> bool:
         return bool(self._buffer)
 
     async def next(self, timeout: float) -> str | None:
         if self._buffer:
             return self._buffer.popleft()
-        reply = await self._channel.command(f"WAIT FOR DIGIT {int(timeout * 1000)}",
-                                            timeout_s=timeout + 10)
+        reply = await self._channel.command(
+            f"WAIT FOR DIGIT {int(timeout * 1000)}", timeout_s=timeout + 10
+        )
         return chr(reply.result) if reply.result > 0 else None
 
 
@@ -48,7 +52,8 @@ class AgiCall:
         self.caller = env.get("callerid", "")
         dnid = env.get("dnid", "")
         self.called = (request.args[0] if request.args else "") or (
-            dnid if dnid not in ("", "unknown") else env.get("extension", ""))
+            dnid if dnid not in ("", "unknown") else env.get("extension", "")
+        )
         self._digits = AgiDigits(self.channel)
         self.hangup_cause: int | None = None
 
@@ -64,7 +69,8 @@ class AgiCall:
             if barge_in and self._digits.pending():
                 return
             reply = await self.channel.command(
-                f"STREAM FILE {name} {quote(ESCAPE if barge_in else '')}")
+                f"STREAM FILE {name} {quote(ESCAPE if barge_in else '')}"
+            )
             if reply.result > 0:
                 self._digits.push(chr(reply.result))
                 return
@@ -72,8 +78,9 @@ class AgiCall:
     async def set_variable(self, name: str, value: str) -> None:
         await self.channel.set_variable(name, value)
 
-    async def transfer_to_queue(self, queue: str, priority: int, timeout_s: int,
-                                options: str = "") -> QueueResult:
+    async def transfer_to_queue(
+        self, queue: str, priority: int, timeout_s: int, options: str = ""
+    ) -> QueueResult:
         await self.set_variable("QUEUE_PRIO", str(priority))
         await self.set_variable("AGI_APP_QUEUE", queue)
         app_args = f"{queue},{options or 'c'},,,{timeout_s}"

@@ -16,8 +16,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from agi_app.callcontrol import CallHangup
-from agi_app.fastagi.protocol import (MAX_HEADER_LINES, AgiProtocolError, AgiReply,
-                                      parse_header_line, parse_reply, quote, split_script)
+from agi_app.fastagi.protocol import (
+    MAX_HEADER_LINES,
+    AgiProtocolError,
+    AgiReply,
+    parse_header_line,
+    parse_reply,
+    quote,
+    split_script,
+)
 from agi_app.metrics import METRICS
 
 log = logging.getLogger(__name__)
@@ -26,8 +33,9 @@ log = logging.getLogger(__name__)
 class AgiChannel:
     """Sends commands, reads replies; stops at the first sign of a hangup."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 timeout_s: float) -> None:
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeout_s: float
+    ) -> None:
         self._reader, self._writer, self._timeout = reader, writer, timeout_s
         self.hung_up = False
 
@@ -90,8 +98,7 @@ class AgiServer:
     _server: asyncio.Server | None = None
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, self.host, self.port,
-                                                  limit=8192)
+        self._server = await asyncio.start_server(self._accept, self.host, self.port, limit=8192)
         log.info("FastAGI listening on %s:%d", self.host, self.port)
 
     @property
@@ -133,7 +140,9 @@ class AgiServer:
             return
         route, query = split_script(env.get("network_script", ""))
         args = [env[f"arg_{n}"] for n in range(1, 64) if f"arg_{n}" in env]
-        req = AgiRequest(route, env, args, query, AgiChannel(reader, writer, self.command_timeout_s))
+        req = AgiRequest(
+            route, env, args, query, AgiChannel(reader, writer, self.command_timeout_s)
+        )
         await self._dispatch(req)
 
     async def _dispatch(self, req: AgiRequest) -> None:

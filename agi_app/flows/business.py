@@ -58,11 +58,18 @@ class Bill(BaseModel):
 
 @REGISTRY.register("latest_bill", NoArgs, Bill)
 async def latest_bill(_a: NoArgs, ctx: TxContext) -> Bill:
-    row = await _row(ctx, "SELECT month, amount_fen, due_date, paid FROM bills"
-                          " WHERE number = $1 ORDER BY month DESC LIMIT 1")
+    row = await _row(
+        ctx,
+        "SELECT month, amount_fen, due_date, paid FROM bills"
+        " WHERE number = $1 ORDER BY month DESC LIMIT 1",
+    )
     month: date = row["month"]
-    return Bill(bill_month=month.strftime("%Y-%m"), bill_amount=yuan(row["amount_fen"]),
-                bill_due=row["due_date"].isoformat(), bill_paid=row["paid"])
+    return Bill(
+        bill_month=month.strftime("%Y-%m"),
+        bill_amount=yuan(row["amount_fen"]),
+        bill_due=row["due_date"].isoformat(),
+        bill_paid=row["paid"],
+    )
 
 
 class Plan(BaseModel):
@@ -86,8 +93,9 @@ class Usage(BaseModel):
 async def data_usage(_a: NoArgs, ctx: TxContext) -> Usage:
     row = await _row(ctx, "SELECT data_used_mb, data_quota_mb FROM accounts WHERE number = $1")
     left = max(0, row["data_quota_mb"] - row["data_used_mb"])
-    return Usage(data_used_mb=row["data_used_mb"], data_quota_mb=row["data_quota_mb"],
-                 data_left_mb=left)
+    return Usage(
+        data_used_mb=row["data_used_mb"], data_quota_mb=row["data_quota_mb"], data_left_mb=left
+    )
 
 
 class Payments(BaseModel):
@@ -98,13 +106,19 @@ class Payments(BaseModel):
 
 @REGISTRY.register("recent_payments", NoArgs, Payments)
 async def recent_payments(_a: NoArgs, ctx: TxContext) -> Payments:
-    row = await _row(ctx, "SELECT count(*) AS n, (array_agg(amount_fen ORDER BY paid_at DESC))[1]"
-                          " AS last_fen, max(paid_at) AS last_at FROM payments"
-                          " WHERE number = $1 AND paid_at > now() - interval '90 days'")
+    row = await _row(
+        ctx,
+        "SELECT count(*) AS n, (array_agg(amount_fen ORDER BY paid_at DESC))[1]"
+        " AS last_fen, max(paid_at) AS last_at FROM payments"
+        " WHERE number = $1 AND paid_at > now() - interval '90 days'",
+    )
     if not row["n"]:
         raise TransactionError("no recent payments")
-    return Payments(payment_count=row["n"], last_payment_amount=yuan(row["last_fen"]),
-                    last_payment_date=row["last_at"].date().isoformat())
+    return Payments(
+        payment_count=row["n"],
+        last_payment_amount=yuan(row["last_fen"]),
+        last_payment_date=row["last_at"].date().isoformat(),
+    )
 
 
 class CardBalance(BaseModel):
@@ -113,8 +127,11 @@ class CardBalance(BaseModel):
 
 @REGISTRY.register("bank_balance", CardArgs, CardBalance)
 async def bank_balance(a: CardArgs, ctx: TxContext) -> CardBalance:
-    row = await _row(ctx, "SELECT balance_fen FROM bank_accounts WHERE number = $1"
-                          " AND card_last4 = $2", a.card_last4)
+    row = await _row(
+        ctx,
+        "SELECT balance_fen FROM bank_accounts WHERE number = $1 AND card_last4 = $2",
+        a.card_last4,
+    )
     return CardBalance(card_balance=yuan(row["balance_fen"]))
 
 
@@ -126,14 +143,20 @@ class CardTxns(BaseModel):
 
 @REGISTRY.register("bank_recent", CardArgs, CardTxns)
 async def bank_recent(a: CardArgs, ctx: TxContext) -> CardTxns:
-    row = await _row(ctx, "SELECT count(*) AS n, (array_agg(amount_fen ORDER BY at DESC))[1] AS"
-                          " last_fen, (array_agg(merchant ORDER BY at DESC))[1] AS merchant"
-                          " FROM bank_transactions WHERE number = $1 AND card_last4 = $2",
-                     a.card_last4)
+    row = await _row(
+        ctx,
+        "SELECT count(*) AS n, (array_agg(amount_fen ORDER BY at DESC))[1] AS"
+        " last_fen, (array_agg(merchant ORDER BY at DESC))[1] AS merchant"
+        " FROM bank_transactions WHERE number = $1 AND card_last4 = $2",
+        a.card_last4,
+    )
     if not row["n"]:
         raise TransactionError("no transactions")
-    return CardTxns(txn_count=row["n"], last_txn_amount=yuan(abs(row["last_fen"])),
-                    last_txn_merchant=row["merchant"])
+    return CardTxns(
+        txn_count=row["n"],
+        last_txn_amount=yuan(abs(row["last_fen"])),
+        last_txn_merchant=row["merchant"],
+    )
 
 
 class Report(BaseModel):
@@ -142,15 +165,23 @@ class Report(BaseModel):
 
 @REGISTRY.register("report_card_loss", CardArgs, Report)
 async def report_card_loss(a: CardArgs, ctx: TxContext) -> Report:
-    await _row(ctx, "SELECT 1 FROM bank_accounts WHERE number = $1 AND card_last4 = $2",
-               a.card_last4)
+    await _row(
+        ctx, "SELECT 1 FROM bank_accounts WHERE number = $1 AND card_last4 = $2", a.card_last4
+    )
     pool = await ctx.get_pool()
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("UPDATE bank_accounts SET status = 'frozen' WHERE number = $1"
-                           " AND card_last4 = $2", ctx.caller_e164, a.card_last4)
-        rid = await conn.fetchval("INSERT INTO card_reports (number, card_last4, call_id)"
-                                  " VALUES ($1, $2, $3) RETURNING id",
-                                  ctx.caller_e164, a.card_last4, ctx.call_id)
+        await conn.execute(
+            "UPDATE bank_accounts SET status = 'frozen' WHERE number = $1 AND card_last4 = $2",
+            ctx.caller_e164,
+            a.card_last4,
+        )
+        rid = await conn.fetchval(
+            "INSERT INTO card_reports (number, card_last4, call_id)"
+            " VALUES ($1, $2, $3) RETURNING id",
+            ctx.caller_e164,
+            a.card_last4,
+            ctx.call_id,
+        )
     return Report(report_id=rid)
 
 
@@ -166,12 +197,19 @@ async def sms_bill_link(_a: NoArgs, ctx: TxContext) -> SmsQueued:
     pool = await ctx.get_pool()
     if pool is None:
         raise TransactionError("database unavailable")
-    body = ("您的本月账单已生成，查看：https://example.invalid/bill" if ctx.language == "zh"
-            else "Your bill is ready: https://example.invalid/bill")
+    body = (
+        "您的本月账单已生成，查看：https://example.invalid/bill"
+        if ctx.language == "zh"
+        else "Your bill is ready: https://example.invalid/bill"
+    )
     sid = await pool.fetchval(
         "INSERT INTO sms_outbox (number, template, body, language, call_id)"
         " VALUES ($1, 'bill_link', $2, $3, $4) RETURNING id",
-        ctx.caller_e164, body, ctx.language, ctx.call_id)
+        ctx.caller_e164,
+        body,
+        ctx.language,
+        ctx.call_id,
+    )
     return SmsQueued(sms_id=sid)
 
 
@@ -197,5 +235,9 @@ async def request_callback(a: CallbackArgs, ctx: TxContext) -> CallbackBooked:
         " DO NOTHING RETURNING id)"
         " SELECT id FROM new UNION ALL SELECT id FROM callbacks WHERE number = $1"
         " AND state IN ('pending', 'dialing') LIMIT 1",
-        ctx.caller_e164, a.queue, ctx.priority, ctx.call_id)
+        ctx.caller_e164,
+        a.queue,
+        ctx.priority,
+        ctx.call_id,
+    )
     return CallbackBooked(callback_id=cid)

@@ -46,4 +46,6 @@ def _var_ok(cond: Condition, bus: DataBus) -> bool:
         return False
     if cond.equals is not None and value != cond.equals and str(value) != str(cond.equals):
         return False
-    return cond.matches is None or (value is not None and re.fullmatch(cond.matches, str(value)) is not None)
+    return cond.matches is None or (
+        value is not None and re.fullmatch(cond.matches, str(value)) is not None
+    )

@@ -65,8 +65,9 @@ class Ctx:
     reached_agent: bool = False
 
     def step(self, node_id: str, node_type: str, digits: str = "", **detail: Any) -> None:
-        self.deps.journey.emit(CallStep(self.call.call_id, node_id, node_type,
-                                        self.deps.clock.now(), digits, detail))
+        self.deps.journey.emit(
+            CallStep(self.call.call_id, node_id, node_type, self.deps.clock.now(), digits, detail)
+        )
 
 
 Runner = Callable[[Any, str, Ctx], Awaitable[str | None]]
@@ -81,8 +82,9 @@ def runner(kind: str) -> Callable[[Runner], Runner]:
     return deco
 
 
-async def run_flow(call: CallControl, bus: DataBus, flows: FlowSet,
-                   deps: EngineDeps) -> FlowOutcome:
+async def run_flow(
+    call: CallControl, bus: DataBus, flows: FlowSet, deps: EngineDeps
+) -> FlowOutcome:
     """Walk the flow for the called number until the call ends."""
     flow = flows.for_number(bus.called)
     if flow is None:
@@ -94,6 +96,9 @@ async def run_flow(call: CallControl, bus: DataBus, flows: FlowSet,
     try:
         await call.answer()
         await _walk(ctx, flow.start)
+        if ctx.cause is None:  # the walk ran out of nodes (no target for a status...)
+            ctx.cause = 16
+            await call.hangup(16)
     except CallHangup:
         ctx.outcome = "transferred" if ctx.reached_agent else "abandoned"
         ctx.cause = getattr(call, "hangup_cause", None)

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from agi_app.flows import model as m
 
-SHAPES = {"menu": "box3d", "dynamic_menu": "box3d", "input": "parallelogram",
-          "transaction": "component", "branch": "diamond", "transfer": "house",
-          "hangup": "doublecircle", "goto": "cds", "return": "cds", "play": "note", "set": "box"}
+SHAPES = {
+    "menu": "box3d",
+    "dynamic_menu": "box3d",
+    "input": "parallelogram",
+    "transaction": "component",
+    "branch": "diamond",
+    "transfer": "house",
+    "hangup": "doublecircle",
+    "goto": "cds",
+    "return": "cds",
+    "play": "note",
+    "set": "box",
+}
 
 
 def _q(text: str) -> str:
@@ -27,10 +37,13 @@ def _condition(c: m.Condition) -> str:
 
 def to_dot(flow: m.Flow) -> str:
     """The flow as a graphviz digraph."""
-    lines = [f'digraph "{_q(flow.id)}" {{', "  rankdir=LR;",
-             '  node [fontname="Noto Sans CJK SC,sans-serif", fontsize=10];',
-             '  edge [fontname="sans-serif", fontsize=9];',
-             f'  "__start" [shape=point]; "__start" -> "{_q(flow.start)}";']
+    lines = [
+        f'digraph "{_q(flow.id)}" {{',
+        "  rankdir=LR;",
+        '  node [fontname="Noto Sans CJK SC,sans-serif", fontsize=10];',
+        '  edge [fontname="sans-serif", fontsize=9];',
+        f'  "__start" [shape=point]; "__start" -> "{_q(flow.start)}";',
+    ]
     for node_id, node in flow.nodes.items():
         prompts = m.prompts_of(node)
         detail = _short(prompts[0][1]) if prompts else ""
@@ -45,8 +58,9 @@ def to_dot(flow: m.Flow) -> str:
         for fld, target in m.targets(node):
             lines.append(f'  "{_q(node_id)}" -> "{_q(target)}" [label="{_q(_edge(node, fld))}"];')
         if isinstance(node, m.Goto):
-            lines.append(f'  "{_q(node_id)}" -> "{_q(node.flow)}:{_q(node.node or "start")}"'
-                         ' [style=dashed];')
+            lines.append(
+                f'  "{_q(node_id)}" -> "{_q(node.flow)}:{_q(node.node or "start")}" [style=dashed];'
+            )
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -61,5 +75,10 @@ def _edge(node: object, fld: str) -> str:
         return f"{item.kind}: {_short(item.label, 16)}"
     if fld.startswith("on_status."):
         return fld.split(".", 1)[1]
-    return {"next": "", "on_failure": "failure", "on_success": "success", "default": "default",
-            "return_to": "return"}.get(fld, fld)
+    return {
+        "next": "",
+        "on_failure": "failure",
+        "on_success": "success",
+        "default": "default",
+        "return_to": "return",
+    }.get(fld, fld)

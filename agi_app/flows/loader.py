@@ -17,8 +17,16 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from agi_app.flows.model import (INPUT_TYPES, LANGUAGES, Flow, Goto, Transaction, Transfer,
-                                 prompts_of, targets)
+from agi_app.flows.model import (
+    INPUT_TYPES,
+    LANGUAGES,
+    Flow,
+    Goto,
+    Transaction,
+    Transfer,
+    prompts_of,
+    targets,
+)
 from agi_app.flows.transactions import TransactionRegistry
 from agi_app.tts.say import SPECS
 
@@ -77,7 +85,9 @@ def load_flowset(paths: Iterable[Path], known: Known) -> tuple[FlowSet | None, l
         if flow is None:
             continue
         if flow.id in flows:
-            errors.append(FlowError(path.name, None, "id", f"flow id {flow.id!r} also in {names[flow.id]}"))
+            errors.append(
+                FlowError(path.name, None, "id", f"flow id {flow.id!r} also in {names[flow.id]}")
+            )
             continue
         flows[flow.id], names[flow.id] = flow, path.name
     if not files:
@@ -101,8 +111,9 @@ def _parse(path: Path, raw: bytes, errors: list[FlowError]) -> Flow | None:
     try:
         data = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
-        errors.append(FlowError(path.name, None, None,
-                                "not valid YAML: " + " ".join(str(exc).split())))
+        errors.append(
+            FlowError(path.name, None, None, "not valid YAML: " + " ".join(str(exc).split()))
+        )
         return None
     if not isinstance(data, dict):
         errors.append(FlowError(path.name, None, None, "a flow file must be a mapping"))
@@ -120,23 +131,47 @@ def _parse(path: Path, raw: bytes, errors: list[FlowError]) -> Flow | None:
         return None
 
 
-_TYPE_TAGS = {"play", "menu", "input", "transaction", "branch", "dynamic_menu", "transfer",
-              "goto", "return", "set", "hangup"}
+_TYPE_TAGS = {
+    "play",
+    "menu",
+    "input",
+    "transaction",
+    "branch",
+    "dynamic_menu",
+    "transfer",
+    "goto",
+    "return",
+    "set",
+    "hangup",
+}
 
 
-def _entries(flows: dict[str, Flow], names: dict[str, str],
-             errors: list[FlowError]) -> tuple[dict[str, str], str | None]:
+def _entries(
+    flows: dict[str, Flow], names: dict[str, str], errors: list[FlowError]
+) -> tuple[dict[str, str], str | None]:
     by_number: dict[str, str] = {}
     defaults = [f.id for f in flows.values() if f.default]
     for flow in flows.values():
         for number in flow.entry_numbers:
             if number in by_number:
-                errors.append(FlowError(names[flow.id], None, "entry_numbers",
-                                        f"number {number} also enters flow {by_number[number]!r}"))
+                errors.append(
+                    FlowError(
+                        names[flow.id],
+                        None,
+                        "entry_numbers",
+                        f"number {number} also enters flow {by_number[number]!r}",
+                    )
+                )
             by_number[number] = flow.id
     if len(defaults) > 1:
-        errors.append(FlowError(names[defaults[1]], None, "default",
-                                f"only one flow may be default (also {defaults[0]!r})"))
+        errors.append(
+            FlowError(
+                names[defaults[1]],
+                None,
+                "default",
+                f"only one flow may be default (also {defaults[0]!r})",
+            )
+        )
     return by_number, defaults[0] if defaults else None
 
 
@@ -156,22 +191,34 @@ def check_flow(flow: Flow, file: str, flows: dict[str, Flow], known: Known) -> l
     return errors
 
 
-def _check_refs(file: str, node_id: str, node: Any, flows: dict[str, Flow],
-                known: Known) -> list[FlowError]:
+def _check_refs(
+    file: str, node_id: str, node: Any, flows: dict[str, Flow], known: Known
+) -> list[FlowError]:
     errors: list[FlowError] = []
     if isinstance(node, Transaction) and known.transactions is not None:
         for msg in known.transactions.check(node.name, set(node.args)):
-            errors.append(FlowError(file, node_id, "name" if "unknown trans" in msg else "args", msg))
+            errors.append(
+                FlowError(file, node_id, "name" if "unknown trans" in msg else "args", msg)
+            )
     if isinstance(node, Transfer) and known.queues is not None and node.queue not in known.queues:
-        errors.append(FlowError(file, node_id, "queue", f"unknown queue {node.queue!r} "
-                                f"(known: {', '.join(sorted(known.queues))})"))
+        errors.append(
+            FlowError(
+                file,
+                node_id,
+                "queue",
+                f"unknown queue {node.queue!r} (known: {', '.join(sorted(known.queues))})",
+            )
+        )
     if isinstance(node, Goto):
         target = flows.get(node.flow)
         if target is None:
             errors.append(FlowError(file, node_id, "flow", f"unknown flow {node.flow!r}"))
         elif node.node and node.node not in target.nodes:
-            errors.append(FlowError(file, node_id, "node",
-                                    f"unknown node {node.node!r} in flow {node.flow!r}"))
+            errors.append(
+                FlowError(
+                    file, node_id, "node", f"unknown node {node.node!r} in flow {node.flow!r}"
+                )
+            )
     pattern = getattr(node, "pattern", None)
     if pattern:
         try:
@@ -223,15 +270,23 @@ def _unreachable(flow: Flow, file: str, flows: dict[str, Flow]) -> list[FlowErro
             continue
         seen.add(nid)
         todo += [t for _, t in targets(flow.nodes[nid]) if t in flow.nodes]
-    return [FlowError(file, nid, None, "unreachable from the start node")
-            for nid in flow.nodes if nid not in seen]
+    return [
+        FlowError(file, nid, None, "unreachable from the start node")
+        for nid in flow.nodes
+        if nid not in seen
+    ]
 
 
 def _silent_loops(flow: Flow, file: str) -> list[FlowError]:
     """A cycle through nodes that never wait for the caller would spin forever."""
-    graph = {nid: [t for _, t in targets(n) if t in flow.nodes and
-                   flow.nodes[t].type not in INPUT_TYPES]
-             for nid, n in flow.nodes.items() if n.type not in INPUT_TYPES}
+
+    def edges(node: Any) -> list[str]:
+        out = [t for _, t in targets(node)]
+        if isinstance(node, Goto) and node.flow == flow.id:  # a jump within the flow
+            out.append(node.node or flow.start)
+        return [t for t in out if t in flow.nodes and flow.nodes[t].type not in INPUT_TYPES]
+
+    graph = {nid: edges(n) for nid, n in flow.nodes.items() if n.type not in INPUT_TYPES}
     state: dict[str, int] = {}
     errors: list[FlowError] = []
 
@@ -239,9 +294,10 @@ def _silent_loops(flow: Flow, file: str) -> list[FlowError]:
         state[nid] = 1
         for nxt in graph.get(nid, []):
             if state.get(nxt) == 1:
-                loop = path[path.index(nxt):] + [nxt] if nxt in path else [nid, nxt]
-                errors.append(FlowError(file, nxt, None, "loop with no caller input: "
-                                        + " -> ".join(loop)))
+                loop = [*path[path.index(nxt) :], nxt] if nxt in path else [nid, nxt]
+                errors.append(
+                    FlowError(file, nxt, None, "loop with no caller input: " + " -> ".join(loop))
+                )
             elif nxt not in state:
                 visit(nxt, [*path, nxt])
         state[nid] = 2

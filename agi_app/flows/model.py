@@ -13,8 +13,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Prompt = str | dict[str, str]
 LANGUAGES = ("zh", "en")
-QUEUE_STATUSES = ("ANSWERED", "TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL",
-                  "LEAVEUNAVAIL", "CONTINUE", "default")
+QUEUE_STATUSES = (
+    "ANSWERED",
+    "TIMEOUT",
+    "FULL",
+    "JOINEMPTY",
+    "LEAVEEMPTY",
+    "JOINUNAVAIL",
+    "LEAVEUNAVAIL",
+    "CONTINUE",
+    "default",
+)
 
 
 class Strict(BaseModel):
@@ -167,7 +176,16 @@ class Hangup(NodeBase):
 
 
 Node = Annotated[
-    Play | Menu | Input | Transaction | Branch | DynamicMenu | Transfer | Goto | Return | Set
+    Play
+    | Menu
+    | Input
+    | Transaction
+    | Branch
+    | DynamicMenu
+    | Transfer
+    | Goto
+    | Return
+    | Set
     | Hangup,
     Field(discriminator="type"),
 ]

@@ -8,7 +8,7 @@ from agi_app.callcontrol import CallHangup
 from agi_app.flows import model as m
 from agi_app.flows.conditions import holds
 from agi_app.flows.engine import Ctx, runner
-from agi_app.flows.prompts import say
+from agi_app.flows.prompts import say, text_for
 
 CHOICE_TEXT = {"zh": "按{n}，{label}。", "en": "Press {n} for {label}. "}
 SELF_SERVICE_DONE = "self_service_attempted"
@@ -21,10 +21,18 @@ async def play(node: m.Play, node_id: str, ctx: Ctx) -> str | None:
     return node.next
 
 
-async def _choose(ctx: Ctx, node_id: str, kind: str, prompts: list[m.Prompt | None],
-                  choices: dict[str, str], timeout_s: float, max_retries: int,
-                  invalid: m.Prompt | None, timeout_prompt: m.Prompt | None,
-                  on_failure: str) -> str:
+async def _choose(
+    ctx: Ctx,
+    node_id: str,
+    kind: str,
+    prompts: list[m.Prompt | None],
+    choices: dict[str, str],
+    timeout_s: float,
+    max_retries: int,
+    invalid: m.Prompt | None,
+    timeout_prompt: m.Prompt | None,
+    on_failure: str,
+) -> str:
     """The menu loop shared by menu and dynamic_menu; retries counted per menu."""
     retries = invalids = timeouts = 0
     while True:
@@ -41,17 +49,33 @@ async def _choose(ctx: Ctx, node_id: str, kind: str, prompts: list[m.Prompt | No
         else:
             invalids += 1
         if retries > max_retries:
-            ctx.step(node_id, kind, digit or "", retries=retries, invalid=invalids,
-                     timeouts=timeouts, result="failed")
+            ctx.step(
+                node_id,
+                kind,
+                digit or "",
+                retries=retries,
+                invalid=invalids,
+                timeouts=timeouts,
+                result="failed",
+            )
             return on_failure
         await say(ctx, timeout_prompt if digit is None else invalid, barge_in=True)
 
 
 @runner("menu")
 async def menu(node: m.Menu, node_id: str, ctx: Ctx) -> str | None:
-    return await _choose(ctx, node_id, "menu", [node.prompt], node.choices, node.timeout_s,
-                         node.max_retries, node.invalid_prompt, node.timeout_prompt,
-                         node.on_failure)
+    return await _choose(
+        ctx,
+        node_id,
+        "menu",
+        [node.prompt],
+        node.choices,
+        node.timeout_s,
+        node.max_retries,
+        node.invalid_prompt,
+        node.timeout_prompt,
+        node.on_failure,
+    )
 
 
 def arrange(items: list[m.MenuItem], ctx: Ctx) -> list[m.MenuItem]:
@@ -74,12 +98,22 @@ async def dynamic_menu(node: m.DynamicMenu, node_id: str, ctx: Ctx) -> str | Non
     lang = ctx.bus.language if ctx.bus.language in CHOICE_TEXT else ctx.flow.language
     prompts: list[m.Prompt | None] = [node.intro]
     for n, item in enumerate(items, 1):
-        label = item.label if isinstance(item.label, str) else item.label.get(lang, "")
+        label, _ = text_for(item.label, lang, ctx.flow.language)
         prompts.append({lang: CHOICE_TEXT[lang].format(n=n, label=label)})
     choices = {str(n): item.target for n, item in enumerate(items, 1)}
     ctx.bus.vars["menu_order"] = [it.target for it in items]
-    return await _choose(ctx, node_id, "dynamic_menu", prompts, choices, node.timeout_s,
-                         node.max_retries, node.invalid_prompt, None, node.on_failure)
+    return await _choose(
+        ctx,
+        node_id,
+        "dynamic_menu",
+        prompts,
+        choices,
+        node.timeout_s,
+        node.max_retries,
+        node.invalid_prompt,
+        None,
+        node.on_failure,
+    )
 
 
 async def _collect(ctx: Ctx, node: m.Input) -> str:
@@ -103,7 +137,7 @@ async def _swallow_terminator(ctx: Ctx, node: m.Input) -> None:
         return
     after = await ctx.call.digits.next(min(1.0, node.inter_digit_timeout_s))
     if after is not None and after != node.terminator:
-        ctx.call.digits.push(after)
+        ctx.call.digits.unread(after)
 
 
 @runner("input")
@@ -112,7 +146,8 @@ async def collect(node: m.Input, node_id: str, ctx: Ctx) -> str | None:
         await say(ctx, node.prompt, barge_in=True)
         digits = await _collect(ctx, node)
         ok = node.min_length <= len(digits) <= node.max_length and (
-            node.pattern is None or re.fullmatch(node.pattern, digits) is not None)
+            node.pattern is None or re.fullmatch(node.pattern, digits) is not None
+        )
         if ok:
             ctx.bus.inputs[node.store_as] = digits
             ctx.step(node_id, "input", digits, attempts=attempt + 1)

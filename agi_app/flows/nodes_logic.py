@@ -25,8 +25,13 @@ def _fill(value: Any, ctx: Ctx) -> Any:
 
 @runner("transaction")
 async def transaction(node: m.Transaction, node_id: str, ctx: Ctx) -> str | None:
-    tx = TxContext(ctx.deps.get_pool, ctx.call.call_id, ctx.bus.caller_e164, ctx.bus.language,
-                   ctx.deps.priority)
+    tx = TxContext(
+        ctx.deps.get_pool,
+        ctx.call.call_id,
+        ctx.bus.caller_e164,
+        ctx.bus.language,
+        ctx.deps.priority,
+    )
     try:
         args = {k: _fill(v, ctx) for k, v in node.args.items()}
         async with asyncio.timeout(node.timeout_s):
@@ -60,7 +65,8 @@ async def goto(node: m.Goto, node_id: str, ctx: Ctx) -> str | None:
     if node.return_to:
         if len(ctx.stack) >= MAX_GOTO_DEPTH:
             ctx.step(node_id, "goto", result="too deep")
-            ctx.outcome = "failed"
+            ctx.outcome, ctx.cause = "failed", 41
+            await ctx.call.hangup(41)
             return None
         ctx.stack.append((ctx.flow.id, node.return_to))
     ctx.flow = ctx.flows.flows[node.flow]

@@ -37,10 +37,16 @@ class FlowRegistry:
         """Swap in a new valid set, or keep the running one and say why not."""
         flows, errors = load_flowset([self.directory], self.known)
         if flows is None:
-            log.error("flow reload refused; keeping version %s:\n  %s", self.current.version,
-                      "\n  ".join(str(e) for e in errors))
-            return {"ok": False, "version": self.current.version,
-                    "errors": [str(e) for e in errors]}
+            log.error(
+                "flow reload refused; keeping version %s:\n  %s",
+                self.current.version,
+                "\n  ".join(str(e) for e in errors),
+            )
+            return {
+                "ok": False,
+                "version": self.current.version,
+                "errors": [str(e) for e in errors],
+            }
         old, self.current = self.current.version, flows
         log.info("flows reloaded: version %s -> %s", old, flows.version)
         return {"ok": True, "version": flows.version, "previous": old}

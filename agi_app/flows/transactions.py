@@ -46,8 +46,9 @@ class TransactionRegistry:
     def __init__(self) -> None:
         self.specs: dict[str, TransactionSpec] = {}
 
-    def register(self, name: str, args: type[BaseModel],
-                 result: type[BaseModel]) -> Callable[[TxFunc], TxFunc]:
+    def register(
+        self, name: str, args: type[BaseModel], result: type[BaseModel]
+    ) -> Callable[[TxFunc], TxFunc]:
         def deco(func: TxFunc) -> TxFunc:
             self.specs[name] = TransactionSpec(name, args, result, func)
             return func

@@ -47,23 +47,32 @@ def parse_keys(script: str) -> list[Step]:
 
 
 def copy_capture(source: Path, target: Path, n: int) -> None:
-    """Copy a DTMF capture with RTP sequence and timestamp moved on by digit ``n``.
+    """Copy a DTMF capture renumbered as digit ``n`` of the call.
 
-    Every sip-tester capture starts at the same sequence number and timestamp;
-    replayed as is, a later digit looks like an old packet to Asterisk and is
-    dropped. Each copy therefore advances both (ethernet/IPv4/UDP captures).
+    sip-tester's captures each start at their own sequence number and
+    timestamp; replayed as they are, a digit can look older than the one before
+    it and Asterisk drops it. Each copy gets sequence numbers and timestamps
+    that only grow through the call (ethernet/IPv4/UDP captures).
     """
     data = bytearray(source.read_bytes())
-    off = 24  # pcap global header
+    off, index, first_stamp = 24, 0, None  # 24: the pcap global header
     while off + 16 <= len(data):
         incl = struct.unpack_from("<I", data, off + 8)[0]
-        pkt = off + 16
-        rtp = pkt + 14 + (data[pkt + 14] & 0x0F) * 4 + 8  # ethernet, IPv4 header, UDP header
-        seq, stamp = struct.unpack_from(">HI", data, rtp + 2)
-        struct.pack_into(">HI", data, rtp + 2, (seq + 100 * (n + 1)) % 65536,
-                         (stamp + 16000 * (n + 1)) % 2**32)
-        struct.pack_into(">H", data, pkt + 14 + (data[pkt + 14] & 0x0F) * 4 + 6, 0)  # no UDP sum
-        off = pkt + incl
+        ip = off + 16 + 14
+        udp = ip + (data[ip] & 0x0F) * 4
+        rtp = udp + 8
+        stamp = struct.unpack_from(">I", data, rtp + 4)[0]
+        first_stamp = stamp if first_stamp is None else first_stamp
+        struct.pack_into(
+            ">HI",
+            data,
+            rtp + 2,
+            (1000 + 100 * n + index) % 65536,
+            (16000 * (n + 1) + stamp - first_stamp) % 2**32,
+        )
+        struct.pack_into(">H", data, udp + 6, 0)  # no UDP checksum to keep right
+        off += 16 + incl
+        index += 1
     target.write_bytes(bytes(data))
 
 

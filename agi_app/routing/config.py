@@ -78,8 +78,10 @@ class ServicePolicy(Strict):
         missing = [g for g in self.grades if g not in self.policy]
         extra = [g for g in self.policy if g not in self.grades]
         if missing or extra or self.unknown_grade not in self.grades:
-            raise ValueError(f"policy must cover exactly the grades (missing {missing}, "
-                             f"unknown {extra}, unknown_grade {self.unknown_grade!r})")
+            raise ValueError(
+                f"policy must cover exactly the grades (missing {missing}, "
+                f"unknown {extra}, unknown_grade {self.unknown_grade!r})"
+            )
         return self
 
     def rank(self, grade: str) -> int:
@@ -95,7 +97,9 @@ def _load(path: Path, model: type[Any]) -> Any:
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     except ValidationError as exc:
-        msgs = [f"{'.'.join(str(x) for x in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()]
+        msgs = [
+            f"{'.'.join(str(x) for x in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
+        ]
         raise ConfigError(f"{path}: " + "; ".join(msgs)) from exc
 
 
@@ -118,14 +122,29 @@ def queue_names(config_dir: Path) -> set[str]:
 
 def render_queues_conf(qf: QueuesFile) -> str:
     """app_queue's queues.conf for these queues."""
-    out = ["; Rendered by agi-app from config/queues.yaml.", "[general]",
-           "persistentmembers=no", "shared_lastcall=yes", ""]
+    out = [
+        "; Rendered by agi-app from config/queues.yaml.",
+        "[general]",
+        "persistentmembers=no",
+        "shared_lastcall=yes",
+        "",
+    ]
     for name, q in qf.queues.items():
-        out += [f"[{name}]", f"strategy={q.strategy}", f"timeout={q.ring_timeout_s}", "retry=1",
-                "wrapuptime=0", "ringinuse=no", "joinempty=no", "leavewhenempty=no",
-                "setinterfacevar=yes", f"maxlen={q.max_callers}",
-                f"announce-position={'yes' if q.announce_position else 'no'}",
-                "announce-frequency=0", "periodic-announce-frequency=0"]
+        out += [
+            f"[{name}]",
+            f"strategy={q.strategy}",
+            f"timeout={q.ring_timeout_s}",
+            "retry=1",
+            "wrapuptime=0",
+            "ringinuse=no",
+            "joinempty=no",
+            "leavewhenempty=no",
+            "setinterfacevar=yes",
+            f"maxlen={q.max_callers}",
+            f"announce-position={'yes' if q.announce_position else 'no'}",
+            "announce-frequency=0",
+            "periodic-announce-frequency=0",
+        ]
         out += [f"member => PJSIP/{m.endpoint},{m.penalty},{m.endpoint}" for m in q.members]
         out.append("")
     return "\n".join(out)

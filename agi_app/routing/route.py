@@ -21,8 +21,13 @@ class Route:
     reason: str
 
 
-def route(customer: Customer | None, now: datetime, policy: ServicePolicy, queues: QueuesFile,
-          requested_queue: str | None = None) -> Route:
+def route(
+    customer: Customer | None,
+    now: datetime,
+    policy: ServicePolicy,
+    queues: QueuesFile,
+    requested_queue: str | None = None,
+) -> Route:
     """The queue and QUEUE_PRIO for this caller, and how the entry differs."""
     grade = customer.grade if customer and customer.grade in policy.policy else policy.unknown_grade
     gp = policy.policy[grade]
@@ -32,21 +37,39 @@ def route(customer: Customer | None, now: datetime, policy: ServicePolicy, queue
     priority = gp.queue_priority
     if customer is not None and customer.status == "suspended":
         priority, reason = min(priority, policy.suspended_priority), "suspended account"
-    sticky = _sticky_queue(customer, now, policy, queues)
+    sticky = _sticky_queue(customer, now, policy, queues, queue)
     if sticky is not None:
         queue, reason = sticky, f"sticky agent {customer.last_agent if customer else ''}"
         priority += policy.sticky_agent.priority_boost
-    return Route(queue, priority, grade, gp.skip_first_menu, gp.offer_dedicated_agent,
-                 gp.exempt_from_shedding, gp.language, reason)
+    return Route(
+        queue,
+        priority,
+        grade,
+        gp.skip_first_menu,
+        gp.offer_dedicated_agent,
+        gp.exempt_from_shedding,
+        gp.language,
+        reason,
+    )
 
 
-def _sticky_queue(customer: Customer | None, now: datetime, policy: ServicePolicy,
-                  queues: QueuesFile) -> str | None:
+def _sticky_queue(
+    customer: Customer | None,
+    now: datetime,
+    policy: ServicePolicy,
+    queues: QueuesFile,
+    preferred: str,
+) -> str | None:
+    """The queue where the caller's last agent works: the caller's own one if possible."""
     if customer is None or not customer.last_agent or customer.last_contact_at is None:
         return None
     if now - customer.last_contact_at > timedelta(hours=policy.sticky_agent.within_hours):
         return None
-    for name, q in queues.queues.items():
-        if any(m.endpoint == customer.last_agent for m in q.members):
-            return name
-    return None
+    with_agent = [
+        name
+        for name, q in queues.queues.items()
+        if any(m.endpoint == customer.last_agent for m in q.members)
+    ]
+    if preferred in with_agent:
+        return preferred
+    return with_agent[0] if with_agent else None

@@ -47,9 +47,15 @@ class Dialing:
 
 
 class CallbackWorker:
-    def __init__(self, get_pool: Callable[[], Awaitable[Any]], rest: AriRest,
-                 monitor: LoadMonitor, trunk: str = "pstn", interval_s: float = 1.0,
-                 queue_timeout_s: int = 120) -> None:
+    def __init__(
+        self,
+        get_pool: Callable[[], Awaitable[Any]],
+        rest: AriRest,
+        monitor: LoadMonitor,
+        trunk: str = "pstn",
+        interval_s: float = 1.0,
+        queue_timeout_s: int = 120,
+    ) -> None:
         self.get_pool, self.rest, self.monitor = get_pool, rest, monitor
         self.trunk, self.interval_s, self.queue_timeout_s = trunk, interval_s, queue_timeout_s
         self.dialing: dict[str, Dialing] = {}
@@ -81,24 +87,33 @@ class CallbackWorker:
 
     async def _dial(self, pool: Any, row: dict[str, Any]) -> None:
         channel_id = f"callback-{row['id']}-{uuid.uuid4().hex[:8]}"
-        self.dialing[channel_id] = Dialing(row["id"], channel_id, row["attempts"],
-                                           row["max_attempts"], row["retry_delay_s"])
+        self.dialing[channel_id] = Dialing(
+            row["id"], channel_id, row["attempts"], row["max_attempts"], row["retry_delay_s"]
+        )
         number = row["number"].lstrip("+")
         log.info("callback %s: dialling %s for queue %s", row["id"], row["number"], row["queue"])
         try:
             await self.rest.originate(
-                f"PJSIP/{number}@{self.trunk}", caller_id=row["queue"], timeout_s=30,
-                app_args=f"callback,{row['id']}", channel_id=channel_id,
-                variables={"AGI_APP_QUEUE": row["queue"], "QUEUE_PRIO": str(row["priority"]),
-                           "AGI_APP_QUEUE_TIMEOUT": str(self.queue_timeout_s),
-                           "AGI_APP_CALLBACK_ID": str(row["id"])})
+                f"PJSIP/{number}@{self.trunk}",
+                caller_id=row["queue"],
+                timeout_s=30,
+                app_args=f"callback,{row['id']}",
+                channel_id=channel_id,
+                variables={
+                    "AGI_APP_QUEUE": row["queue"],
+                    "QUEUE_PRIO": str(row["priority"]),
+                    "AGI_APP_QUEUE_TIMEOUT": str(self.queue_timeout_s),
+                    "AGI_APP_CALLBACK_ID": str(row["id"]),
+                },
+            )
         except (AriError, OSError) as exc:
             await self._failed(self.dialing.pop(channel_id), f"originate: {exc}")
 
     def on_event(self, event: Event) -> None:
         """Events of the channels this worker dialled (called by the ARI app)."""
         channel_id = getattr(event, "channel_id", "") or (
-            event.channel.id if isinstance(event, StasisStart) else "")
+            event.channel.id if isinstance(event, StasisStart) else ""
+        )
         dialing = self.dialing.get(channel_id)
         if dialing is None:
             return
@@ -119,13 +134,20 @@ class CallbackWorker:
 
     async def _failed(self, d: Dialing, why: str) -> None:
         final = d.attempts >= d.max_attempts
-        log.warning("callback %s attempt %d: %s%s", d.callback_id, d.attempts, why,
-                    "; giving up" if final else "")
-        await self._record(d.callback_id, "failed" if final else "pending", why, None,
-                           d.retry_delay_s)
+        log.warning(
+            "callback %s attempt %d: %s%s",
+            d.callback_id,
+            d.attempts,
+            why,
+            "; giving up" if final else "",
+        )
+        await self._record(
+            d.callback_id, "failed" if final else "pending", why, None, d.retry_delay_s
+        )
 
-    async def _record(self, cid: int, state: str, result: str, call_id: str | None,
-                      delay_s: int) -> None:
+    async def _record(
+        self, cid: int, state: str, result: str, call_id: str | None, delay_s: int
+    ) -> None:
         pool = await self.get_pool()
         if pool is not None:
             await pool.execute(RESULT_SQL, cid, state, result[:200], call_id, float(delay_s))

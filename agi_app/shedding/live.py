@@ -28,16 +28,20 @@ def parse_queue_summary(messages: list[Any]) -> dict[str, QueueLoad]:
         if str(msg.get("Event", "")) != "QueueSummary":
             continue
         out[str(msg.get("Queue"))] = QueueLoad(
-            waiting=_int(msg, "Callers"), longest_hold_s=_int(msg, "LongestHoldTime"),
-            available=_int(msg, "Available"), logged_in=_int(msg, "LoggedIn"))
+            waiting=_int(msg, "Callers"),
+            longest_hold_s=_int(msg, "LongestHoldTime"),
+            available=_int(msg, "Available"),
+            logged_in=_int(msg, "LoggedIn"),
+        )
     return out
 
 
 class LoadMonitor:
     """Keeps ``queues`` and the tracker fresh to within about ``interval_s``."""
 
-    def __init__(self, ami: Ami, tracker: LoadTracker, now: Callable[[], datetime],
-                 interval_s: float = 1.0) -> None:
+    def __init__(
+        self, ami: Ami, tracker: LoadTracker, now: Callable[[], datetime], interval_s: float = 1.0
+    ) -> None:
         self.ami = ami
         self.tracker = tracker
         self.now = now

@@ -14,7 +14,6 @@ Definitions (days are in the hotline's time zone):
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -51,17 +50,21 @@ class DailyFigures:
         return self.transferred / self.calls if self.calls else 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"day": self.day.isoformat(), "calls": self.calls,
-                "self_service_share": round(self.self_service_share, 4),
-                "transfer_share": round(self.transfer_share, 4),
-                **{f"shed_level_{k}": v for k, v in self.shed.items()},
-                "abandoned_in_queue": self.abandoned_in_queue,
-                "callbacks_requested": self.callbacks_requested,
-                "callbacks_made": self.callbacks_made}
+        return {
+            "day": self.day.isoformat(),
+            "calls": self.calls,
+            "self_service_share": round(self.self_service_share, 4),
+            "transfer_share": round(self.transfer_share, 4),
+            **{f"shed_level_{k}": v for k, v in self.shed.items()},
+            "abandoned_in_queue": self.abandoned_in_queue,
+            "callbacks_requested": self.callbacks_requested,
+            "callbacks_made": self.callbacks_made,
+        }
 
 
-def daily_figures(rows: list[CallRow], callbacks: list[tuple[date, bool]],
-                  first: date, last: date) -> list[DailyFigures]:
+def daily_figures(
+    rows: list[CallRow], callbacks: list[tuple[date, bool]], first: date, last: date
+) -> list[DailyFigures]:
     """Per-day figures for every day from ``first`` to ``last`` (pure)."""
     days: dict[date, DailyFigures] = {}
     d = first
@@ -79,8 +82,11 @@ def daily_figures(rows: list[CallRow], callbacks: list[tuple[date, bool]],
             fig.self_service += 1
         if r.shedding_level in fig.shed:
             fig.shed[r.shedding_level] += 1
-        if r.queue and r.outcome != "transferred" and (
-                r.queue_status in ABANDON_STATUSES or r.outcome == "abandoned"):
+        if (
+            r.queue
+            and r.outcome != "transferred"
+            and (r.queue_status in ABANDON_STATUSES or r.outcome == "abandoned")
+        ):
             fig.abandoned_in_queue += 1
     for day, made in callbacks:
         if day in days:
@@ -110,7 +116,9 @@ FROM callbacks WHERE requested_at >= ($1::date::timestamp AT TIME ZONE $3)
 
 
 async def fetch_report(conn: Any, first: date, last: date, tz: str) -> list[DailyFigures]:
-    rows = [CallRow(r["day"], r["outcome"], r["shedding_level"], r["queue"], r["queue_status"])
-            for r in await conn.fetch(CALLS_SQL, first, last, tz)]
+    rows = [
+        CallRow(r["day"], r["outcome"], r["shedding_level"], r["queue"], r["queue_status"])
+        for r in await conn.fetch(CALLS_SQL, first, last, tz)
+    ]
     cbs = [(r["day"], r["made"]) for r in await conn.fetch(CALLBACKS_SQL, first, last, tz)]
     return daily_figures(rows, cbs, first, last)

@@ -99,7 +99,9 @@ def load_rules(path: Path) -> SheddingRules:
     except (OSError, yaml.YAMLError) as exc:
         raise RulesError(f"{path}: {exc}") from exc
     except ValidationError as exc:
-        msgs = [f"{'.'.join(str(x) for x in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()]
+        msgs = [
+            f"{'.'.join(str(x) for x in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
+        ]
         raise RulesError(f"{path}: " + "; ".join(msgs)) from exc
 
 
@@ -117,18 +119,31 @@ def calendar_holds(c: CalendarWhen, local: datetime, bill_day: int | None) -> bo
     if c.near_bill_day is not None:
         if bill_day is None:
             return False
-        due = min(bill_day, last)  # bill day 31 in a 30-day month: the last day
-        tests.append(abs(day - due) <= c.near_bill_day)
+        tests.append(_days_to_bill_day(local.date(), bill_day) <= c.near_bill_day)
     return all(tests)
 
 
+def _days_to_bill_day(today: date, bill_day: int) -> int:
+    """Days between today and the nearest bill date (previous, this or next month).
+
+    A bill day past the end of a month falls on its last day (31 -> 30 April)."""
+    best = 366
+    for shift in (-1, 0, 1):
+        y, m = divmod(today.year * 12 + today.month - 1 + shift, 12)
+        last = calendar.monthrange(y, m + 1)[1]
+        best = min(best, abs((date(y, m + 1, min(bill_day, last)) - today).days))
+    return best
+
+
 def exempt(rules: SheddingRules, customer: Customer | None) -> bool:
-    return customer is not None and (customer.grade in rules.exempt_grades
-                                     or bool(customer.tags & set(rules.exempt_tags)))
+    return customer is not None and (
+        customer.grade in rules.exempt_grades or bool(customer.tags & set(rules.exempt_tags))
+    )
 
 
-def decide(now: datetime, rules: SheddingRules, load_active: frozenset[str],
-           customer: Customer | None) -> Decision:
+def decide(
+    now: datetime, rules: SheddingRules, load_active: frozenset[str], customer: Customer | None
+) -> Decision:
     """The shedding level for this caller now, its actions, and the rule that set it."""
     if exempt(rules, customer):
         return Decision(0, frozenset(), "exempt")
@@ -136,8 +151,9 @@ def decide(now: datetime, rules: SheddingRules, load_active: frozenset[str],
     best: Rule | None = None
     for rule in rules.rules:
         w = rule.when
-        if w.calendar and not calendar_holds(w.calendar, local,
-                                             customer.bill_day if customer else None):
+        if w.calendar and not calendar_holds(
+            w.calendar, local, customer.bill_day if customer else None
+        ):
             continue
         if w.load and rule.name not in load_active:
             continue
@@ -153,4 +169,6 @@ def decide(now: datetime, rules: SheddingRules, load_active: frozenset[str],
 def _customer_holds(c: CustomerWhen, customer: Customer | None) -> bool:
     grade = customer.grade if customer else "standard"
     tags = customer.tags if customer else frozenset()
-    return (c.grades is None or grade in c.grades) and (c.tags_any is None or bool(tags & set(c.tags_any)))
+    return (c.grades is None or grade in c.grades) and (
+        c.tags_any is None or bool(tags & set(c.tags_any))
+    )

@@ -1,164 +1,222 @@
-"""Speaking values: prompt templates and numbers, amounts, dates, phone numbers.
+"""Prompt templates, and values read aloud in them.
 
-Template placeholders take an optional format:
+A prompt is a template when it holds ``{placeholders}``; it is filled at call
+time from the call's values and rendered as a dynamic prompt. A placeholder
+is ``{name}`` or ``{name:format}``; ``{{`` and ``}}`` are literal braces.
 
-    {name}            the value as text
-    {balance:amount}  money in yuan ("12.50"): 十二元五角 / "12 yuan 50 fen"
-    {n:number}        a number: 一千零五 / "1005"
-    {card:digits}     digit by digit: 一二三四 / "1 2 3 4"
-    {due:date}        an ISO date: 二〇二六年十一月十五日 / "November 15, 2026"
-    {phone:phone}     a phone number digit by digit, 1 read 幺 in Mandarin
+=========  ==================  ========================  ==============================
+format     value               zh                        en
+=========  ==================  ========================  ==============================
+(none)     text                as is                     as is
+(none)     int/Decimal/float   as ``number``             as ``number``
+amount     yuan: 12.5, "12.50" 十二元五角                 twelve yuan fifty
+number     1005, 3.14          一千零五, 三点一四          one thousand five, three point
+                                                         one four
+count      2, 20000 (integer)  两, 两万 (before a         two, twenty thousand
+                               measure word: 两条)
+digits     "0571" (any digits) 零五七一                   zero five seven one
+phone      "13812345678"       幺三八，幺二三四，五六七八   one three eight, one two three
+                                                         four, five six seven eight
+date       date, "2026-11-15"  二〇二六年十一月十五日       November fifteenth, twenty
+                                                         twenty-six
+=========  ==================  ========================  ==============================
 
-Mandarin output uses Chinese numerals (espeak-ng's Mandarin voice reads them
-correctly; Arabic digits it does not). English keeps digits, which espeak
-reads naturally.
+``amount`` speaks the unit itself: write ``余额为{balance:amount}。``, not
+``{balance:amount}元``. Amounts are rounded half up to the fen. For a phone
+number read with 一 rather than 幺, use ``digits``. The reading rules of each
+language are in ``numbers_zh`` and ``numbers_en``. Language ``raw`` (for
+transaction arguments, not speech) gives every value as ``str(value)``.
 """
 
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
-from datetime import date
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-DIGITS_ZH = "零一二三四五六七八九"
-SPECS = ("", "amount", "number", "digits", "date", "phone")
-MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
-             "September", "October", "November", "December")
+from agi_app.tts import numbers_en, numbers_zh
+from agi_app.tts.errors import TemplateError
+
+__all__ = [
+    "SPECS",
+    "TemplateError",
+    "check_template",
+    "is_template",
+    "phone_groups",
+    "render_template",
+    "speak_value",
+    "template_fields",
+]
+
+SPECS = ("", "amount", "number", "count", "digits", "phone", "date")
+LANGUAGES = ("zh", "en")
+FEN = Decimal("0.01")
 
 
-class TemplateError(ValueError):
-    """A placeholder names no known value, or uses an unknown format."""
+def _decimal(value: Any) -> Decimal:
+    dec = Decimal(str(value).strip())
+    if not dec.is_finite():
+        raise ValueError(f"{value!r} is not a finite number")
+    return dec
 
 
-def _section_zh(n: int) -> str:
-    out, zero = "", False
-    for value, unit in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
-        d = n // value % 10
-        if d == 0:
-            zero = bool(out)
-            continue
-        if zero:
-            out += "零"
-            zero = False
-        out += DIGITS_ZH[d] + unit
-    return out
+def _fen(value: Any) -> int:
+    return int(_decimal(value).quantize(FEN, rounding=ROUND_HALF_UP) * 100)
 
 
-def int_zh(n: int) -> str:
-    """An integer in Chinese numerals: 10 十, 15 十五, 105 一百零五, 10005 一万零五."""
-    if n < 0:
-        return "负" + int_zh(-n)
-    if n == 0:
-        return "零"
-    groups: list[int] = []
-    while n:
-        groups.append(n % 10000)
-        n //= 10000
-    units = ("", "万", "亿", "万亿")
-    out, gap = "", False
-    for i in reversed(range(len(groups))):
-        g = groups[i]
-        if g == 0:
-            gap = bool(out)
-            continue
-        if out and (gap or g < 1000):
-            out += "零"
-        out += _section_zh(g) + units[i]
-        gap = False
-    return out[1:] if out.startswith("一十") else out
+def _integer(value: Any) -> int:
+    dec = _decimal(value)
+    if dec != dec.to_integral_value():
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(dec)
 
 
-def number_zh(value: Decimal) -> str:
-    sign = "负" if value < 0 else ""
-    whole, _, frac = f"{abs(value):f}".partition(".")
-    text = int_zh(int(whole))
-    if frac.strip("0"):
-        text += "点" + "".join(DIGITS_ZH[int(d)] for d in frac.rstrip("0"))
-    return sign + text
+def _date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value).strip()[:10])
 
 
-def amount_zh(value: Decimal) -> str:
-    """Yuan, jiao and fen: 12.50 十二元五角, 12.05 十二元零五分, 3 三元整."""
-    sign = "负" if value < 0 else ""
-    fen_total = int((abs(value) * 100).quantize(Decimal(1)))
-    yuan, jiao, fen = fen_total // 100, fen_total // 10 % 10, fen_total % 10
-    out = int_zh(yuan) + "元" if yuan else ""
-    if not jiao and not fen:
-        return sign + (out + "整" if out else "零元")
-    if jiao:
-        out += DIGITS_ZH[jiao] + "角"
-    elif out:
-        out += "零"
-    if fen:
-        out += DIGITS_ZH[fen] + "分"
-    return sign + out
+def _digits(value: Any) -> str:
+    raw = str(value)
+    if not any(c.isdigit() for c in raw):
+        raise ValueError(f"{value!r} has no digits")
+    return raw
 
 
-def amount_en(value: Decimal) -> str:
-    fen_total = int((abs(value) * 100).quantize(Decimal(1)))
-    yuan, fen = fen_total // 100, fen_total % 100
-    sign = "minus " if value < 0 else ""
-    text = f"{yuan} yuan" if yuan or not fen else ""
-    if fen:
-        text += f"{' and ' if text else ''}{fen} fen"
-    return sign + text
+def phone_groups(raw: str) -> list[str]:
+    """Digit groups as a number is read: 11 digits 3-4-4 (mobile), 10 digits
+    3-3-4 (400 numbers), else as written with separators, else 4s from the right."""
+    ds = "".join(c for c in raw if c.isdigit())
+    if len(ds) == 11:
+        return [ds[:3], ds[3:7], ds[7:]]
+    if len(ds) == 10:
+        return [ds[:3], ds[3:6], ds[6:]]
+    written = ["".join(c for c in part if c.isdigit()) for part in _split_written(raw)]
+    written = [w for w in written if w]
+    if len(written) > 1 or len(ds) <= 6:
+        return written or [ds]
+    head = len(ds) % 4
+    return ([ds[:head]] if head else []) + [ds[i : i + 4] for i in range(head, len(ds), 4)]
 
 
-def date_zh(d: date) -> str:
-    year = "".join("〇" if c == "0" else DIGITS_ZH[int(c)] for c in str(d.year))
-    return f"{year}年{int_zh(d.month)}月{int_zh(d.day)}日"
+def _split_written(raw: str) -> list[str]:
+    for sep in "-()+.":
+        raw = raw.replace(sep, " ")
+    return raw.split()
 
 
-def date_en(d: date) -> str:
-    return f"{MONTHS_EN[d.month - 1]} {d.day}, {d.year}"
+def _number_zh(value: Any) -> str:
+    dec = _decimal(value)
+    return (
+        numbers_zh.decimal(dec) if dec != dec.to_integral_value() else numbers_zh.integer(int(dec))
+    )
 
 
-def digits_of(raw: str, language: str, phone: bool = False) -> str:
-    ds = [c for c in raw if c.isdigit()]
-    if language == "zh":
-        return "".join("幺" if phone and c == "1" else DIGITS_ZH[int(c)] for c in ds)
-    return " ".join(ds)
+_READERS: dict[str, dict[str, Callable[[Any], str]]] = {
+    "zh": {
+        "amount": lambda v: numbers_zh.amount(_fen(v)),
+        "number": _number_zh,
+        "count": lambda v: numbers_zh.integer(_integer(v), count=True),
+        "digits": lambda v: numbers_zh.digits(_digits(v)),
+        "phone": lambda v: numbers_zh.phone(phone_groups(_digits(v))),
+        "date": lambda v: numbers_zh.calendar_date(_date(v)),
+    },
+    "en": {
+        "amount": lambda v: numbers_en.amount(_fen(v)),
+        "number": lambda v: numbers_en.decimal(_decimal(v)),
+        "count": lambda v: numbers_en.integer(_integer(v)),
+        "digits": lambda v: numbers_en.digits(_digits(v)),
+        "phone": lambda v: numbers_en.phone(phone_groups(_digits(v))),
+        "date": lambda v: numbers_en.calendar_date(_date(v)),
+    },
+}
+
+
+def _implicit_spec(value: Any) -> str:
+    """The format of a placeholder without one: numbers and dates are read as such."""
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, int | float | Decimal):
+        return "number"
+    if isinstance(value, date):
+        return "date"
+    return ""
 
 
 def speak_value(value: Any, spec: str, language: str) -> str:
-    """One value as speakable text in ``language`` ("zh", "en", or "raw")."""
+    """``value`` as speakable text in ``language`` ("zh", "en", or "raw")."""
     if spec not in SPECS:
         raise TemplateError(f"unknown format {spec!r} (use {', '.join(s for s in SPECS if s)})")
-    if language == "raw" or spec == "":
+    if language == "raw":
+        return str(value)
+    if language not in _READERS:
+        raise TemplateError(f"cannot read values in language {language!r} (have: zh, en)")
+    spec = spec or _implicit_spec(value)
+    if not spec:
         return str(value)
     try:
-        if spec in ("amount", "number"):
-            dec = Decimal(str(value))
-            if spec == "amount":
-                return amount_zh(dec) if language == "zh" else amount_en(dec)
-            return number_zh(dec) if language == "zh" else f"{dec:f}"
-        if spec == "date":
-            d = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
-            return date_zh(d) if language == "zh" else date_en(d)
-    except (InvalidOperation, ValueError) as exc:
-        raise TemplateError(f"cannot read {value!r} as {spec}") from exc
-    return digits_of(str(value), language, phone=spec == "phone")
+        return _READERS[language][spec](value)
+    except (InvalidOperation, ValueError, TypeError) as exc:
+        raise TemplateError(f"cannot read {value!r} as {spec}: {exc}") from exc
+
+
+def _parse(text: str) -> list[tuple[str, str | None, str | None, str | None]]:
+    try:
+        return list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise TemplateError(f"bad placeholder in {text!r}: {exc}") from exc
 
 
 def template_fields(text: str) -> set[str]:
-    """The value names a template uses."""
-    return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+    """The value names the placeholders of ``text`` use (empty for plain text)."""
+    return {name for _, name, _, _ in _parse(text) if name}
 
 
 def is_template(text: str) -> bool:
-    return bool(template_fields(text))
+    """True if ``text`` holds placeholders (or a malformed one: never spoken as is)."""
+    if "{" not in text and "}" not in text:
+        return False
+    try:
+        return any(name is not None for _, name, _, _ in _parse(text))
+    except TemplateError:
+        return True
+
+
+def check_template(text: str) -> None:
+    """Raise TemplateError for a malformed placeholder, a conversion or an unknown format."""
+    for _, name, spec, conversion in _parse(text):
+        if name is None:
+            continue
+        if not name.isidentifier():
+            raise TemplateError(f"bad placeholder name {{{name}}} in {text!r}")
+        if conversion:
+            raise TemplateError(f"{{{name}!{conversion}}}: conversions are not supported")
+        if (spec or "") not in SPECS:
+            known = ", ".join(s for s in SPECS if s)
+            raise TemplateError(f"unknown format {{{name}:{spec}}} (use {known})")
 
 
 def render_template(text: str, values: Mapping[str, Any], language: str) -> str:
-    """Fill ``{name:spec}`` placeholders from ``values``, spoken in ``language``."""
+    """Fill the placeholders of ``text`` from ``values``, read in ``language``.
+
+    Raises TemplateError naming the placeholder when a value is missing or
+    empty, the format is unknown, or the value cannot be read in that format.
+    """
+    check_template(text)
     out = []
-    for literal, name, spec, _conv in string.Formatter().parse(text):
+    for literal, name, spec, _ in _parse(text):
         out.append(literal)
         if name is None:
             continue
-        if name not in values or values[name] is None:
-            raise TemplateError(f"no value {name!r} for the prompt")
+        if name not in values:
+            known = ", ".join(sorted(values)[:12]) or "none"
+            raise TemplateError(f"no value for {{{name}}} (have: {known})")
+        if values[name] is None:
+            raise TemplateError(f"the value of {{{name}}} is empty")
         out.append(speak_value(values[name], spec or "", language))
     return "".join(out)

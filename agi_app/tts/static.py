@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from agi_app.tts.cache import PromptCache
+from agi_app.tts.audio import atomic_write, ensure_dir
+from agi_app.tts.cache import SOUND_PREFIX, PromptCache
 
 STATIC = {
     "fallback_menu": ("您好，系统繁忙。人工服务请按零，或请稍候，正在为您转接。", "zh"),
@@ -17,15 +17,15 @@ STATIC = {
 
 
 async def render_static(cache: PromptCache, sounds_dir: Path) -> list[str]:
-    """Render the static prompts to sounds/static/<name>.{wav,sln16}."""
+    """Render the static prompts to ``sounds/static/<name>.{wav,sln16}``; their names."""
     target = sounds_dir / "static"
-    target.mkdir(parents=True, exist_ok=True)
-    done = []
+    ensure_dir(target)
     for name, (text, lang) in STATIC.items():
-        media = await cache.media_for(text, lang)
-        src = sounds_dir / media.split("/", 1)[1]
-        for ext in (".wav", ".sln16"):
-            shutil.copyfile(src.with_suffix(ext), target / f"{name}{ext}")
-            (target / f"{name}{ext}").chmod(0o644)
-        done.append(name)
-    return done
+        media, _ = await cache.prerender(text, lang)
+        src = sounds_dir / media.removeprefix(f"{SOUND_PREFIX}/")
+        for ext in (".sln16", ".wav"):
+            # Through a temp file and rename: Asterisk may be playing the old one.
+            with src.with_suffix(ext).open("rb") as fh:
+                data = fh.read()
+            atomic_write(target / f"{name}{ext}", data, None)
+    return list(STATIC)

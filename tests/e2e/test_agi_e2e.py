@@ -27,7 +27,8 @@ async def test_demo_flow_served_over_fastagi(app: AppProcess, db: Any, tmp_path:
 
 
 async def test_static_fallback_serves_callers_while_the_app_is_down(
-        app: AppProcess, tmp_path: Path, agents: Agents) -> None:
+    app: AppProcess, tmp_path: Path, agents: Agents
+) -> None:
     agent = await agents.start("agent1", 5071, hold_ms=1500)
     app.stop()
     try:
@@ -41,12 +42,18 @@ async def test_static_fallback_serves_callers_while_the_app_is_down(
 
 
 def _install(directory: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CLI, "dialplan", "install", str(directory)], capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [CLI, "dialplan", "install", str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 async def test_broken_snippet_is_refused_and_the_old_dialplan_serves(
-        app: AppProcess, tmp_path: Path) -> None:
+    app: AppProcess, tmp_path: Path
+) -> None:
     snippets = tmp_path / "snippets"
     shutil.copytree(PROJECT_ROOT / "dialplan", snippets)
     (snippets / "05-broken.conf").write_text("[broken\nexten => 1,1,Answer(\n")

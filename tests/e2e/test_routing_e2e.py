@@ -18,30 +18,37 @@ pytestmark = pytest.mark.e2e
 TO_AGENT = "wait 1; 1; wait 2; 0"  # bank line: Chinese, then 0 for an agent
 
 
-async def test_vip_who_calls_last_is_connected_first(app: AppProcess, db: Any, tmp_path: Path,
-                                                     agents: Agents) -> None:
+async def test_vip_who_calls_last_is_connected_first(
+    app: AppProcess, db: Any, tmp_path: Path, agents: Agents
+) -> None:
     await agents.start("agent1", 5071, hold_ms=12000)
     await agents.start("agent2", 5072, hold_ms=12000)
     since = dt.datetime.now(dt.UTC)
-    calls = [asyncio.create_task(place_call(tmp_path, "95555", n, TO_AGENT, timeout_s=120))
-             for n in ("13900002001", "13900002002")]  # occupy both agents
+    calls = [
+        asyncio.create_task(place_call(tmp_path, "95555", n, TO_AGENT, timeout_s=120))
+        for n in ("13900002001", "13900002002")
+    ]  # occupy both agents
     await asyncio.sleep(4)  # the occupiers are talking; now the queue fills in order
     for number in ("13900002003", "13900002004", "13800000001"):  # two standard, then diamond
-        calls.append(asyncio.create_task(place_call(tmp_path, "95555", number, TO_AGENT,
-                                                    timeout_s=120)))
+        calls.append(
+            asyncio.create_task(place_call(tmp_path, "95555", number, TO_AGENT, timeout_s=120))
+        )
         await asyncio.sleep(1.5)
     results = await asyncio.gather(*calls)
     assert all(r.successful == 1 for r in results), [r.summary() for r in results]
-    ended = {n: (await wait_journey(db, n, since))["ended_at"]
-             for n in ("13900002003", "13900002004", "13800000001")}
+    ended = {
+        n: (await wait_journey(db, n, since))["ended_at"]
+        for n in ("13900002003", "13900002004", "13800000001")
+    }
     vip = await wait_journey(db, "13800000001", since)
     assert vip["grade"] == "diamond" and vip["queue"] == "support"
     assert vip["outcome"] == "transferred" and vip["agent"] in ("agent1", "agent2")
     assert ended["13800000001"] < ended["13900002003"] < ended["13900002004"]
 
 
-async def test_unknown_and_junk_callers_take_the_standard_path(app: AppProcess, db: Any,
-                                                               tmp_path: Path) -> None:
+async def test_unknown_and_junk_callers_take_the_standard_path(
+    app: AppProcess, db: Any, tmp_path: Path
+) -> None:
     since = dt.datetime.now(dt.UTC)
     for caller in ("19912345678", "anonymous"):
         result = await place_call(tmp_path, "100", caller, "wait 1; 1")
@@ -51,8 +58,9 @@ async def test_unknown_and_junk_callers_take_the_standard_path(app: AppProcess, 
         assert journey["outcome"] == "completed"
 
 
-async def test_calls_are_served_while_postgres_is_down(app: AppProcess, stack: Settings,
-                                                       db: Any, tmp_path: Path) -> None:
+async def test_calls_are_served_while_postgres_is_down(
+    app: AppProcess, stack: Settings, db: Any, tmp_path: Path
+) -> None:
     since = dt.datetime.now(dt.UTC)
     postgres.stop(stack)
     try:
@@ -79,17 +87,24 @@ def test_import_reports_bad_rows_and_lands_good_ones(stack: Settings, tmp_path: 
         "not-a-number,Bad,gold,x,,zh,5,active,,\n"
         "13700000002,Bad Grade,emperor,x,,zh,5,active,,\n"
         "13700000003,Good Two,standard,x,,en,31,suspended,agent1,2026-11-01T10:00:00+08:00\n"
-        "13700000004,Bad Day,standard,x,,zh,32,active,,\n")
+        "13700000004,Bad Day,standard,x,,zh,32,active,,\n"
+    )
     cli = str(PROJECT_ROOT / ".venv/bin/agi-app")
     for _ in range(2):  # importing the same file twice changes nothing more
-        proc = subprocess.run([cli, "customers", "import", str(csv_file)], capture_output=True,
-                              text=True, timeout=60, check=False)
+        proc = subprocess.run(
+            [cli, "customers", "import", str(csv_file)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert proc.returncode == 1
         assert f"{csv_file}:3: bad number 'not-a-number'" in proc.stdout
         assert f"{csv_file}:4: unknown grade 'emperor'" in proc.stdout
         assert f"{csv_file}:6: bad bill day '32'" in proc.stdout
         assert "imported 2 row(s); 3 bad row(s) refused" in proc.stdout
-    export = subprocess.run([cli, "customers", "export"], capture_output=True, text=True,
-                            timeout=60, check=True).stdout
+    export = subprocess.run(
+        [cli, "customers", "export"], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
     assert "+8613700000001,Good One,gold,x,a;b,zh,5,active" in export
     assert "+8613700000003,Good Two,standard" in export

@@ -17,15 +17,18 @@ SELF_SERVICE_THEN_BYE = "wait 2; 2; wait 4; 1; wait 6; 9"
 
 
 async def test_month_end_standard_hears_self_service_first_vip_does_not(
-        app: AppProcess, db: Any, tmp_path: Path) -> None:
-    status, body = await admin(app.settings, "POST", "/admin/clock",
-                               {"now": "2026-11-29T10:00:00+08:00"})
+    app: AppProcess, db: Any, tmp_path: Path
+) -> None:
+    status, body = await admin(
+        app.settings, "POST", "/admin/clock", {"now": "2026-11-29T10:00:00+08:00"}
+    )
     assert status == 200 and body["overridden"]
     try:
         since = dt.datetime.now(dt.UTC)
         std, vip = await asyncio.gather(
             place_call(tmp_path, "10086", "13800000004", SELF_SERVICE_THEN_BYE),
-            place_call(tmp_path, "10086", "13800000001", SELF_SERVICE_THEN_BYE))
+            place_call(tmp_path, "10086", "13800000001", SELF_SERVICE_THEN_BYE),
+        )
         assert std.successful == 1 and vip.successful == 1, (std.output, vip.output)
         silver = await wait_journey(db, "13800000004", since)
         assert [s["node"] for s in silver["steps"]][:2] == ["entry", "peak_notice"]
@@ -37,27 +40,33 @@ async def test_month_end_standard_hears_self_service_first_vip_does_not(
         await admin(app.settings, "POST", "/admin/clock", {"now": None})
 
 
-async def test_busy_agents_lead_to_a_callback_that_is_made(app: AppProcess, db: Any,
-                                                           tmp_path: Path, agents: Agents) -> None:
+async def test_busy_agents_lead_to_a_callback_that_is_made(
+    app: AppProcess, db: Any, tmp_path: Path, agents: Agents
+) -> None:
     await db.execute("DELETE FROM callbacks WHERE number = '+8613800000005'")
     await agents.start("agent1", 5071, hold_ms=10000)
     await agents.start("agent2", 5072, hold_ms=10000)
     phone = await agents.start("pstn", app.settings.pstn_port, hold_ms=3000)
-    occupiers = [asyncio.create_task(place_call(tmp_path, "95555", n, "wait 1; 1; wait 2; 0",
-                                                timeout_s=90))
-                 for n in ("13900003001", "13900003002")]
+    occupiers = [
+        asyncio.create_task(place_call(tmp_path, "95555", n, "wait 1; 1; wait 2; 0", timeout_s=90))
+        for n in ("13900003001", "13900003002")
+    ]
     await asyncio.sleep(5)  # both agents talking: the load monitor sees none available
     # main menu under offer_callback: items 1-4 self-service, 5 agent -> callback offer -> 1
-    result = await place_call(tmp_path, "10086", "13800000005",
-                              "wait 2; 5; wait 3; 1", timeout_s=60)
+    result = await place_call(
+        tmp_path, "10086", "13800000005", "wait 2; 5; wait 3; 1", timeout_s=60
+    )
     assert result.successful == 1, result.output
-    row = await db.fetchrow("SELECT * FROM callbacks WHERE number = '+8613800000005'"
-                            " ORDER BY id DESC LIMIT 1")
+    row = await db.fetchrow(
+        "SELECT * FROM callbacks WHERE number = '+8613800000005' ORDER BY id DESC LIMIT 1"
+    )
     assert row is not None and row["queue"] == "support"
     await asyncio.gather(*occupiers)
     async with asyncio.timeout(60):  # an agent frees: the worker dials the customer back
-        while (await db.fetchval("SELECT state FROM callbacks WHERE id = $1",
-                                 row["id"])) not in ("connected", "done"):
+        while (await db.fetchval("SELECT state FROM callbacks WHERE id = $1", row["id"])) not in (
+            "connected",
+            "done",
+        ):
             await asyncio.sleep(0.5)
     async with asyncio.timeout(30):
         while phone.stats().successful < 1 and phone.proc.returncode is None:
@@ -75,10 +84,12 @@ async def test_report_figures_for_a_generated_month(db: Any) -> None:
         for n in range(volume):
             outcome = "transferred" if n % 5 == 0 else "completed"  # 1 in 5 to an agent
             level = 2 if day in (1, 2, 28, 29) and n % 2 else 0
-            rows.append((f"rpt-{day}-{n}", dt.datetime(2020, 2, day, 12, tzinfo=tz), outcome,
-                         level))
-    await db.executemany("INSERT INTO calls (id, started_at, outcome, shedding_level)"
-                         " VALUES ($1, $2, $3, $4)", rows)
+            rows.append(
+                (f"rpt-{day}-{n}", dt.datetime(2020, 2, day, 12, tzinfo=tz), outcome, level)
+            )
+    await db.executemany(
+        "INSERT INTO calls (id, started_at, outcome, shedding_level) VALUES ($1, $2, $3, $4)", rows
+    )
     try:
         figs = await fetch_report(db, dt.date(2020, 2, 1), dt.date(2020, 2, 29), "Asia/Shanghai")
     finally:

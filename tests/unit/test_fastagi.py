@@ -8,14 +8,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from agi_app.callcontrol import CallHangup
 from agi_app.fastagi.call import AgiCall
 from agi_app.fastagi.protocol import AgiProtocolError, parse_reply, quote, split_script
 from agi_app.fastagi.server import AgiRequest, AgiServer
 
-HEADER = ("agi_network: yes\nagi_network_script: {script}\nagi_request: agi://127.0.0.1/{script}\n"
-          "agi_channel: PJSIP/anonymous-0001\nagi_uniqueid: 1700000000.1\n"
-          "agi_callerid: 13800000005\nagi_dnid: 100\nagi_extension: 100\n{args}\n")
+HEADER = (
+    "agi_network: yes\nagi_network_script: {script}\nagi_request: agi://127.0.0.1/{script}\n"
+    "agi_channel: PJSIP/anonymous-0001\nagi_uniqueid: 1700000000.1\n"
+    "agi_callerid: 13800000005\nagi_dnid: 100\nagi_extension: 100\n{args}\n"
+)
 
 
 class Asterisk:
@@ -124,9 +125,11 @@ async def test_connect_and_close_storm_leaks_nothing(server: AgiServer) -> None:
             await asyncio.sleep(0.01)
 
 
-@pytest.mark.parametrize("junk", [b"\x00\xff garbage\n\n", b"GET / HTTP/1.1\r\n\r\n",
-                                  b"agi_x: " + b"y" * 1_000_000 + b"\n"],
-                         ids=["binary", "http", "one-megabyte-line"])
+@pytest.mark.parametrize(
+    "junk",
+    [b"\x00\xff garbage\n\n", b"GET / HTTP/1.1\r\n\r\n", b"agi_x: " + b"y" * 1_000_000 + b"\n"],
+    ids=["binary", "http", "one-megabyte-line"],
+)
 async def test_garbage_is_dropped(server: AgiServer, junk: bytes) -> None:
     r, w = await asyncio.open_connection("127.0.0.1", server.bound_port)
     w.write(junk)

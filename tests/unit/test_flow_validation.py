@@ -1,0 +1,345 @@
+"""Flow files refused at load time, with errors that name the file, node and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+import agi_app.flows.business  # noqa: F401  (registers the shipped transactions)
+from agi_app.flows.graph import to_dot
+from agi_app.flows.loader import FlowSet, Known, load_flowset
+from agi_app.flows.registry import FlowLoadError, FlowRegistry
+from agi_app.flows.transactions import REGISTRY, TransactionRegistry, TxContext
+from agi_app.routing.config import queue_names
+from agi_app.settings import PROJECT_ROOT
+
+TX = TransactionRegistry()
+
+
+class CardArgs(BaseModel):
+    card: str
+
+
+class CardBalance(BaseModel):
+    balance: str
+
+
+@TX.register("card_balance", CardArgs, CardBalance)
+async def card_balance(_args: CardArgs, _ctx: TxContext) -> CardBalance:
+    return CardBalance(balance="1.00")
+
+
+KNOWN = Known(queues={"support", "vip"}, transactions=TX)
+BASE = """\
+id: t
+default: true
+start: main
+nodes:
+  main:
+    type: menu
+    prompt: 主菜单
+    choices: {"1": bye}
+    on_failure: bye
+  bye: {type: hangup}
+"""
+
+
+def with_node(choice: str, node: str) -> str:
+    """BASE with digit 1 going to ``choice`` and one more node."""
+    return BASE.replace('{"1": bye}', '{"1": %s}' % choice) + f"  {node}\n"  # noqa: UP031
+
+
+def write(directory: Path, files: dict[str, str]) -> None:
+    directory.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (directory / name).write_text(text, encoding="utf-8")
+
+
+def load(directory: Path, known: Known = KNOWN) -> tuple[FlowSet | None, list[str]]:
+    flows, errors = load_flowset([directory], known)
+    return flows, [str(e) for e in errors]
+
+
+CASES = [
+    pytest.param(
+        {"t.yaml": BASE.replace('{"1": bye}', '{"1": bye, "3": nowhere}')},
+        ["t.yaml: node 'main' field 'choices.3': unknown target 'nowhere'"],
+        id="unknown target",
+    ),
+    pytest.param(
+        {"t.yaml": BASE.replace("start: main", "start: nope")},
+        [
+            "t.yaml field 'start': unknown start node 'nope'",
+            "t.yaml: node 'main': unreachable from the start node",
+            "t.yaml: node 'bye': unreachable from the start node",
+        ],
+        id="unknown start",
+    ),
+    pytest.param(
+        {"t.yaml": BASE + "  lonely: {type: hangup}\n"},
+        ["t.yaml: node 'lonely': unreachable from the start node"],
+        id="unreachable node",
+    ),
+    pytest.param(
+        {
+            "t.yaml": with_node("a", "a: {type: play, prompts: [x], next: b}")
+            + "  b: {type: set, values: {k: 1}, next: a}\n"
+        },
+        ["t.yaml: node 'a': loop with no caller input: a -> b -> a"],
+        id="loop with no caller input",
+    ),
+    pytest.param(
+        {
+            "t.yaml": with_node(
+                "tx", "tx: {type: transaction, name: nope, on_success: bye, on_failure: bye}"
+            )
+        },
+        ["t.yaml: node 'tx' field 'name': unknown transaction 'nope' (known: card_balance)"],
+        id="unknown transaction",
+    ),
+    pytest.param(
+        {
+            "t.yaml": with_node(
+                "tx",
+                "tx: {type: transaction, name: card_balance, args: {pin: '1'},"
+                " on_success: bye, on_failure: bye}",
+            )
+        },
+        [
+            "t.yaml: node 'tx' field 'args': unknown argument 'pin' for card_balance",
+            "t.yaml: node 'tx' field 'args': missing argument 'card' for card_balance",
+        ],
+        id="bad transaction args",
+    ),
+    pytest.param(
+        {"t.yaml": with_node("q", "q: {type: transfer, queue: sales, on_status: {default: bye}}")},
+        ["t.yaml: node 'q' field 'queue': unknown queue 'sales' (known: support, vip)"],
+        id="unknown queue",
+    ),
+    pytest.param(
+        {"t.yaml": with_node("q", "q: {type: transfer, queue: vip, on_status: {BUSY: bye}}")},
+        [
+            "t.yaml: node 'q' field 'on_status': Value error, unknown queue status ['BUSY']; use "
+            "ANSWERED, TIMEOUT, FULL, JOINEMPTY, LEAVEEMPTY, JOINUNAVAIL, LEAVEUNAVAIL, CONTINUE, "
+            "default"
+        ],
+        id="unknown queue status",
+    ),
+    pytest.param(
+        {"t.yaml": BASE.replace("prompt: 主菜单", "prompt: {zh: 主菜单, fr: menu}")},
+        ["t.yaml: node 'main' field 'prompt': unknown prompt language 'fr'"],
+        id="unknown prompt language",
+    ),
+    pytest.param(
+        {"t.yaml": BASE.replace("prompt: 主菜单", 'prompt: "余额{balance:money}"')},
+        [
+            "t.yaml: node 'main' field 'prompt': unknown format {balance:money} "
+            "(use amount, number, count, digits, phone, date)"
+        ],
+        id="unknown placeholder format",
+    ),
+    pytest.param(
+        {"t.yaml": BASE.replace("prompt: 主菜单", 'prompt: "余额{balance"')},
+        ["t.yaml: node 'main' field 'prompt': bad placeholder: expected '}' before end of string"],
+        id="unclosed placeholder",
+    ),
+    pytest.param(
+        {"t.yaml": BASE.replace("prompt: 主菜单", 'prompt: " "')},
+        ["t.yaml: node 'main' field 'prompt': empty prompt"],
+        id="empty prompt",
+    ),
+    pytest.param(
+        {"t.yaml": BASE.replace('{"1": bye}', '{"12": bye}')},
+        [
+            "t.yaml: node 'main' field 'choices': Value error, choice keys must be single digits "
+            "0-9 or #, not ['12']"
+        ],
+        id="choice key of two digits",
+    ),
+    pytest.param(
+        {"t.yaml": BASE.replace('{"1": bye}', '{"*": bye}')},
+        [
+            "t.yaml: node 'main' field 'choices': Value error, choice keys must be single digits "
+            "0-9 or #, not ['*']"
+        ],
+        id="choice key star",
+    ),
+    pytest.param(
+        {
+            "a.yaml": BASE.replace("default: true", "entry_numbers: ['100', '200']"),
+            "b.yaml": BASE.replace("id: t", "id: u").replace(
+                "default: true", "entry_numbers: ['200']"
+            ),
+        },
+        ["b.yaml field 'entry_numbers': number 200 also enters flow 't'"],
+        id="duplicate entry number across files",
+    ),
+    pytest.param(
+        {"a.yaml": BASE, "b.yaml": BASE.replace("id: t", "id: u")},
+        ["b.yaml field 'default': only one flow may be default (also 't')"],
+        id="two default flows",
+    ),
+    pytest.param(
+        {"a.yaml": BASE, "b.yaml": BASE.replace("default: true", "default: false")},
+        ["b.yaml field 'id': flow id 't' also in a.yaml"],
+        id="duplicate flow id",
+    ),
+    pytest.param(
+        {"t.yaml": with_node("g", "g: {type: goto, flow: nope}")},
+        ["t.yaml: node 'g' field 'flow': unknown flow 'nope'"],
+        id="goto unknown flow",
+    ),
+    pytest.param(
+        {"t.yaml": with_node("g", "g: {type: goto, flow: t, node: nowhere}")},
+        ["t.yaml: node 'g' field 'node': unknown node 'nowhere' in flow 't'"],
+        id="goto unknown node",
+    ),
+    pytest.param(
+        {
+            "t.yaml": with_node(
+                "i",
+                "i: {type: input, prompt: x, store_as: c, pattern: '[',"
+                " next: bye, on_failure: bye}",
+            )
+        },
+        [
+            "t.yaml: node 'i' field 'pattern': bad regular expression: unterminated character set"
+            " at position 0"
+        ],
+        id="bad input pattern",
+    ),
+    pytest.param(
+        {"t.yaml": BASE.replace('choices: {"1": bye}', 'choices: {"1": bye')},
+        [
+            't.yaml: not valid YAML: while parsing a flow mapping in "<byte string>", line 8, '
+            "column 14: choices: {\"1\": bye ^ expected ',' or '}', but got ':' in "
+            '"<byte string>", line 9, column 15: on_failure: bye ^'
+        ],
+        id="invalid YAML",
+    ),
+    pytest.param(
+        {"t.yaml": "- a\n- b\n"},
+        ["t.yaml: a flow file must be a mapping"],
+        id="not a mapping",
+    ),
+    pytest.param(
+        {"t.yaml": BASE.replace("    on_failure: bye\n", "    on_failure: bye\n    colour: red\n")},
+        ["t.yaml: node 'main' field 'colour': Extra inputs are not permitted"],
+        id="extra node field",
+    ),
+    pytest.param(
+        {"t.yaml": BASE + "owner: me\n"},
+        ["t.yaml field 'owner': Extra inputs are not permitted"],
+        id="extra flow field",
+    ),
+    pytest.param(
+        {"t.yaml": BASE.replace("    on_failure: bye\n", "", 1)},
+        ["t.yaml: node 'main' field 'on_failure': Field required"],
+        id="missing field",
+    ),
+    pytest.param(
+        {"t.yaml": BASE.replace("type: menu", "type: menuu")},
+        [
+            "t.yaml: node 'main': Input tag 'menuu' found using 'type' does not match any of the "
+            "expected tags: 'play', 'menu', 'input', 'transaction', 'branch', 'dynamic_menu', "
+            "'transfer', 'goto', 'return', 'set', 'hangup'"
+        ],
+        id="unknown node type",
+    ),
+]
+
+
+@pytest.mark.parametrize(("files", "errors"), CASES)
+def test_bad_flows_are_refused(tmp_path: Path, files: dict[str, str], errors: list[str]) -> None:
+    write(tmp_path, files)
+    flows, got = load(tmp_path)
+    assert got == errors
+    assert flows is None
+
+
+def test_good_flow_loads(tmp_path: Path) -> None:
+    write(tmp_path, {"t.yaml": BASE})
+    flows, errors = load(tmp_path)
+    assert errors == []
+    assert flows is not None
+    assert flows.default == "t"
+    assert flows.files == {"t": "t.yaml"}
+    assert flows.for_number("anything") is flows.flows["t"]
+
+
+@pytest.mark.parametrize(
+    "nodes",
+    [
+        # a goto to itself, and two gotos to each other: no caller input in the cycle
+        ["g: {type: goto, flow: t, node: g}"],
+        ["g: {type: goto, flow: t, node: h}", "h: {type: goto, flow: t, node: g}"],
+    ],
+)
+def test_loop_through_goto_is_refused(tmp_path: Path, nodes: list[str]) -> None:
+    """A cycle closed by goto spins like any other loop without caller input."""
+    text = BASE.replace('{"1": bye}', '{"1": g}') + "".join(f"  {n}\n" for n in nodes)
+    write(tmp_path, {"t.yaml": text})
+    flows, errors = load(tmp_path)
+    assert any("loop with no caller input" in e for e in errors), errors
+    assert flows is None
+
+
+def shipped_known() -> Known:
+    return Known(queues=queue_names(PROJECT_ROOT / "config"), transactions=REGISTRY)
+
+
+def test_shipped_flows_load() -> None:
+    flows, errors = load(PROJECT_ROOT / "flows", shipped_known())
+    assert errors == []
+    assert flows is not None
+    assert {"demo_ivr", "mobile_10086", "bank_95555"} <= set(flows.flows)
+    assert flows.default == "demo_ivr"
+    assert flows.by_number["10086"] == "mobile_10086"
+    assert flows.by_number["95555"] == "bank_95555"
+
+
+def test_reload_refuses_an_invalid_set_and_keeps_the_running_one(tmp_path: Path) -> None:
+    write(tmp_path, {"t.yaml": BASE})
+    registry = FlowRegistry(tmp_path, KNOWN)
+    running = registry.current  # what a call in progress holds
+
+    write(tmp_path, {"t.yaml": BASE.replace('{"1": bye}', '{"1": nowhere}')})
+    assert registry.reload() == {
+        "ok": False,
+        "version": running.version,
+        "errors": ["t.yaml: node 'main' field 'choices.1': unknown target 'nowhere'"],
+    }
+    assert registry.current is running
+
+    write(tmp_path, {"t.yaml": BASE.replace("主菜单", "新菜单")})
+    result = registry.reload()
+    assert result == {"ok": True, "version": registry.current.version, "previous": running.version}
+    assert registry.current.version != running.version
+    assert registry.current.flows["t"].nodes["main"].prompt == "新菜单"  # type: ignore[union-attr]
+    # the call that started before the reload still walks the old set
+    assert running.flows["t"].nodes["main"].prompt == "主菜单"  # type: ignore[union-attr]
+
+
+def test_registry_refuses_to_start_with_invalid_flows(tmp_path: Path) -> None:
+    write(tmp_path, {"t.yaml": BASE + "  lonely: {type: hangup}\n"})
+    with pytest.raises(FlowLoadError) as caught:
+        FlowRegistry(tmp_path, KNOWN)
+    assert str(caught.value) == (
+        "invalid flows:\n  t.yaml: node 'lonely': unreachable from the start node"
+    )
+
+
+def test_graph_to_dot(tmp_path: Path) -> None:
+    write(tmp_path, {"t.yaml": BASE.replace('{"1": bye}', '{"1": bye, "2": bye}')})
+    flows, _ = load(tmp_path)
+    assert flows is not None
+    dot = to_dot(flows.flows["t"])
+    assert dot.startswith('digraph "t" {')
+    assert '"__start" -> "main";' in dot
+    assert '"main" [shape=box3d, label="main\\n[menu]\\n主菜单"];' in dot
+    assert '"bye" [shape=doublecircle, label="bye\\n[hangup]\\ncause 16"];' in dot
+    assert '"main" -> "bye" [label="press 1"];' in dot
+    assert '"main" -> "bye" [label="press 2"];' in dot
+    assert '"main" -> "bye" [label="failure"];' in dot
