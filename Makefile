@@ -43,7 +43,10 @@ run: setup
 
 test: setup
 	@$(APP) flows check
-	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; $(APP) stack stop >/dev/null 2>&1; exit $$rc
+	@$(APP) dialplan check
+	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 0 ]; then echo "==> bench smoke"; $(APP) bench --smoke; rc=$$?; fi; \
+	  $(APP) stack stop >/dev/null 2>&1; exit $$rc
 
 test-unit: venv
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)

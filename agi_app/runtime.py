@@ -76,6 +76,9 @@ class Runtime:
             serve_ari,
             Admission(self.s.max_concurrent_calls, self.s.max_calls_per_second),
         )
+        if self.side_channel_owner is not None:  # channels the app dialled (callbacks)
+            self.ari.side_channels = self.side_channel_owner.owns
+            self.ari.on_side_event = self.side_channel_owner.on_event
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -17,7 +17,7 @@ from agi_app.fastagi.routes import build_routes
 from agi_app.fastagi.server import AgiRequest, AgiServer
 from agi_app.flows.bus import DataBus
 from agi_app.flows.engine import EngineDeps, run_flow
-from agi_app.flows.loader import Known
+from agi_app.flows.loader import Known, speakable_languages
 from agi_app.flows.registry import FlowRegistry
 from agi_app.flows.transactions import REGISTRY
 from agi_app.routing.config import load_queues, load_service
@@ -36,7 +36,14 @@ def build_runtime(s: Settings) -> Runtime:
     runtime = Runtime(s)
     queues = load_queues(s.config_dir / "queues.yaml")
     policy = load_service(s.config_dir / "service.yaml", queues)
-    registry = FlowRegistry(s.flows_dir, Known(queues=set(queues.queues), transactions=REGISTRY))
+    registry = FlowRegistry(
+        s.flows_dir,
+        Known(
+            queues=set(queues.queues),
+            transactions=REGISTRY,
+            languages=speakable_languages(s.config_dir),
+        ),
+    )
     cache = build_cache(s)
     store = PgCustomerStore(runtime.db)
     shedding = build_shedding(s, runtime, policy)

@@ -79,8 +79,10 @@ class AriCall:
                 self._back.set_result(status)
         elif isinstance(event, EnteredBridge):
             self.reached_agent = True
-        elif isinstance(event, VarSet) and event.name == "MEMBERNAME":
-            self.agent = event.value or self.agent
+        elif isinstance(event, VarSet) and event.name == "MEMBERNAME" and event.value:
+            # app_queue sets MEMBERNAME (setinterfacevar=yes) only once an agent answered.
+            self.agent = event.value
+            self.reached_agent = True
 
     def _mark_gone(self) -> None:
         if self._gone.is_set():

@@ -28,12 +28,16 @@ def register(sub: Any) -> None:
 def known_for_check() -> Any:
     """What flows may refer to: registered transactions, configured queues."""
     import agi_app.flows.business  # noqa: F401  (registers the transactions)
-    from agi_app.flows.loader import Known
+    from agi_app.flows.loader import Known, speakable_languages
     from agi_app.flows.transactions import REGISTRY
     from agi_app.routing.config import queue_names
 
     s = get_settings()
-    return Known(queues=queue_names(s.config_dir), transactions=REGISTRY)
+    return Known(
+        queues=queue_names(s.config_dir),
+        transactions=REGISTRY,
+        languages=speakable_languages(s.config_dir),
+    )
 
 
 def _handle(args: argparse.Namespace) -> int:

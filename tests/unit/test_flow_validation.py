@@ -129,7 +129,7 @@ CASES = [
     ),
     pytest.param(
         {"t.yaml": BASE.replace("prompt: 主菜单", "prompt: {zh: 主菜单, fr: menu}")},
-        ["t.yaml: node 'main' field 'prompt': unknown prompt language 'fr'"],
+        ["t.yaml: node 'main' field 'prompt': no voice for prompt language 'fr'"],
         id="unknown prompt language",
     ),
     pytest.param(
