@@ -60,6 +60,7 @@ class AppProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: Any = None
         self.flows_dir: Path | None = None
+        self.asterisk_log_offset = 0  # Asterisk's log size when this session began
 
     def start(self, extra_env: dict[str, str] | None = None) -> None:
         env = {**os.environ, **(extra_env or {})}
@@ -137,6 +138,8 @@ def app(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[A
         shutil.copy(f, flows / f.name)
     proc = AppProcess(stack, log_path)
     proc.flows_dir = flows
+    ast_log = stack.asterisk_root / "var/log/asterisk/messages.log"
+    proc.asterisk_log_offset = ast_log.stat().st_size if ast_log.exists() else 0
     try:
         proc.start()
     except TimeoutError as exc:

@@ -146,10 +146,11 @@ def _read_stats(path: Path, result: SippResult) -> None:
 
 
 def _read_rtt(path: Path, result: SippResult) -> None:
+    """SIPp's -trace_rtt file: ``Date_ms;response_time_ms;rtd_no`` per sample."""
     with path.open() as fh:
         for row in csv.reader(fh, delimiter=";"):
-            if len(row) >= 4 and row[2].replace(".", "", 1).isdigit():
-                result.rtd.setdefault(row[3].strip(), []).append(float(row[2]))
+            if len(row) >= 3 and row[1].replace(".", "", 1).isdigit():
+                result.rtd.setdefault(row[2].strip(), []).append(float(row[1]))
 
 
 class Answerer:

@@ -28,7 +28,6 @@ class QueueConf(Strict):
     ring_timeout_s: int = Field(default=15, ge=1, le=300)
     announce_position: bool = False
     max_callers: int = Field(default=0, ge=0)
-    overflow: str | None = None
     members: list[Member] = Field(default_factory=list)
 
 
@@ -42,13 +41,6 @@ class QueuesFile(Strict):
             if name == "general" or not name.replace("_", "").isalnum():
                 raise ValueError(f"bad queue name {name!r} ('general' is reserved by app_queue)")
         return v
-
-    @model_validator(mode="after")
-    def _overflow(self) -> QueuesFile:
-        for name, q in self.queues.items():
-            if q.overflow and q.overflow not in self.queues:
-                raise ValueError(f"queue {name}: overflow to unknown queue {q.overflow!r}")
-        return self
 
 
 class GradePolicy(Strict):
@@ -142,7 +134,9 @@ def render_queues_conf(qf: QueuesFile) -> str:
             "setinterfacevar=yes",
             f"maxlen={q.max_callers}",
             f"announce-position={'yes' if q.announce_position else 'no'}",
-            "announce-frequency=0",
+            # position and estimated wait every 30 s while waiting, when configured
+            f"announce-frequency={30 if q.announce_position else 0}",
+            f"announce-holdtime={'once' if q.announce_position else 'no'}",
             "periodic-announce-frequency=0",
         ]
         out += [f"member => PJSIP/{m.endpoint},{m.penalty},{m.endpoint}" for m in q.members]

@@ -70,3 +70,14 @@ async def test_valid_snippets_install_and_verify(app: AppProcess, tmp_path: Path
     assert "Installed and verified" in proc.stdout
     result = await place_call(tmp_path, "100", "13900004004", "wait 1; 1")
     assert result.successful == 1, result.output
+
+
+async def test_route_only_mode_queues_on_the_variables_it_set(
+    app: AppProcess, tmp_path: Path, agents: Agents
+) -> None:
+    """6<number>: the app only decides; the dialplan queues on AGI_APP_QUEUE/QUEUE_PRIO."""
+    agent = await agents.start("agent1", 5071, hold_ms=1500)
+    result = await place_call(tmp_path, "6100", "13800000003", "", cause=16)
+    assert result.successful == 1, result.output
+    await agent.stop()
+    assert agent.stats().successful == 1  # gold caller -> support queue -> agent1

@@ -116,3 +116,18 @@ def test_qa_call_reports_a_path_mismatch(app: AppProcess) -> None:
     assert proc.returncode == 1
     assert "MISMATCH: path differs" in proc.stdout
     assert "greeting[1] > announcement > bye" in proc.stdout
+
+
+def test_asterisk_found_every_rendered_prompt(app: AppProcess) -> None:
+    """After the calls above, Asterisk logged no missing or unreadable prompt of ours."""
+    log = app.settings.asterisk_root / "var/log/asterisk/messages.log"
+    with log.open("rb") as fh:
+        fh.seek(app.asterisk_log_offset)
+        text = fh.read().decode(errors="replace")
+    bad = [
+        line
+        for line in text.splitlines()
+        if "agi_app/" in line
+        and ("does not exist" in line or "Unable to open" in line or "not found" in line.lower())
+    ]
+    assert bad == []

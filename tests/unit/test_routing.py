@@ -156,10 +156,10 @@ def test_load_queues_refuses_bad_names(tmp_path: Path, name: str) -> None:
     assert f"bad queue name {name!r} ('general' is reserved by app_queue)" in message
 
 
-def test_load_queues_refuses_unknown_overflow(tmp_path: Path) -> None:
+def test_load_queues_refuses_unknown_keys(tmp_path: Path) -> None:
     path = tmp_path / "queues.yaml"
     path.write_text("queues:\n  support: {overflow: nowhere}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="overflow to unknown queue 'nowhere'") as caught:
+    with pytest.raises(ConfigError, match="overflow: Extra inputs are not permitted") as caught:
         load_queues(path)
     assert str(caught.value).startswith(str(path))
 
