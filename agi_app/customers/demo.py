@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from agi_app.customers.importer import COLUMNS
 from agi_app.settings import Settings
 
 SHOWCASE = [  # number, name, grade, tags, language, status, last_agent
@@ -122,18 +123,7 @@ async def ensure_demo_data(s: Settings, count: int = 10_000, seed: int = 7) -> i
             await conn.copy_records_to_table(
                 "customers",
                 records=rows,
-                columns=[
-                    "number",
-                    "name",
-                    "grade",
-                    "brand",
-                    "tags",
-                    "language",
-                    "bill_day",
-                    "status",
-                    "last_agent",
-                    "last_contact_at",
-                ],
+                columns=COLUMNS,
             )
             data = business([r[0] for r in rows], seed, now.date())
             cols = {

@@ -28,6 +28,7 @@ from agi_app.fastagi.protocol import (
 from agi_app.metrics import METRICS
 
 log = logging.getLogger(__name__)
+MAX_COMMAND_BYTES = 2000  # res_agi reads at most 2047 bytes a line
 
 
 class AgiChannel:
@@ -42,7 +43,11 @@ class AgiChannel:
     async def command(self, line: str, timeout_s: float | None = None) -> AgiReply:
         if self.hung_up:
             raise CallHangup("agi")  # replies arrive one command late after a hangup
-        self._writer.write(line.encode() + b"\n")
+        data = line.encode()
+        if len(data) > MAX_COMMAND_BYTES:
+            # res_agi cuts longer lines and would run the rest as a second command.
+            raise AgiProtocolError(f"AGI command of {len(data)} bytes refused")
+        self._writer.write(data + b"\n")
         await self._writer.drain()
         while True:
             async with asyncio.timeout(timeout_s or self._timeout):

@@ -27,12 +27,18 @@ class CardArgs(BaseModel):
     card_last4: str = Field(pattern=r"^\d{4}$")
 
 
-async def _row(ctx: TxContext, sql: str, *args: Any) -> Any:
+async def _pool(ctx: TxContext) -> Any:
+    """The pool, for a known caller; else the transaction fails (on_failure)."""
     if not ctx.caller_e164:
         raise TransactionError("caller unknown")
     pool = await ctx.get_pool()
     if pool is None:
         raise TransactionError("database unavailable")
+    return pool
+
+
+async def _row(ctx: TxContext, sql: str, *args: Any) -> Any:
+    pool = await _pool(ctx)
     row = await pool.fetchrow(sql, ctx.caller_e164, *args)
     if row is None:
         raise TransactionError("no data for this caller")
@@ -168,7 +174,7 @@ async def report_card_loss(a: CardArgs, ctx: TxContext) -> Report:
     await _row(
         ctx, "SELECT 1 FROM bank_accounts WHERE number = $1 AND card_last4 = $2", a.card_last4
     )
-    pool = await ctx.get_pool()
+    pool = await _pool(ctx)
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
             "UPDATE bank_accounts SET status = 'frozen' WHERE number = $1 AND card_last4 = $2",
@@ -192,11 +198,7 @@ class SmsQueued(BaseModel):
 @REGISTRY.register("sms_bill_link", NoArgs, SmsQueued)
 async def sms_bill_link(_a: NoArgs, ctx: TxContext) -> SmsQueued:
     """Queue an SMS with the bill link (the SMS-centre gateway reads sms_outbox)."""
-    if not ctx.caller_e164:
-        raise TransactionError("caller unknown")
-    pool = await ctx.get_pool()
-    if pool is None:
-        raise TransactionError("database unavailable")
+    pool = await _pool(ctx)
     body = (
         "您的本月账单已生成，查看：https://example.invalid/bill"
         if ctx.language == "zh"
@@ -224,11 +226,7 @@ class CallbackBooked(BaseModel):
 @REGISTRY.register("request_callback", CallbackArgs, CallbackBooked)
 async def request_callback(a: CallbackArgs, ctx: TxContext) -> CallbackBooked:
     """Book a callback; an open one for the same number is reused, never doubled."""
-    if not ctx.caller_e164:
-        raise TransactionError("caller unknown")
-    pool = await ctx.get_pool()
-    if pool is None:
-        raise TransactionError("database unavailable")
+    pool = await _pool(ctx)
     cid = await pool.fetchval(
         "WITH new AS (INSERT INTO callbacks (number, queue, priority, call_id)"
         " VALUES ($1, $2, $3, $4) ON CONFLICT (number) WHERE state IN ('pending', 'dialing')"

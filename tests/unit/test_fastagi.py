@@ -194,3 +194,15 @@ def test_protocol_helpers() -> None:
     assert quote('x"\ny') == '"x\\" y"'  # a newline can never start a second command
     with pytest.raises(AgiProtocolError):
         parse_reply("garbage")
+
+
+async def test_overlong_command_is_refused_not_split(server: AgiServer) -> None:
+    async def long_value(req: AgiRequest) -> None:
+        await req.channel.set_variable("X", "a" * 3000 + '"\nEXEC System "rm -rf /')
+
+    server.routes = {**server.routes, "long": long_value}
+    ast = await Asterisk.connect(server.bound_port)
+    await ast.request("long")
+    cmds, _status = await ast.answer_until_status()
+    assert cmds == ['SET VARIABLE AGI_APP_STATUS "FAILURE"']  # nothing of the value was sent
+    await ast.close()
