@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from agi_app.ami import Ami
+from agi_app.shedding.live import parse_queue_summary
 from agi_app.shedding.report import fetch_report, fluctuation
 from tests.conftest import Agents, AppProcess, admin, place_call, wait_journey
 
@@ -42,6 +44,24 @@ async def test_month_end_standard_hears_self_service_first_vip_does_not(
         await admin(app.settings, "POST", "/admin/clock", {"now": None})
 
 
+async def wait_no_agent_available(app: AppProcess, queue: str, timeout: float = 30) -> None:
+    """Until AMI shows every agent of ``queue`` busy, and the app's monitor has polled."""
+    ami = Ami(app.settings)
+    await ami.connect()
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                loads = parse_queue_summary(
+                    list(await ami.action({"Action": "QueueSummary"}, as_list=True))
+                )
+                if queue in loads and loads[queue].available == 0:
+                    break
+                await asyncio.sleep(0.2)
+    finally:
+        ami.close()
+    await asyncio.sleep(1.5)  # the app polls QueueSummary every second
+
+
 async def test_busy_agents_lead_to_a_callback_that_is_made(
     app: AppProcess, db: Any, tmp_path: Path, agents: Agents
 ) -> None:
@@ -53,7 +73,7 @@ async def test_busy_agents_lead_to_a_callback_that_is_made(
         asyncio.create_task(place_call(tmp_path, "95555", n, "wait 1; 1; wait 2; 0", timeout_s=90))
         for n in ("13900003001", "13900003002")
     ]
-    await asyncio.sleep(9)  # both agents talking: the load monitor sees none available
+    await wait_no_agent_available(app, "support")
     # Level 3: self-service first (2 = continue), the agent only after a self-service
     # try: 1 balance, then 0 for an agent -> callback offer -> 1 to book it.
     result = await place_call(
