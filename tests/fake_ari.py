@@ -1,12 +1,15 @@
 """A fake Asterisk ARI at the HTTP/websocket edge, for unit tests.
 
-It answers the REST calls the client makes, records them, and lets a test
-push events down the websocket or drop the connection.
+It answers the REST calls the client makes, over HTTP or, like Asterisk
+22.4+, as ``RESTRequest`` messages on the event websocket (``rest_over_ws``),
+records them, and lets a test push events down the websocket or drop the
+connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +22,8 @@ class Request:
     path: str
     params: dict[str, list[str]]
     auth: str
+    via: str = "http"
+    body: Any = None
 
 
 @dataclass
@@ -32,6 +37,8 @@ class FakeAri:
     ws_connects: int = 0
     runner: web.AppRunner | None = None
     port: int = 0
+    rest_over_ws: bool = True  # False: an Asterisk before 22.4 ignores RESTRequest
+    hold_ws_requests: bool = False  # True: never answer (a stuck Asterisk)
 
     async def start(self) -> str:
         app = web.Application()
@@ -59,10 +66,49 @@ class FakeAri:
         self.ws_connects += 1
         self.sockets.append(ws)
         self.connected.set()
+        auth = request.headers.get("Authorization", "")
         async for msg in ws:
             if msg.type == WSMsgType.CLOSE:
                 break
+            if msg.type == WSMsgType.TEXT and self.rest_over_ws:
+                await self._ws_request(ws, json.loads(msg.data), auth)
         return ws
+
+    async def _ws_request(self, ws: web.WebSocketResponse, msg: dict[str, Any], auth: str) -> None:
+        if msg.get("type") != "RESTRequest":
+            return
+        params: dict[str, list[str]] = {}
+        for item in msg.get("query_strings") or ():
+            params.setdefault(item["name"], []).append(item["value"])
+        method, path = msg["method"], "/" + msg["uri"]
+        body = json.loads(msg["message_body"]) if msg.get("message_body") else None
+        self.requests.append(Request(method, path, params, auth, "ws", body))
+        self.request_seen.set()
+        if self.hold_ws_requests:
+            return
+        status, answer = self._answer(method, path)
+        await ws.send_json(
+            {
+                "type": "RESTResponse",
+                "request_id": msg.get("request_id", ""),
+                "status_code": status,
+                "uri": msg["uri"],
+                "message_body": "" if answer is None else json.dumps(answer),
+            }
+        )
+
+    def _answer(self, method: str, path: str) -> tuple[int, Any]:
+        """What Asterisk would answer, for either transport."""
+        parts = path.split("/")
+        if path == "/channels" and method == "GET":
+            return 200, self.channels
+        if path == "/asterisk/ping":
+            return 200, {"ping": "pong"}
+        if len(parts) > 2 and parts[1] == "channels" and parts[2] in self.gone_channels:
+            return 404, {"message": "Channel not found"}
+        if method == "GET" and path.endswith("/variable"):
+            return 200, {"value": "x"}
+        return 204, None
 
     async def _list_channels(self, request: web.Request) -> web.Response:
         self._record(request)
@@ -70,12 +116,10 @@ class FakeAri:
 
     async def _rest(self, request: web.Request) -> web.Response:
         self._record(request)
-        parts = request.path.split("/")
-        if len(parts) > 3 and parts[2] == "channels" and parts[3] in self.gone_channels:
-            return web.json_response({"message": "Channel not found"}, status=404)
-        if request.method == "GET" and request.path.endswith("/variable"):
-            return web.json_response({"value": "x"})
-        return web.Response(status=204)
+        status, answer = self._answer(request.method, request.path.removeprefix("/ari"))
+        if answer is None:
+            return web.Response(status=status)
+        return web.json_response(answer, status=status)
 
     def _record(self, request: web.Request) -> None:
         params: dict[str, list[str]] = {}

@@ -54,7 +54,14 @@ class AriApplication:
     """Receives ARI events and runs ``serve`` once per new call."""
 
     def __init__(
-        self, rest: AriRest, serve: Serve, admission: Admission, refuse_cause: int = 17
+        self,
+        rest: AriRest,
+        serve: Serve,
+        admission: Admission,
+        refuse_cause: int = 17,
+        *,
+        rest_over_ws: bool = True,
+        event_filter: bool = True,
     ) -> None:
         self.rest = rest
         self._serve = serve
@@ -62,7 +69,13 @@ class AriApplication:
         self._refuse_cause = refuse_cause
         self.calls: dict[str, AriCall] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
-        self.stream = AriEventStream(rest, self.on_event, self.on_connected)
+        self.stream = AriEventStream(
+            rest,
+            self.on_event,
+            self.on_connected,
+            rest_over_ws=rest_over_ws,
+            event_filter=event_filter,
+        )
         self.on_refused: Callable[[ChannelInfo], None] = lambda _c: None
         # Channels the app dialled itself (callbacks) are handled elsewhere.
         self.side_channels: Callable[[str], bool] = lambda _c: False

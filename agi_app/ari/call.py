@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from agi_app.ari.events import (
@@ -26,13 +26,14 @@ from agi_app.ari.events import (
     StasisStart,
     VarSet,
 )
-from agi_app.ari.rest import AriRest, ChannelGone
+from agi_app.ari.rest import AriError, AriRest, ChannelGone
 from agi_app.callcontrol import CallHangup, DigitBuffer, QueueResult
 from agi_app.metrics import METRICS
 
 log = logging.getLogger(__name__)
 
 QUEUE_CONTEXT = "hotline-queue"
+_RUN = uuid.uuid4().hex[:8]
 
 
 class AriCall:
@@ -53,6 +54,10 @@ class AriCall:
         self._in_dialplan = False
         self._back: asyncio.Future[str] | None = None
         self._last_dtmf_at: float | None = None
+        # Playback ids: unique per process run and call, no uuid4 per prompt.
+        self._play_prefix = f"{_RUN}-{channel_id}"
+        self._plays = 0
+        self._side_tasks: set[asyncio.Future[None]] = set()
 
     # --- events -------------------------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -116,7 +121,8 @@ class AriCall:
         self._check()
         if not media or (barge_in and self.digits.pending()):
             return
-        playback_id = uuid.uuid4().hex
+        self._plays += 1
+        playback_id = f"{self._play_prefix}-{self._plays}"
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._playbacks[playback_id] = done
         self._digit_seen.clear()
@@ -136,12 +142,26 @@ class AriCall:
         finally:
             digit_wait.cancel()
         if not done.done():
-            # Barge-in: ARI does not stop playback on DTMF by itself.
+            # Barge-in: ARI does not stop playback on DTMF by itself. The stop is
+            # not awaited: the caller's next prompt should not wait for a round
+            # trip, and it cannot be cut by this stop (which names the old
+            # playback; ARI queues a new one behind it until it stops).
             self._playbacks.pop(playback_id, None)
             done.cancel()
-            await self.rest.stop_playback(playback_id)
+            self._spawn(self._stop(playback_id))
         else:
             done.result()  # raises CallHangup when the call ended mid-prompt
+
+    async def _stop(self, playback_id: str) -> None:
+        try:
+            await self.rest.stop_playback(playback_id)
+        except (AriError, OSError) as exc:  # the call's next request reports a real outage
+            log.debug("call %s: stopping playback %s: %s", self.call_id, playback_id, exc)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
 
     def _note_dtmf_latency(self) -> None:
         if self._last_dtmf_at is not None:

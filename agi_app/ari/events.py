@@ -92,6 +92,21 @@ Event = (
 )
 
 
+# The application's event filter: what Asterisk sends us. ChannelHangupRequest
+# and ChannelStateChange are parsed (reconcile, tests) but not needed live:
+# StasisEnd and ChannelDestroyed (with the final cause) follow every hang-up.
+USED_TYPES = (
+    "StasisStart",
+    "StasisEnd",
+    "ChannelDtmfReceived",
+    "PlaybackFinished",
+    "ChannelDestroyed",
+    "ChannelEnteredBridge",
+    "ChannelVarset",
+    "RESTResponse",
+)
+
+
 def _chan(msg: dict[str, Any]) -> str:
     return str((msg.get("channel") or {}).get("id", ""))
 

@@ -16,6 +16,8 @@ from typing import Any
 import aiohttp
 import orjson
 
+from agi_app.ari.wsrest import WsRequester
+
 GONE = (404, 409, 422)
 
 
@@ -36,13 +38,38 @@ def auth_header(user: str, password: str) -> str:
 
 
 class AriRest:
-    """The REST side of ARI; one aiohttp session per application."""
+    """The REST side of ARI; one aiohttp session per application.
 
-    def __init__(self, base_url: str, user: str, password: str, app: str) -> None:
+    Requests go over the event websocket while one is attached (``attach_ws``,
+    done by the event stream when Asterisk answers requests there) and over
+    HTTP otherwise.
+    """
+
+    def __init__(
+        self, base_url: str, user: str, password: str, app: str, ws_max_waiting: int = 4
+    ) -> None:
         self.base = base_url.rstrip("/")
         self.app = app
         self._headers = {"Authorization": auth_header(user, password)}
         self._session: aiohttp.ClientSession | None = None
+        self._ws: WsRequester | None = None
+        # Asterisk runs the requests of one websocket one after another, each
+        # waiting for its channel's thread; HTTP requests run in parallel. So
+        # past this many unanswered websocket requests, new ones go over HTTP.
+        self.ws_max_waiting = ws_max_waiting
+        self.sent_ws = 0
+        self.sent_http = 0
+
+    def attach_ws(self, requester: WsRequester) -> None:
+        self._ws = requester
+
+    def detach_ws(self, requester: WsRequester) -> None:
+        if self._ws is requester:
+            self._ws = None
+
+    @property
+    def transport(self) -> str:
+        return "websocket" if self._ws is not None else "http"
 
     @property
     def headers(self) -> dict[str, str]:
@@ -70,15 +97,27 @@ class AriRest:
         body: dict[str, Any] | None = None,
         channel_op: bool = False,
     ) -> Any:
-        """One REST call; JSON result or None. Raises AriError / ChannelGone."""
-        async with self.session().request(
-            method, self.base + path, params=list(params), json=body
-        ) as resp:
-            data = await resp.read()
-            if resp.status >= 300:
-                cls = ChannelGone if channel_op and resp.status in GONE else AriError
-                raise cls(resp.status, method, path, data.decode(errors="replace"))
-            return orjson.loads(data) if data else None
+        """One REST call; JSON result or None. Raises AriError / ChannelGone.
+
+        A dropped connection raises ConnectionError (websocket) or
+        aiohttp.ClientError (HTTP), both OSError-like: the call's own boundary
+        handles them.
+        """
+        ws = self._ws
+        if ws is not None and ws.waiting < self.ws_max_waiting:
+            self.sent_ws += 1
+            answer = await ws.request(method, path.lstrip("/"), params, body)
+            status, data = answer.status, answer.body.encode()
+        else:
+            self.sent_http += 1
+            async with self.session().request(
+                method, self.base + path, params=list(params), json=body
+            ) as resp:
+                status, data = resp.status, await resp.read()
+        if status >= 300:
+            cls = ChannelGone if channel_op and status in GONE else AriError
+            raise cls(status, method, path, data.decode(errors="replace"))
+        return orjson.loads(data) if data else None
 
     # --- channels -------------------------------------------------------
     async def answer(self, channel: str) -> None:
@@ -136,6 +175,11 @@ class AriRest:
                 [("eventSource", f"channel:{channel}")],
                 channel_op=True,
             )
+
+    async def set_event_filter(self, types: Sequence[str]) -> None:
+        """Asterisk sends this application only these event types."""
+        body = {"allowed": [{"type": name} for name in types], "disallowed": []}
+        await self.request("PUT", f"/applications/{self.app}/eventFilter", body=body)
 
     async def channels(self) -> list[dict[str, Any]]:
         data = await self.request("GET", "/channels")

@@ -1,9 +1,13 @@
 """The ARI event websocket with a reconnect supervisor.
 
-After every (re)connect ``on_connected`` runs, so the application can
-reconcile with ``GET /channels``: StasisStart is not replayed for calls that
-arrived or ended while we were away. Events are dispatched synchronously in
-arrival order, so one channel's events can never be reordered.
+After every (re)connect the stream (1) checks that Asterisk answers REST
+requests on the websocket and, if so, sends the application's requests there
+instead of over HTTP, (2) sets the application's event filter so Asterisk only
+sends the event types ``events.USED_TYPES`` lists, and (3) runs
+``on_connected`` so the application can reconcile with ``GET /channels``:
+StasisStart is not replayed for calls that arrived or ended while we were
+away. Events are dispatched synchronously in arrival order, so one channel's
+events can never be reordered.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import orjson
 
-from agi_app.ari.events import Event, parse
-from agi_app.ari.rest import AriRest
+from agi_app.ari.events import USED_TYPES, Event, parse
+from agi_app.ari.rest import AriError, AriRest
+from agi_app.ari.wsrest import WsRequester
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +37,20 @@ class AriEventStream:
         *,
         backoff_first: float = 0.1,
         backoff_max: float = 3.0,
+        rest_over_ws: bool = True,
+        event_filter: bool = True,
     ) -> None:
         self._rest = rest
         self._on_event = on_event
         self._on_connected = on_connected
         self._backoff_first = backoff_first
         self._backoff_max = backoff_max
+        self.rest_over_ws = rest_over_ws
+        self.event_filter = event_filter
+        self.probe_timeout_s = 2.0
         self.connected = asyncio.Event()
         self.connects = 0
+        self._requester: WsRequester | None = None
 
     @property
     def url(self) -> str:
@@ -69,19 +80,64 @@ class AriEventStream:
             reconnect = self.connects > 0
             self.connects += 1
             log.info("ARI websocket connected (%s)", "reconnect" if reconnect else "first")
-            await self._on_connected(reconnect)
-            self.connected.set()
+            requester = WsRequester(ws.send_str)
+            self._requester = requester
+            reader = asyncio.create_task(self._read(ws, requester), name="ari-events")
+            sweeper = asyncio.create_task(_expire_forever(requester), name="ari-expire")
+            try:
+                await self._prepare(requester)
+                await self._on_connected(reconnect)
+                self.connected.set()
+                await reader
+            finally:
+                reader.cancel()
+                sweeper.cancel()
+                self._close_requests(requester)
+                self._requester = None
+        log.warning("ARI websocket closed")
+
+    async def _prepare(self, requester: WsRequester) -> None:
+        """Requests over the websocket if Asterisk answers there; the event filter."""
+        if self.rest_over_ws:
+            try:
+                async with asyncio.timeout(self.probe_timeout_s):
+                    answer = await requester.request("GET", "asterisk/ping")
+                if answer.status == 200:
+                    self._rest.attach_ws(requester)
+            except TimeoutError:
+                log.info("ARI: no REST over the websocket here (Asterisk < 22.4); using HTTP")
+        if self.event_filter:
+            try:
+                await self._rest.set_event_filter(USED_TYPES)
+            except (AriError, OSError) as exc:
+                log.warning("ARI: event filter not set (%s); parsing every event", exc)
+        log.info("ARI requests over %s", self._rest.transport)
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse, requester: WsRequester) -> None:
+        try:
             async for msg in ws:
                 if msg.type == aiohttp.WSMsgType.TEXT:
                     self._dispatch(msg.data)
                 elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
                     break
-        log.warning("ARI websocket closed")
+        finally:
+            self._close_requests(requester)
+
+    def _close_requests(self, requester: WsRequester) -> None:
+        """New requests go over HTTP again; waiting ones fail as on a dropped connection."""
+        self._rest.detach_ws(requester)
+        if not requester.closed:
+            requester.fail_all(ConnectionError("ARI websocket closed"))
 
     def _dispatch(self, data: str) -> None:
         try:
-            event = parse(orjson.loads(data))
-        except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
+            msg = orjson.loads(data)
+            if msg.get("type") == "RESTResponse":
+                if self._requester is not None:
+                    self._requester.resolve(msg)
+                return
+            event = parse(msg)
+        except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError) as exc:
             log.warning("ARI: unreadable event dropped: %s", exc)
             return
         if event is None:
@@ -90,3 +146,9 @@ class AriEventStream:
             self._on_event(event)
         except Exception:  # one bad event must not stop the stream for every call
             log.exception("ARI: handling %s failed", type(event).__name__)
+
+
+async def _expire_forever(requester: WsRequester, every_s: float = 0.5) -> None:
+    while not requester.closed:
+        await asyncio.sleep(every_s)
+        requester.expire()

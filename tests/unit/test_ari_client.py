@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from agi_app.ari.app import Admission, AriApplication, Serve
 from agi_app.ari.call import AriCall
 from agi_app.ari.rest import AriRest, ChannelGone, auth_header
+from agi_app.ari.wsrest import WsRequester
 from agi_app.callcontrol import CallHangup
 from tests.fake_ari import FakeAri, dtmf, hangup, playback_finished, stasis_start
 
@@ -137,3 +139,110 @@ def test_admission_rate_limit() -> None:
     adm = Admission(max_calls=100, rate_per_s=2)
     assert [adm.admit(0, 0.0) for _ in range(3)] == [True, True, False]
     assert adm.admit(0, 0.6)  # a token refilled after half a second
+
+
+async def test_requests_go_over_the_websocket_with_the_event_filter(fake: FakeAri) -> None:
+    async def serve(call: AriCall, args: tuple[str, ...]) -> None:
+        await call.answer()
+        await call.set_variable("NOTE", "a b&c=d")  # Asterisk decodes query_strings itself
+        await call.hangup(16)
+
+    app, task = await make_app(fake, serve)
+    assert app.rest.transport == "websocket"
+    flt = await fake.wait_request("PUT", "/applications/agi-app/eventFilter")
+    allowed = {item["type"] for item in flt.body["allowed"]}
+    assert {"StasisStart", "ChannelDtmfReceived", "RESTResponse"} <= allowed
+    assert "PlaybackStarted" not in allowed
+    await fake.send(stasis_start("c1"))
+    hung = await fake.wait_request("DELETE", "/channels/c1")
+    note = await fake.wait_request("POST", "/channels/c1/variable")
+    assert note.params == {"variable": ["NOTE"], "value": ["a b&c=d"]}
+    assert {r.via for r in fake.requests if "/channels/c1" in r.path} == {"ws"}
+    assert hung.params["reason_code"] == ["16"] and hung.auth == auth_header("user", "pw")
+    await stop_app(app, task)
+
+
+async def test_gone_channel_over_the_websocket_is_channel_gone(fake: FakeAri) -> None:
+    app, task = await make_app(fake, _idle)
+    fake.gone_channels.add("c2")
+    with pytest.raises(ChannelGone):
+        await app.rest.answer("c2")
+    assert fake.requests[-1].via == "ws"
+    await stop_app(app, task)
+
+
+async def test_asterisk_without_rest_over_ws_gets_http(fake: FakeAri) -> None:
+    fake.rest_over_ws = False  # Asterisk < 22.4 ignores RESTRequest
+    base = await fake.start()
+    rest = AriRest(base, "user", "pw", "agi-app")
+    app = AriApplication(rest, _idle, Admission(10, 0))
+    app.stream.probe_timeout_s = 0.2
+    task = asyncio.create_task(app.run())
+    async with asyncio.timeout(5):
+        await app.stream.connected.wait()
+    assert rest.transport == "http"
+    await rest.answer("c1")
+    assert fake.requests[-1].via == "http"
+    await stop_app(app, task)
+
+
+async def test_websocket_drop_fails_waiting_requests_and_falls_back_to_http(
+    fake: FakeAri,
+) -> None:
+    app, task = await make_app(fake, _idle)
+    fake.hold_ws_requests = True  # Asterisk stops answering, then the socket drops
+    pending = asyncio.create_task(app.rest.answer("c1"))
+    await fake.wait_request("POST", "/channels/c1/answer")
+    fake.rest_over_ws = False  # after the reconnect Asterisk "forgot" the feature
+    app.stream.probe_timeout_s = 0.2
+    await fake.drop()
+    with pytest.raises(ConnectionError):
+        async with asyncio.timeout(5):
+            await pending
+    assert app.rest.transport == "http"  # no websocket: HTTP at once, not an error
+    await app.rest.answer("c3")
+    assert fake.requests[-1].via == "http"
+    await stop_app(app, task)
+
+
+async def test_unanswered_websocket_requests_time_out() -> None:
+    sent: list[str] = []
+
+    async def send(text: str) -> None:
+        sent.append(text)
+
+    requester = WsRequester(send, timeout_s=5)
+    waiting = asyncio.create_task(requester.request("POST", "channels/c1/answer"))
+    await asyncio.sleep(0)
+    assert requester.waiting == 1 and '"RESTRequest"' in sent[0]
+    assert requester.expire(time.monotonic() + 1) == 0  # not late yet
+    assert requester.expire(time.monotonic() + 6) == 1
+    with pytest.raises(TimeoutError):
+        await waiting
+    assert requester.waiting == 0
+    requester.resolve({"type": "RESTResponse", "request_id": "r1", "status_code": 204})  # late
+    requester.fail_all(ConnectionError("closed"))
+    with pytest.raises(ConnectionError):
+        await requester.request("GET", "channels")
+
+
+async def _idle(call: AriCall, args: tuple[str, ...]) -> None:
+    await call.digits.next(30)
+
+
+async def test_requests_spill_to_http_while_the_websocket_is_backed_up(fake: FakeAri) -> None:
+    app, task = await make_app(fake, _idle)
+    app.rest.ws_max_waiting = 1
+    ws_before, http_before = app.rest.sent_ws, app.rest.sent_http
+    fake.hold_ws_requests = True  # Asterisk is still busy with the first request
+    first = asyncio.create_task(app.rest.answer("c1"))
+    await fake.wait_request("POST", "/channels/c1/answer")
+    await app.rest.answer("c2")  # does not queue behind c1 on the websocket
+    assert [(r.path, r.via) for r in fake.requests if "/answer" in r.path] == [
+        ("/channels/c1/answer", "ws"),
+        ("/channels/c2/answer", "http"),
+    ]
+    assert (app.rest.sent_ws - ws_before, app.rest.sent_http - http_before) == (1, 1)
+    first.cancel()
+    await asyncio.gather(first, return_exceptions=True)
+    await stop_app(app, task)
