@@ -15,6 +15,15 @@ from agi_app.settings import Settings
 log = logging.getLogger(__name__)
 
 
+async def keep_session(_conn: Any) -> None:
+    """Release without asyncpg's reset query (``RESET ALL; UNLISTEN *; ...``).
+
+    Pooled connections never change session state here (no SET, LISTEN,
+    advisory lock or cursor), so that query is a wasted round trip on every
+    lookup. asyncpg still rolls back a transaction left open before this runs.
+    """
+
+
 async def create_pool(s: Settings, **kwargs: Any) -> Any:
     """A pool to our database; asyncpg's Pool (untyped library)."""
     return await asyncpg.create_pool(
@@ -22,6 +31,7 @@ async def create_pool(s: Settings, **kwargs: Any) -> Any:
         min_size=kwargs.pop("min_size", s.pg_pool_min),
         max_size=kwargs.pop("max_size", s.pg_pool_max),
         command_timeout=kwargs.pop("command_timeout", 10),
+        reset=kwargs.pop("reset", keep_session),
         **kwargs,
     )
 
