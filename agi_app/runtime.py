@@ -53,7 +53,13 @@ class Runtime:
             self.clock.set(datetime.fromisoformat(s.business_clock))
         self.db = Database(s)
         self.journey = JourneyWriter(self.db.pool)
-        self.rest = AriRest(s.ari_base, s.ari_user, s.ari_password.get_secret_value(), s.ari_app)
+        self.rest = AriRest(
+            s.ari_base,
+            s.ari_user,
+            s.ari_password.get_secret_value(),
+            s.ari_app,
+            ws_max_waiting=s.ari_ws_max_waiting,
+        )
         self.background: list[asyncio.Task[Any]] = []
         self.stopping = asyncio.Event()
         self.services: CallServices | None = None
@@ -75,6 +81,8 @@ class Runtime:
             self.rest,
             serve_ari,
             Admission(self.s.max_concurrent_calls, self.s.max_calls_per_second),
+            rest_over_ws=self.s.ari_rest_over_ws,
+            event_filter=self.s.ari_event_filter,
         )
         if self.side_channel_owner is not None:  # channels the app dialled (callbacks)
             self.ari.side_channels = self.side_channel_owner.owns
@@ -84,6 +92,8 @@ class Runtime:
         return {
             "ari_connected": bool(self.ari and self.ari.stream.connected.is_set()),
             "active_calls": len(self.ari.calls) if self.ari else 0,
+            "ari_transport": self.rest.transport,
+            "ari_requests": {"websocket": self.rest.sent_ws, "http": self.rest.sent_http},
             "journeys_written": self.journey.written,
             "journeys_dropped": self.journey.dropped,
             "business_clock": self.clock.now().isoformat(),

@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     ari_app: str = "agi-app"
     ari_user: str = "agi_app"
     ari_password: SecretStr = SecretStr("")
+    # REST requests over the event websocket when Asterisk supports it (22.4+),
+    # and a server-side filter so only the event types we use are sent.
+    ari_rest_over_ws: bool = True
+    ari_event_filter: bool = True
+    # Past this many unanswered websocket requests, requests go over HTTP
+    # (Asterisk answers one websocket's requests one at a time).
+    ari_ws_max_waiting: int = Field(default=4, ge=1)
     ami_user: str = "agi_app"
     ami_password: SecretStr = SecretStr("")
     admin_token: SecretStr = SecretStr("")
@@ -64,6 +71,13 @@ class Settings(BaseSettings):
     pg_pool_min: int = 2
     pg_pool_max: int = 10
     lookup_deadline_ms: int = 150
+
+    # The event loop: uvloop when installed (AGI_APP_UVLOOP=0: asyncio's own).
+    uvloop: bool = True
+    # Real-time (SCHED_RR) priority 1-99 for the app's threads, 0 = normal. On a
+    # box shared with Asterisk's hundreds of media threads this keeps prompt and
+    # lookup latency low; needs root or CAP_SYS_NICE (else a warning, no change).
+    realtime_priority: int = Field(default=1, ge=0, le=99)
 
     # Calls.
     max_concurrent_calls: int = 400

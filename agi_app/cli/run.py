@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 from typing import Any
 
 from agi_app.settings import get_settings
@@ -42,15 +43,28 @@ def _handle(args: argparse.Namespace) -> int:
 def _serve(s: Any) -> int:
     from agi_app.wiring import build_runtime
 
-    try:
-        import uvloop
+    if s.realtime_priority:
+        _realtime(s.realtime_priority)
+    if s.uvloop:
+        try:
+            import uvloop
 
-        uvloop.install()
-    except ImportError:  # optional speed-up
-        pass
+            uvloop.install()
+        except ImportError:  # optional speed-up
+            pass
     runtime = build_runtime(s)
     asyncio.run(runtime.run())
     return 0
+
+
+def _realtime(priority: int) -> None:
+    """SCHED_RR for this process; threads started later inherit it, children do not."""
+    try:
+        # Children (the TTS worker, espeak) start at normal priority again.
+        os.sched_setscheduler(0, os.SCHED_RR | os.SCHED_RESET_ON_FORK, os.sched_param(priority))
+        log.info("running at real-time priority %d (SCHED_RR)", priority)
+    except (PermissionError, OSError) as exc:
+        log.warning("real-time priority %d not set: %s", priority, exc)
 
 
 def _banner(s: Any) -> None:
