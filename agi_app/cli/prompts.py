@@ -57,12 +57,15 @@ async def _render(args: argparse.Namespace, s: Settings) -> int:
 
 
 async def _render_flows(cache: Any, flows_dir: Path, sounds_dir: Path) -> int:
+    from agi_app.tts.audio import backfill_g711
     from agi_app.tts.errors import TtsError
     from agi_app.tts.flowscan import iter_prompts
     from agi_app.tts.static import render_static
 
     items = list(iter_prompts(flows_dir))
     t0, failed = time.perf_counter(), 0
+    if (sounds_dir / "cache").is_dir() and (added := backfill_g711(sounds_dir / "cache")):
+        print(f"added G.711 (.ulaw, .alaw) files to {added} cached prompt(s)", flush=True)
     for n, (text, lang) in enumerate(items, 1):
         try:
             _, rendered = await cache.prerender(text, lang)

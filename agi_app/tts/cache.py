@@ -18,6 +18,7 @@ and a ``stat`` (the stat catches a cache folder removed under a running app).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -29,7 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from agi_app.metrics import METRICS
-from agi_app.tts.audio import convert_for_asterisk
+from agi_app.tts.audio import G711, convert_for_asterisk
 from agi_app.tts.engines import Engine
 from agi_app.tts.errors import EngineError, PromptError, VoiceError
 from agi_app.tts.voices import DEFAULT_VOICES, Voice
@@ -40,6 +41,7 @@ SOUND_PREFIX = "agi_app"  # where sounds_dir is mounted under Asterisk's sounds
 DYNAMIC = "dyn"
 TOUCH_AFTER_S = 60.0  # refresh a dynamic prompt's mtime at most this often
 TMP_MIN_AGE_S = 600.0  # temp files younger than this may be a write in progress
+COMPANIONS = (".sln16", *G711)  # the files beside each prompt's .wav
 
 
 def normalise(text: str) -> str:
@@ -124,7 +126,9 @@ class PromptCache:
         """Move a dynamic copy into the static folder; False if there is none."""
         src, dst = self.root / language / DYNAMIC / key, self.root / language / key
         try:
-            os.replace(src.with_suffix(".sln16"), dst.with_suffix(".sln16"))
+            for suffix in COMPANIONS:
+                with contextlib.suppress(FileNotFoundError):  # older caches lack G.711
+                    os.replace(src.with_suffix(suffix), dst.with_suffix(suffix))
             os.replace(src.with_suffix(".wav"), dst.with_suffix(".wav"))  # the presence mark
         except FileNotFoundError:
             return False  # none, or evicted meanwhile: render it
@@ -217,9 +221,10 @@ def evict_dynamic(sounds_dir: Path, max_age_s: float, now: float | None = None) 
                     path.unlink()  # a crash mid-write left it; younger ones may be in use
             elif path.suffix == ".wav":  # its mtime says when the prompt was last used
                 path.unlink()
-                path.with_suffix(".sln16").unlink(missing_ok=True)
+                for suffix in COMPANIONS:
+                    path.with_suffix(suffix).unlink(missing_ok=True)
                 removed += 1
-            elif not path.with_suffix(".wav").exists():  # a .sln16 whose .wav is gone
+            elif not path.with_suffix(".wav").exists():  # a companion whose .wav is gone
                 path.unlink()
         except FileNotFoundError:
             continue  # removed meanwhile (another evict, or a promotion)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agi_app.tts.audio import atomic_write, ensure_dir
-from agi_app.tts.cache import SOUND_PREFIX, PromptCache
+from agi_app.tts.cache import COMPANIONS, SOUND_PREFIX, PromptCache
 
 STATIC = {
     "fallback_menu": ("您好，系统繁忙。人工服务请按零，或请稍候，正在为您转接。", "zh"),
@@ -17,13 +17,13 @@ STATIC = {
 
 
 async def render_static(cache: PromptCache, sounds_dir: Path) -> list[str]:
-    """Render the static prompts to ``sounds/static/<name>.{wav,sln16}``; their names."""
+    """Render the static prompts to ``sounds/static/<name>.{sln16,ulaw,alaw,wav}``."""
     target = sounds_dir / "static"
     ensure_dir(target)
     for name, (text, lang) in STATIC.items():
         media, _ = await cache.prerender(text, lang)
         src = sounds_dir / media.removeprefix(f"{SOUND_PREFIX}/")
-        for ext in (".sln16", ".wav"):
+        for ext in (*COMPANIONS, ".wav"):
             # Through a temp file and rename: Asterisk may be playing the old one.
             with src.with_suffix(ext).open("rb") as fh:
                 data = fh.read()
