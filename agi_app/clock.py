@@ -2,13 +2,16 @@
 
 For QA the clock can be set to a fixed point or an offset (AGI_APP_BUSINESS_CLOCK,
 ``agi-app run --clock``, or the runtime admin command), so that month-end
-rules can be exercised on any day.
+rules can be exercised on any day. Decisions (shedding, routing, flow
+branches) read the business clock; records (journey timestamps) read
+``wall_now``: a journey says when the call really happened, so QA on a shifted
+clock never puts calls on another day of the operators' report.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -17,6 +20,11 @@ log = logging.getLogger(__name__)
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+def wall_now() -> datetime:
+    """Real time (UTC), for records."""
+    return datetime.now(UTC)
 
 
 class BusinessClock:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from agi_app.callcontrol import CallControl, CallHangup
-from agi_app.clock import Clock
+from agi_app.clock import Clock, wall_now
 from agi_app.customers.model import Customer
 from agi_app.flows.bus import DataBus
 from agi_app.journey import CallEnd, CallStart, JourneySink
@@ -63,11 +65,12 @@ class CallServices:
     decide: Decide
     run_flow: FlowRunner
     default_language: str = "zh"
+    wall: Callable[[], datetime] = wall_now  # journey timestamps: real time
 
 
 async def serve_call(call: CallControl, via: str, svc: CallServices) -> FlowOutcome:
     """Serve one call from arrival to hang-up; never raises for a caller's doing."""
-    svc.journey.emit(CallStart(call.call_id, call.caller, call.called, via, svc.clock.now()))
+    svc.journey.emit(CallStart(call.call_id, call.caller, call.called, via, svc.wall()))
     t0 = time.perf_counter()
     who = await svc.identify(call.caller)
     METRICS.observe("lookup_ms", (time.perf_counter() - t0) * 1000)
@@ -105,7 +108,7 @@ async def serve_call(call: CallControl, via: str, svc: CallServices) -> FlowOutc
         svc.journey.emit(
             CallEnd(
                 call.call_id,
-                svc.clock.now(),
+                svc.wall(),
                 "failed",
                 41,
                 {"lookup": who.status, "error": type(exc).__name__},
@@ -122,5 +125,5 @@ async def serve_call(call: CallControl, via: str, svc: CallServices) -> FlowOutc
         "shedding_rule": shed.rule or None,
         **result.facts,
     }
-    svc.journey.emit(CallEnd(call.call_id, svc.clock.now(), result.outcome, result.cause, facts))
+    svc.journey.emit(CallEnd(call.call_id, svc.wall(), result.outcome, result.cause, facts))
     return result

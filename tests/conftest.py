@@ -8,6 +8,7 @@ the fixture fails with the reason (CI must not pass without them).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import shutil
 import signal
@@ -18,6 +19,7 @@ import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import asyncpg
@@ -25,6 +27,52 @@ import pytest
 
 from agi_app.ari.rest import auth_header
 from agi_app.settings import PROJECT_ROOT, Settings, get_settings
+
+HOTLINE_TZ = ZoneInfo("Asia/Shanghai")  # config/shedding.yaml and the settings' timezone
+
+
+def _peak_or_bill_day(day: dt.date) -> bool:
+    """Days on which the shipped shedding rules shed standard callers on the calendar:
+    the first and last three of the month and the showcase customers' bill day (15)
+    give or take one. (No holiday in config/shedding.yaml falls on another day.)"""
+    last = ((day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)).day
+    return day.day <= 3 or day.day > last - 3 or 14 <= day.day <= 16
+
+
+def quiet_business_time(now: dt.datetime | None = None) -> dt.datetime | None:
+    """None when real time is quiet (no calendar rule sheds today or within the
+    hour); else 10:00 on the next quiet day: the business clock of the test app.
+    Never in the past (journeys are looked up by start time), so the tests pass
+    on any calendar day, month ends included."""
+    real = (now or dt.datetime.now(dt.UTC)).astimezone(HOTLINE_TZ)
+    soon = real + dt.timedelta(hours=1)
+    if not _peak_or_bill_day(real.date()) and not _peak_or_bill_day(soon.date()):
+        return None
+    when = real.replace(hour=10, minute=0, second=0, microsecond=0)
+    while when <= real or _peak_or_bill_day(when.date()):
+        when += dt.timedelta(days=1)
+    return when
+
+
+def quiet_clock() -> str | None:
+    """The value for AGI_APP_BUSINESS_CLOCK or ``POST /admin/clock`` (None: real time)."""
+    when = quiet_business_time()
+    return None if when is None else when.isoformat()
+
+
+def month_end_business_time(now: dt.datetime | None = None) -> dt.datetime:
+    """10:00 on the next-to-last day of this month, or of the next one if that
+    has passed: a month-end peak day that is never in the past."""
+    today = (now or dt.datetime.now(dt.UTC)).astimezone(HOTLINE_TZ)
+    first = today.replace(day=1, hour=10, minute=0, second=0, microsecond=0)
+    for months_ahead in (1, 2):
+        nxt = first
+        for _ in range(months_ahead):
+            nxt = (nxt.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        candidate = nxt - dt.timedelta(days=2)  # the next-to-last day of the month before
+        if candidate > today:
+            return candidate
+    raise AssertionError("unreachable")
 
 
 def _require(tool: str) -> None:
@@ -60,10 +108,14 @@ class AppProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: Any = None
         self.flows_dir: Path | None = None
+        self.quiet_clock = False  # start on a quiet business day (see quiet_clock)
         self.asterisk_log_offset = 0  # Asterisk's log size when this session began
 
     def start(self, extra_env: dict[str, str] | None = None) -> None:
         env = {**os.environ, **(extra_env or {})}
+        quiet = quiet_clock() if self.quiet_clock else None
+        if quiet is not None:
+            env.setdefault("AGI_APP_BUSINESS_CLOCK", quiet)
         if self.flows_dir is not None:
             env["AGI_APP_FLOWS_DIR"] = str(self.flows_dir)
         if self._log is None:
@@ -138,6 +190,8 @@ def app(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[A
         shutil.copy(f, flows / f.name)
     proc = AppProcess(stack, log_path)
     proc.flows_dir = flows
+    # Flow paths differ on peak days: the test app lives on a quiet business day.
+    proc.quiet_clock = True
     ast_log = stack.asterisk_root / "var/log/asterisk/messages.log"
     proc.asterisk_log_offset = ast_log.stat().st_size if ast_log.exists() else 0
     try:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from agi_app.callcontrol import CallControl, CallHangup
-from agi_app.clock import Clock
+from agi_app.clock import Clock, wall_now
 from agi_app.flows.bus import DataBus
 from agi_app.flows.loader import FlowSet
 from agi_app.flows.model import Flow
@@ -47,6 +48,7 @@ class EngineDeps:
     router: Router = default_router
     priority: int = 0  # the caller's queue priority, for callbacks
     max_steps: int = 500
+    wall: Callable[[], datetime] = wall_now  # journey timestamps: real time
 
 
 @dataclass
@@ -66,7 +68,7 @@ class Ctx:
 
     def step(self, node_id: str, node_type: str, digits: str = "", **detail: Any) -> None:
         self.deps.journey.emit(
-            CallStep(self.call.call_id, node_id, node_type, self.deps.clock.now(), digits, detail)
+            CallStep(self.call.call_id, node_id, node_type, self.deps.wall(), digits, detail)
         )
 
 

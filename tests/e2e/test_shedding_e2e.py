@@ -12,7 +12,15 @@ import pytest
 from agi_app.ami import Ami
 from agi_app.shedding.live import parse_queue_summary
 from agi_app.shedding.report import fetch_report, fluctuation
-from tests.conftest import Agents, AppProcess, admin, place_call, wait_journey
+from tests.conftest import (
+    Agents,
+    AppProcess,
+    admin,
+    month_end_business_time,
+    place_call,
+    quiet_clock,
+    wait_journey,
+)
 
 pytestmark = pytest.mark.e2e
 SELF_SERVICE_THEN_BYE = "wait 2; 2; wait 4; 1; wait 6; 9"
@@ -22,7 +30,7 @@ async def test_month_end_standard_hears_self_service_first_vip_does_not(
     app: AppProcess, db: Any, tmp_path: Path
 ) -> None:
     status, body = await admin(
-        app.settings, "POST", "/admin/clock", {"now": "2026-11-29T10:00:00+08:00"}
+        app.settings, "POST", "/admin/clock", {"now": month_end_business_time().isoformat()}
     )
     assert status == 200 and body["overridden"]
     try:
@@ -41,7 +49,7 @@ async def test_month_end_standard_hears_self_service_first_vip_does_not(
         assert [s["node"] for s in diamond["steps"]][:2] == ["entry", "vip_menu"]
         assert diamond["shedding_level"] == 0
     finally:
-        await admin(app.settings, "POST", "/admin/clock", {"now": None})
+        await admin(app.settings, "POST", "/admin/clock", {"now": quiet_clock()})
 
 
 async def wait_no_agent_available(app: AppProcess, queue: str, timeout: float = 30) -> None:
