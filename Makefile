@@ -64,7 +64,8 @@ stop:
 	@test -x $(APP) && $(APP) stack stop || true
 
 bench: setup
-	@$(APP) bench --output docs/BENCHMARKS.md; rc=$$?; $(APP) stack stop >/dev/null 2>&1; exit $$rc
+	@$(APP) stack stop >/dev/null 2>&1; $(APP) bench --output docs/BENCHMARKS.md; rc=$$?; \
+	  $(APP) stack stop >/dev/null 2>&1; exit $$rc
 
 bench-smoke: setup
 	@$(APP) bench --smoke; rc=$$?; $(APP) stack stop >/dev/null 2>&1; exit $$rc

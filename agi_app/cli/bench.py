@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +21,15 @@ from agi_app.settings import Settings, get_settings
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser("bench", help="SIPp load: native IVR vs the app")
     p.add_argument("--smoke", action="store_true", help="a few seconds of load (make test)")
-    p.add_argument("--rates", default="40,80,100,120,140,160", help="calls/s, comma-separated")
+    p.add_argument("--rates", default="40,80,100,120,140,160,180", help="calls/s, comma-separated")
     p.add_argument("--seconds", type=float, default=15, help="seconds of load per run")
     p.add_argument("--output", type=Path, help="append the results to this markdown file")
+    p.add_argument(
+        "--lever-rate",
+        type=float,
+        default=100,
+        help="calls/s of the lever runs (each cheap lever turned off in turn); 0: none",
+    )
     p.add_argument(
         "--env",
         action="append",
@@ -51,6 +59,9 @@ async def bench(
     """Alternate native and app runs at each rate; then the overload run."""
     callers = await _callers(s, 2000)
     figs: list[RunFigures] = []
+    # Calls last about 3.5 s: size the concurrent-call cap so it never refuses a
+    # call in the rate series (the overload run tests admission control).
+    env = {"AGI_APP_MAX_CONCURRENT_CALLS": str(concurrency_cap(max(rates))), **env}
     app = AppHandle(s, env)
     try:
         await app.wait_ready()
@@ -77,6 +88,66 @@ async def bench(
     finally:
         app.stop()
     return figs, summary
+
+
+def concurrency_cap(top_rate: float) -> int:
+    return max(400, int(top_rate * 8))
+
+
+# The cheap levers, each turned off in turn (then all of them) at one rate.
+# G711 is not an app setting: for that run the .ulaw/.alaw prompt files are
+# moved aside, so Asterisk transcodes the 8 kHz wav for every frame it plays.
+G711 = "prompts as wav (transcoded)"
+LEVERS: list[tuple[str, dict[str, str]]] = [
+    ("all levers on", {}),
+    ("uvloop off", {"AGI_APP_UVLOOP": "0"}),
+    ("REST over HTTP", {"AGI_APP_ARI_REST_OVER_WS": "0"}),
+    ("event filter off", {"AGI_APP_ARI_EVENT_FILTER": "0"}),
+    ("real-time priority off", {"AGI_APP_REALTIME_PRIORITY": "0"}),
+    (G711, {}),
+    (
+        "all app levers off",
+        {
+            "AGI_APP_UVLOOP": "0",
+            "AGI_APP_ARI_REST_OVER_WS": "0",
+            "AGI_APP_ARI_EVENT_FILTER": "0",
+            "AGI_APP_REALTIME_PRIORITY": "0",
+        },
+    ),
+]
+
+
+@contextlib.contextmanager
+def g711_aside(sounds_dir: Path) -> Iterator[int]:
+    """Move the G.711 prompt files aside (``.off``) for one run; put them back."""
+    moved = [p for p in sounds_dir.rglob("*") if p.suffix in (".ulaw", ".alaw")]
+    for path in moved:
+        path.rename(path.with_name(path.name + ".off"))
+    try:
+        yield len(moved)
+    finally:
+        for path in moved:
+            path.with_name(path.name + ".off").rename(path)
+
+
+async def levers(s: Settings, rate: float, seconds: float, env: dict[str, str]) -> list[RunFigures]:
+    """The app at ``rate`` with each lever off in turn; ``kind`` names the lever."""
+    callers = await _callers(s, 2000)
+    figs: list[RunFigures] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, extra in LEVERS:
+            lever_env = {"AGI_APP_MAX_CONCURRENT_CALLS": str(concurrency_cap(rate)), **env}
+            app = AppHandle(s, {**lever_env, **extra})
+            try:
+                await app.wait_ready()
+                with g711_aside(s.sounds_dir) if name == G711 else contextlib.nullcontext(0):
+                    fig = await one_run(s, "app", rate, seconds, callers, app, Path(tmp))
+            finally:
+                app.stop()
+            fig.kind = f"app, {name}"
+            figs.append(fig)
+            print(markdown([fig]).splitlines()[-1], flush=True)
+    return figs
 
 
 def overload_summary(fig: RunFigures, rate: float, limit: float) -> dict[str, Any]:
@@ -112,6 +183,9 @@ def _handle(args: argparse.Namespace) -> int:
     seconds = 3.0 if args.smoke else args.seconds
     env = dict(e.split("=", 1) for e in args.env)
     figs, summary = asyncio.run(bench(s, rates, seconds, env, overload=not args.smoke))
+    lever_figs: list[RunFigures] = []
+    if not args.smoke and args.lever_rate > 0:
+        lever_figs = asyncio.run(levers(s, args.lever_rate, seconds, env))
     table = markdown(figs)
     print(table)
     print(summary)
@@ -120,12 +194,19 @@ def _handle(args: argparse.Namespace) -> int:
         with args.output.open("a") as fh:
             fh.write(
                 f"\n## Load run {stamp}\n\nCommand: `make bench` (agi-app bench "
-                f"--rates {args.rates} --seconds {seconds:g}"
-                f"{''.join(' --env ' + e for e in args.env)})  \nMachine: {machine()}\n\n"
+                f"--rates {args.rates} --seconds {seconds:g} --lever-rate {args.lever_rate:g}"
+                f"{''.join(' --env ' + e for e in args.env)})  \nMachine: {machine()}, "
+                f"concurrent-call cap {concurrency_cap(max(rates))} in the rate series\n\n"
+            )
+            levers_md = (
+                f"\nLevers at {args.lever_rate:g} calls/s (the app alone, each lever off in "
+                f"turn):\n\n{markdown(lever_figs)}"
+                if lever_figs
+                else ""
             )
             fh.write(
-                table + f"\nSummary: `{summary}`\n\n<details><summary>JSON</summary>\n\n"
-                f"```json\n{to_json(figs)}\n```\n</details>\n"
+                table + f"\nSummary: `{summary}`\n{levers_md}\n<details><summary>JSON</summary>"
+                f"\n\n```json\n{to_json(figs + lever_figs)}\n```\n</details>\n"
             )
     if args.smoke:
         return 0 if all(f.clean for f in figs) else 1
