@@ -9,6 +9,7 @@ every rate so both see the same machine state.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import platform
@@ -50,6 +51,7 @@ class RunFigures:
     dtmf_play_p99_ms: float | None = None
     loop_lag_p99_ms: float | None = None
     refused: int = 0
+    calib_ms: float | None = None  # CPU speed of the machine just before the run
 
     @property
     def clean(self) -> bool:
@@ -60,6 +62,19 @@ def cpu_seconds(pid: int) -> float:
     """utime + stime of a process, in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def calibrate() -> float:
+    """Milliseconds of a fixed CPU-bound job (hashing + a Python loop), run on an
+    idle stack: how fast this (shared, virtual) machine is at that moment."""
+    t0 = time.perf_counter()
+    block = b"x" * (1 << 20)
+    for _ in range(100):
+        hashlib.sha256(block).digest()
+    total = 0
+    for i in range(1_000_000):
+        total += i
+    return round((time.perf_counter() - t0) * 1000, 1)
 
 
 def rss_mb(pid: int) -> float:
@@ -131,8 +146,11 @@ async def one_run(
 ) -> RunFigures:
     """Place rate*seconds calls at ``rate`` to the native IVR or the app."""
     calls = max(1, int(rate * seconds))
+    calib = calibrate()
     scenario = build_caller(parse_keys(KEYS), workdir / f"{kind}-{rate:g}", expect_cause=16)
     ast_pid = asterisk.pid(s.asterisk_root) or 0
+    ast_log = s.asterisk_root / "var/log/asterisk/messages.log"
+    log0 = ast_log.stat().st_size if ast_log.exists() else 0
     ast0, wall0 = cpu_seconds(ast_pid), time.monotonic()
     app0 = cpu_seconds(app.proc.pid) if app else 0.0
     if app:
@@ -160,6 +178,7 @@ async def one_run(
         dtmf_bye_p50_ms=pct(result.rtd.get("2", []), 0.5),
         dtmf_bye_p99_ms=pct(result.rtd.get("2", []), 0.99),
         asterisk_cpu_pct=round(100 * (cpu_seconds(ast_pid) - ast0) / wall, 1),
+        calib_ms=calib,
     )
     if app:
         m = await app.metrics()
@@ -169,8 +188,21 @@ async def one_run(
         fig.lookup_p99_ms = _p99(timings, "lookup_ms")
         fig.dtmf_play_p99_ms = _p99(timings, "dtmf_to_play_ms")
         fig.loop_lag_p99_ms = _p99(timings, "loop_lag_ms")
-        fig.refused = int(m.get("counters", {}).get("calls_refused", 0))
+        # Refused by the app (over ARI) and by the dialplan before Stasis (full house).
+        fig.refused = int(m.get("counters", {}).get("calls_refused", 0)) + dialplan_refusals(
+            ast_log, log0
+        )
     return fig
+
+
+def dialplan_refusals(ast_log: Path, offset: int) -> int:
+    """Calls dialplan/10-hotline.conf refused since ``offset`` of Asterisk's log."""
+    try:
+        with ast_log.open("rb") as fh:
+            fh.seek(offset)
+            return fh.read().count(b"hotline full: refused")
+    except OSError:
+        return 0
 
 
 def _p99(timings: dict[str, Any], name: str) -> float | None:
@@ -182,8 +214,8 @@ def markdown(figs: list[RunFigures]) -> str:
     head = (
         "| kind | rate/s | calls | ok | failed | retrans | INVITE→200 p50/p99 ms | "
         "DTMF→BYE p50/p99 ms | Asterisk CPU % | app CPU ms/call | app RSS MB | "
-        "lookup p99 ms | DTMF→play p99 ms | loop lag p99 ms | refused |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "lookup p99 ms | DTMF→play p99 ms | loop lag p99 ms | refused | calib ms |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     rows = []
     for f in figs:
@@ -192,7 +224,7 @@ def markdown(figs: list[RunFigures]) -> str:
             f"{f.invite_p50_ms}/{f.invite_p99_ms} | {f.dtmf_bye_p50_ms}/{f.dtmf_bye_p99_ms} | "
             f"{f.asterisk_cpu_pct} | {_d(f.app_cpu_ms_per_call)} | {_d(f.app_rss_mb)} | "
             f"{_d(f.lookup_p99_ms)} | {_d(f.dtmf_play_p99_ms)} | {_d(f.loop_lag_p99_ms)} | "
-            f"{f.refused if f.kind != 'native' else '-'} |"
+            f"{f.refused if f.kind != 'native' else '-'} | {_d(f.calib_ms)} |"
         )
     return head + "\n".join(rows) + "\n"
 

@@ -24,6 +24,7 @@ from agi_app.metrics import METRICS
 log = logging.getLogger(__name__)
 
 RETURN_ARGS = ("after-queue", "after-callback")
+MAX_CALLS_VAR = "AGI_APP_MAX_CALLS"
 Serve = Callable[[AriCall, tuple[str, ...]], Awaitable[None]]
 
 
@@ -139,7 +140,12 @@ class AriApplication:
 
     # --- reconnect ----------------------------------------------------------------
     async def on_connected(self, reconnect: bool) -> None:
-        """Reconcile with Asterisk: end calls that vanished, adopt orphans."""
+        """Tell the dialplan the call limit; reconcile: end calls that vanished, adopt orphans."""
+        try:
+            # dialplan/10-hotline.conf refuses calls over this before Stasis (cheaply).
+            await self.rest.set_global(MAX_CALLS_VAR, str(self._admission.max_calls))
+        except (AriError, OSError) as exc:
+            log.warning("could not set %s: %s (the app still refuses)", MAX_CALLS_VAR, exc)
         try:
             channels = await self.rest.channels()
         except (AriError, OSError) as exc:

@@ -176,6 +176,10 @@ class AriRest:
                 channel_op=True,
             )
 
+    async def set_global(self, name: str, value: str) -> None:
+        """A global dialplan variable."""
+        await self.request("POST", "/asterisk/variable", [("variable", name), ("value", value)])
+
     async def set_event_filter(self, types: Sequence[str]) -> None:
         """Asterisk sends this application only these event types."""
         body = {"allowed": [{"type": name} for name in types], "disallowed": []}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
 from pathlib import Path
@@ -73,3 +74,36 @@ async def test_app_reconnects_after_asterisk_restart(
     result = await call(tmp_path, "wait 1; 1", 16, [who])
     assert (result.successful, result.failed) == (1, 0), result.output
     assert (await wait_journey(db, who, since))["outcome"] == "completed"
+
+
+async def test_full_house_is_refused_busy_in_the_dialplan_before_stasis(
+    app: AppProcess, db: Any, tmp_path: Path
+) -> None:
+    """Over AGI_APP_MAX_CALLS the dialplan answers 486 itself: no ARI work per refusal."""
+    from agi_app.ari.app import MAX_CALLS_VAR
+    from agi_app.ari.rest import AriRest
+
+    s = app.settings
+    rest = AriRest(s.ari_base, s.ari_user, s.ari_password.get_secret_value(), s.ari_app)
+    log = s.asterisk_root / "var/log/asterisk/messages.log"
+    offset = log.stat().st_size
+    first, second = new_caller(), new_caller()
+    since = dt.datetime.now(dt.UTC)
+    await rest.set_global(MAX_CALLS_VAR, "1")
+    try:
+        inside = asyncio.create_task(call(tmp_path / "a", "wait 5; 1", 16, [first]))
+        await asyncio.sleep(1.5)  # the first call is in the flow
+        refused = await call(tmp_path / "b", "wait 1; 1", 16, [second])
+        assert refused.failed == 1 and refused.successful == 0  # 486 Busy, not answered
+        assert (await inside).successful == 1
+    finally:
+        await rest.set_global(MAX_CALLS_VAR, str(s.max_concurrent_calls))
+        await rest.close()
+    with log.open("rb") as fh:
+        fh.seek(offset)
+        assert fh.read().count(b"hotline full: refused") == 1
+    assert (await wait_journey(db, first, since))["outcome"] == "completed"
+    assert await db.fetchval("SELECT count(*) FROM calls WHERE caller = $1", second) == 0
+    # Back to the app's own limit: the next call is served.
+    again = await call(tmp_path / "c", "wait 1; 1", 16, [new_caller()])
+    assert again.successful == 1
