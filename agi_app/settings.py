@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     ari_app: str = "agi-app"
     ari_user: str = "agi_app"
     ari_password: SecretStr = SecretStr("")
+    # Asterisk's own CDRs (CSV). Off: the journey in PostgreSQL is the record.
+    asterisk_cdr: bool = False
     # REST requests over the event websocket when Asterisk supports it (22.4+),
     # and a server-side filter so only the event types we use are sent.
     ari_rest_over_ws: bool = True
@@ -74,6 +76,8 @@ class Settings(BaseSettings):
 
     # The event loop: uvloop when installed (AGI_APP_UVLOOP=0: asyncio's own).
     uvloop: bool = True
+    # orjson for ARI's JSON (AGI_APP_ORJSON=0: the standard library's json).
+    orjson: bool = True
     # Real-time (SCHED_RR) priority 1-99 for the app's threads, 0 = normal. On a
     # box shared with Asterisk's hundreds of media threads this keeps prompt and
     # lookup latency low; needs root or CAP_SYS_NICE (else a warning, no change).

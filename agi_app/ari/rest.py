@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
-import orjson
 
+from agi_app.ari import jsonio
 from agi_app.ari.wsrest import WsRequester
 
 GONE = (404, 409, 422)
@@ -81,7 +81,7 @@ class AriRest:
                 headers=self._headers,
                 timeout=aiohttp.ClientTimeout(total=10),
                 connector=aiohttp.TCPConnector(limit=64),
-                json_serialize=lambda o: orjson.dumps(o).decode(),
+                json_serialize=jsonio.dumps,
             )
         return self._session
 
@@ -117,7 +117,7 @@ class AriRest:
         if status >= 300:
             cls = ChannelGone if channel_op and status in GONE else AriError
             raise cls(status, method, path, data.decode(errors="replace"))
-        return orjson.loads(data) if data else None
+        return jsonio.loads(data) if data else None
 
     # --- channels -------------------------------------------------------
     async def answer(self, channel: str) -> None:

@@ -17,8 +17,8 @@ import logging
 from collections.abc import Awaitable, Callable
 
 import aiohttp
-import orjson
 
+from agi_app.ari import jsonio
 from agi_app.ari.events import USED_TYPES, Event, parse
 from agi_app.ari.rest import AriError, AriRest
 from agi_app.ari.wsrest import WsRequester
@@ -131,13 +131,13 @@ class AriEventStream:
 
     def _dispatch(self, data: str) -> None:
         try:
-            msg = orjson.loads(data)
+            msg = jsonio.loads(data)
             if msg.get("type") == "RESTResponse":
                 if self._requester is not None:
                     self._requester.resolve(msg)
                 return
             event = parse(msg)
-        except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError) as exc:
+        except (TypeError, ValueError, AttributeError) as exc:
             log.warning("ARI: unreadable event dropped: %s", exc)
             return
         if event is None:

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
+from agi_app.ari import jsonio
 
 SendText = Callable[[str], Awaitable[None]]
 
@@ -64,11 +64,11 @@ class WsRequester:
             message["query_strings"] = [{"name": k, "value": v} for k, v in params]
         if body is not None:
             message["content_type"] = "application/json"
-            message["message_body"] = orjson.dumps(body).decode()
+            message["message_body"] = jsonio.dumps(body)
         fut: asyncio.Future[WsResponse] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = (fut, time.monotonic() + self._timeout)
         try:
-            await self._send(orjson.dumps(message).decode())
+            await self._send(jsonio.dumps(message))
             return await fut
         finally:
             self._pending.pop(request_id, None)

@@ -14,8 +14,11 @@ from typing import Any
 import asyncpg
 
 from agi_app.bench import AppHandle, RunFigures, machine, markdown, one_run, to_json
+from agi_app.cli.dialplan import install_snippets_offline
 from agi_app.cli.stack import start as stack_start
 from agi_app.settings import Settings, get_settings
+from agi_app.stack import asterisk
+from agi_app.stack.config import agents_and_trunks, queues_conf
 
 
 def register(sub: Any) -> None:
@@ -111,24 +114,37 @@ def concurrency_cap(top_rate: float) -> int:
 # The cheap levers, each turned off in turn (then all of them) at one rate.
 # G711 is not an app setting: for that run the .ulaw/.alaw prompt files are
 # moved aside, so Asterisk transcodes the 8 kHz wav for every frame it plays.
+# CDR is Asterisk's: for that run Asterisk restarts with CSV CDRs on (then off).
 G711 = "prompts as wav (transcoded)"
+CDR = "Asterisk CDR on (CSV)"
 LEVERS: list[tuple[str, dict[str, str]]] = [
     ("all levers on", {}),
     ("uvloop off", {"AGI_APP_UVLOOP": "0"}),
+    ("orjson off (json)", {"AGI_APP_ORJSON": "0"}),
     ("REST over HTTP", {"AGI_APP_ARI_REST_OVER_WS": "0"}),
     ("event filter off", {"AGI_APP_ARI_EVENT_FILTER": "0"}),
     ("real-time priority off", {"AGI_APP_REALTIME_PRIORITY": "0"}),
     (G711, {}),
+    (CDR, {}),
     (
         "all app levers off",
         {
             "AGI_APP_UVLOOP": "0",
+            "AGI_APP_ORJSON": "0",
             "AGI_APP_ARI_REST_OVER_WS": "0",
             "AGI_APP_ARI_EVENT_FILTER": "0",
             "AGI_APP_REALTIME_PRIORITY": "0",
         },
     ),
 ]
+
+
+def restart_asterisk(s: Settings) -> None:
+    """Asterisk again with the configuration of ``s`` (PostgreSQL keeps running)."""
+    asterisk.stop(s.asterisk_root)
+    asterisk.render_config(s, s.asterisk_root, agents_and_trunks(s), queues_conf(s))
+    install_snippets_offline(s)
+    asterisk.start(s, s.asterisk_root)
 
 
 @contextlib.contextmanager
@@ -151,6 +167,8 @@ async def levers(s: Settings, rate: float, seconds: float, env: dict[str, str]) 
     with tempfile.TemporaryDirectory() as tmp:
         for name, extra in LEVERS:
             lever_env = {"AGI_APP_MAX_CONCURRENT_CALLS": str(concurrency_cap(rate)), **env}
+            if name == CDR:
+                restart_asterisk(s.model_copy(update={"asterisk_cdr": True}))
             app = AppHandle(s, {**lever_env, **extra})
             try:
                 await app.wait_ready()
@@ -158,6 +176,8 @@ async def levers(s: Settings, rate: float, seconds: float, env: dict[str, str]) 
                     fig = await one_run(s, "app", rate, seconds, callers, app, Path(tmp))
             finally:
                 app.stop()
+                if name == CDR:
+                    restart_asterisk(s)
             fig.kind = f"app, {name}"
             figs.append(fig)
             print(markdown([fig]).splitlines()[-1], flush=True)

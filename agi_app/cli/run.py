@@ -45,6 +45,10 @@ def _serve(s: Any) -> int:
 
     if s.realtime_priority:
         _realtime(s.realtime_priority)
+    if not s.orjson:
+        from agi_app.ari import jsonio
+
+        jsonio.use_stdlib()
     if s.uvloop:
         try:
             import uvloop

@@ -105,6 +105,8 @@ def render_config(s: Settings, root: Path, agents: dict[str, int], queues_conf: 
         "agi_host": s.agi_host,
         "agi_port": s.agi_port,
         "agents": _agents_conf(agents, s.bind_address),
+        "cdr_enable": "yes" if s.asterisk_cdr else "no",
+        "cdr_csv_load": "load" if s.asterisk_cdr else "noload",
     }
     if not values["ari_password"] or not values["ami_password"]:
         raise StackError("ARI/AMI secrets are missing: run `agi-app stack setup` first")
