@@ -108,4 +108,11 @@ async def run_qa_call(args: argparse.Namespace) -> int:
         failures.append(f"outcome {journey['outcome']!r}, expected {args.expect_outcome!r}")
     for f in failures:
         print(f"MISMATCH: {f}")
+    if failures and journey["shedding_level"]:
+        print(
+            f"note: load shedding was at level {journey['shedding_level']}"
+            f" ({journey['shedding_rule']}) for this call, which changes the path on peak"
+            " days and under queue load. For the quiet-day path set the business clock,"
+            " e.g. `agi-app clock set 2026-12-10T10:00`, and `agi-app clock reset` after."
+        )
     return 1 if failures else 0
