@@ -14,11 +14,9 @@ from typing import Any
 import asyncpg
 
 from agi_app.bench import AppHandle, RunFigures, machine, markdown, one_run, to_json
-from agi_app.cli.dialplan import install_snippets_offline
 from agi_app.cli.stack import start as stack_start
 from agi_app.settings import Settings, get_settings
 from agi_app.stack import asterisk
-from agi_app.stack.config import agents_and_trunks, queues_conf
 
 
 def register(sub: Any) -> None:
@@ -142,9 +140,7 @@ LEVERS: list[tuple[str, dict[str, str]]] = [
 def restart_asterisk(s: Settings) -> None:
     """Asterisk again with the configuration of ``s`` (PostgreSQL keeps running)."""
     asterisk.stop(s.asterisk_root)
-    asterisk.render_config(s, s.asterisk_root, agents_and_trunks(s), queues_conf(s))
-    install_snippets_offline(s)
-    asterisk.start(s, s.asterisk_root)
+    stack_start(s)
 
 
 @contextlib.contextmanager

@@ -71,8 +71,9 @@ def _load_demo_data(s: Settings) -> None:
     asyncio.run(ensure_demo_data(s))
 
 
-def start() -> int:
-    s = _settings()
+def start(s: Settings | None = None) -> int:
+    """PostgreSQL and Asterisk (configuration rendered from ``s``, or the settings)."""
+    s = s or _settings()
     postgres.start(s)
     asterisk.render_config(s, s.asterisk_root, agents_and_trunks(s), queues_conf(s))
     from agi_app.cli.dialplan import install_snippets_offline
