@@ -27,16 +27,21 @@ import pytest
 
 from agi_app.ari.rest import auth_header
 from agi_app.settings import PROJECT_ROOT, Settings, get_settings
+from agi_app.shedding.rules import calendar_holds, load_rules
 
-HOTLINE_TZ = ZoneInfo("Asia/Shanghai")  # config/shedding.yaml and the settings' timezone
+SHIPPED_RULES = load_rules(PROJECT_ROOT / "config" / "shedding.yaml")
+HOTLINE_TZ = ZoneInfo(SHIPPED_RULES.timezone)
+SHOWCASE_BILL_DAY = 15  # the showcase customers' (agi_app/customers/demo.py)
 
 
-def _peak_or_bill_day(day: dt.date) -> bool:
-    """Days on which the shipped shedding rules shed standard callers on the calendar:
-    the first and last three of the month and the showcase customers' bill day (15)
-    give or take one. (No holiday in config/shedding.yaml falls on another day.)"""
-    last = ((day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)).day
-    return day.day <= 3 or day.day > last - 3 or 14 <= day.day <= 16
+def calendar_sheds(when: dt.datetime) -> bool:
+    """A calendar condition of the shipped shedding rules holds for a showcase
+    customer at ``when`` (month start and end, bill day, holidays, hours...)."""
+    local = when.astimezone(HOTLINE_TZ)
+    return any(
+        r.when.calendar is not None and calendar_holds(r.when.calendar, local, SHOWCASE_BILL_DAY)
+        for r in SHIPPED_RULES.rules
+    )
 
 
 def quiet_business_time(now: dt.datetime | None = None) -> dt.datetime | None:
@@ -46,10 +51,10 @@ def quiet_business_time(now: dt.datetime | None = None) -> dt.datetime | None:
     on any calendar day, month ends included."""
     real = (now or dt.datetime.now(dt.UTC)).astimezone(HOTLINE_TZ)
     soon = real + dt.timedelta(hours=1)
-    if not _peak_or_bill_day(real.date()) and not _peak_or_bill_day(soon.date()):
+    if not calendar_sheds(real) and not calendar_sheds(soon):
         return None
     when = real.replace(hour=10, minute=0, second=0, microsecond=0)
-    while when <= real or _peak_or_bill_day(when.date()):
+    while when <= real or calendar_sheds(when):
         when += dt.timedelta(days=1)
     return when
 

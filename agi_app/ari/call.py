@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from agi_app.ari.events import (
@@ -148,7 +148,9 @@ class AriCall:
             # playback; ARI queues a new one behind it until it stops).
             self._playbacks.pop(playback_id, None)
             done.cancel()
-            self._spawn(self._stop(playback_id))
+            task = asyncio.ensure_future(self._stop(playback_id))
+            self._side_tasks.add(task)  # a reference until it is done
+            task.add_done_callback(self._side_tasks.discard)
         else:
             done.result()  # raises CallHangup when the call ended mid-prompt
 
@@ -157,11 +159,6 @@ class AriCall:
             await self.rest.stop_playback(playback_id)
         except (AriError, OSError) as exc:  # the call's next request reports a real outage
             log.debug("call %s: stopping playback %s: %s", self.call_id, playback_id, exc)
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._side_tasks.add(task)
-        task.add_done_callback(self._side_tasks.discard)
 
     def _note_dtmf_latency(self) -> None:
         if self._last_dtmf_at is not None:

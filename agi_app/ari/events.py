@@ -92,9 +92,10 @@ Event = (
 )
 
 
-# The application's event filter: what Asterisk sends us. ChannelHangupRequest
-# and ChannelStateChange are parsed (reconcile, tests) but not needed live:
-# StasisEnd and ChannelDestroyed (with the final cause) follow every hang-up.
+# The application's event filter: what Asterisk sends us. ``parse`` still knows
+# ChannelHangupRequest and ChannelStateChange (sent when the filter could not be
+# set), but they are not needed: StasisEnd and ChannelDestroyed (with the final
+# cause) follow every hang-up.
 USED_TYPES = (
     "StasisStart",
     "StasisEnd",

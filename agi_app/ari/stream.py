@@ -50,7 +50,6 @@ class AriEventStream:
         self.probe_timeout_s = 2.0
         self.connected = asyncio.Event()
         self.connects = 0
-        self._requester: WsRequester | None = None
 
     @property
     def url(self) -> str:
@@ -81,7 +80,6 @@ class AriEventStream:
             self.connects += 1
             log.info("ARI websocket connected (%s)", "reconnect" if reconnect else "first")
             requester = WsRequester(ws.send_str)
-            self._requester = requester
             reader = asyncio.create_task(self._read(ws, requester), name="ari-events")
             sweeper = asyncio.create_task(_expire_forever(requester), name="ari-expire")
             try:
@@ -93,7 +91,6 @@ class AriEventStream:
                 reader.cancel()
                 sweeper.cancel()
                 self._close_requests(requester)
-                self._requester = None
         log.warning("ARI websocket closed")
 
     async def _prepare(self, requester: WsRequester) -> None:
@@ -117,7 +114,7 @@ class AriEventStream:
         try:
             async for msg in ws:
                 if msg.type == aiohttp.WSMsgType.TEXT:
-                    self._dispatch(msg.data)
+                    self._dispatch(msg.data, requester)
                 elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
                     break
         finally:
@@ -129,12 +126,11 @@ class AriEventStream:
         if not requester.closed:
             requester.fail_all(ConnectionError("ARI websocket closed"))
 
-    def _dispatch(self, data: str) -> None:
+    def _dispatch(self, data: str, requester: WsRequester) -> None:
         try:
             msg = jsonio.loads(data)
             if msg.get("type") == "RESTResponse":
-                if self._requester is not None:
-                    self._requester.resolve(msg)
+                requester.resolve(msg)
                 return
             event = parse(msg)
         except (TypeError, ValueError, AttributeError) as exc:

@@ -160,9 +160,9 @@ async def levers(s: Settings, rate: float, seconds: float, env: dict[str, str]) 
     """The app at ``rate`` with each lever off in turn; ``kind`` names the lever."""
     callers = await _callers(s, 2000)
     figs: list[RunFigures] = []
+    lever_env = {"AGI_APP_MAX_CONCURRENT_CALLS": str(concurrency_cap(rate)), **env}
     with tempfile.TemporaryDirectory() as tmp:
         for name, extra in LEVERS:
-            lever_env = {"AGI_APP_MAX_CONCURRENT_CALLS": str(concurrency_cap(rate)), **env}
             if name == CDR:
                 restart_asterisk(s.model_copy(update={"asterisk_cdr": True}))
             app = AppHandle(s, {**lever_env, **extra})

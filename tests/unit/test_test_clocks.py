@@ -6,7 +6,7 @@ import datetime as dt
 
 from tests.conftest import (
     HOTLINE_TZ,
-    _peak_or_bill_day,
+    calendar_sheds,
     month_end_business_time,
     quiet_business_time,
 )
@@ -21,10 +21,10 @@ def test_quiet_clock_is_real_time_or_a_later_quiet_day() -> None:
     for now in _every_day_2026_2028():
         when = quiet_business_time(now)
         if when is None:
-            assert not _peak_or_bill_day(now.date())
-            assert not _peak_or_bill_day((now + dt.timedelta(hours=1)).date())
+            assert not calendar_sheds(now)
+            assert not calendar_sheds(now + dt.timedelta(hours=1))
         else:
-            assert when > now and not _peak_or_bill_day(when.date())
+            assert when > now and not calendar_sheds(when)
             assert when - now < dt.timedelta(days=8)  # month end + month start: 6 days
 
 
@@ -33,4 +33,4 @@ def test_month_end_clock_is_a_later_next_to_last_day() -> None:
         when = month_end_business_time(now)
         assert when > now
         assert (when + dt.timedelta(days=2)).day == 1
-        assert _peak_or_bill_day(when.date())
+        assert calendar_sheds(when)
