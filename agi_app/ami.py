@@ -4,6 +4,9 @@ panoramisk reconnects by itself after an Asterisk restart, but ``connect()``
 returns before the login completes: ``connect`` here waits for the login.
 Actions that panoramisk would otherwise never resolve (QueueAdd) are sent
 with ``as_list=False`` by default; list actions pass ``as_list=True``.
+panoramisk's ``close()`` leaves a reconnect scheduled (its ``connection_lost``
+always redials), so a closed manager would redial forever: ``_Manager`` stops
+that.
 """
 
 from __future__ import annotations
@@ -17,6 +20,28 @@ from panoramisk import Manager
 from agi_app.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class _Manager(Manager):  # type: ignore[misc]
+    """panoramisk's Manager that stays closed once closed."""
+
+    closed = False
+
+    def connect(self, *args: Any, **kwargs: Any) -> Any:
+        if self.closed:
+            return None
+        return super().connect(*args, **kwargs)
+
+    def connection_made(self, f: Any) -> None:
+        if self.closed:  # a dial that was under way when we closed
+            if not f.cancelled() and f.exception() is None:
+                f.result()[0].close()
+            return
+        super().connection_made(f)
+
+    def close(self) -> None:
+        self.closed = True
+        super().close()
 
 
 class AmiError(RuntimeError):
@@ -36,7 +61,7 @@ class Ami:
         """Connect and wait for the login to finish."""
         s = self._settings
         self._logged_in.clear()
-        self.manager = Manager(
+        self.manager = _Manager(
             loop=asyncio.get_running_loop(),
             host=s.bind_address,
             port=s.ami_port,

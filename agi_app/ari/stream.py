@@ -24,6 +24,7 @@ from agi_app.ari.rest import AriError, AriRest
 from agi_app.ari.wsrest import WsRequester
 
 log = logging.getLogger(__name__)
+STABLE_SESSION_S = 5.0
 
 
 class AriEventStream:
@@ -60,9 +61,13 @@ class AriEventStream:
         """Connect, read, reconnect; cancel the task to stop."""
         delay = self._backoff_first
         while True:
+            began = asyncio.get_running_loop().time()
             try:
                 await self._session_once()
-                delay = self._backoff_first
+                # A peer that accepts and closes at once must not be redialled at
+                # full speed: only a session that lasted resets the backoff.
+                if asyncio.get_running_loop().time() - began >= STABLE_SESSION_S:
+                    delay = self._backoff_first
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 log.warning(
                     "ARI websocket: %s; retrying in %.1f s", exc or type(exc).__name__, delay

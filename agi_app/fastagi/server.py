@@ -29,6 +29,24 @@ from agi_app.metrics import METRICS
 
 log = logging.getLogger(__name__)
 MAX_COMMAND_BYTES = 2000  # res_agi reads at most 2047 bytes a line
+MAX_REPLY_LINES = 256  # one reply, usage text included (res_agi's longest is ~40)
+MAX_REPLY_BYTES = 32_768
+
+
+class _ReplyBudget:
+    """Caps one reply: a peer that streams lines forever is cut, not followed."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self.size = 0
+
+    def take(self, size: int) -> None:
+        self.lines += 1
+        self.size += size
+        if self.lines > MAX_REPLY_LINES or self.size > MAX_REPLY_BYTES:
+            raise AgiProtocolError(
+                f"AGI reply over {MAX_REPLY_LINES} lines or {MAX_REPLY_BYTES} bytes"
+            )
 
 
 class AgiChannel:
@@ -41,6 +59,7 @@ class AgiChannel:
         self.hung_up = False
 
     async def command(self, line: str, timeout_s: float | None = None) -> AgiReply:
+        """Send one command; its whole reply (usage text included) within the timeout."""
         if self.hung_up:
             raise CallHangup("agi")  # replies arrive one command late after a hangup
         data = line.encode()
@@ -49,26 +68,41 @@ class AgiChannel:
             raise AgiProtocolError(f"AGI command of {len(data)} bytes refused")
         self._writer.write(data + b"\n")
         await self._writer.drain()
-        while True:
+        try:
             async with asyncio.timeout(timeout_s or self._timeout):
-                raw = await self._reader.readline()
-            if not raw:
-                self.hung_up = True
-                raise CallHangup("agi: connection closed")
-            text = raw.decode(errors="replace").strip()
+                return await self._read_reply()
+        except (AgiProtocolError, TimeoutError):
+            self.hung_up = True  # the session is out of step: send nothing more
+            raise
+
+    async def _read_reply(self) -> AgiReply:
+        budget = _ReplyBudget()
+        while True:
+            text = await self._line(budget)
             if text.startswith("HANGUP"):
                 self.hung_up = True
                 continue  # the reply to our command still follows
             reply = parse_reply(text)
             if reply.code == 520:  # multi-line usage text until "520 End..."
                 while not text.startswith("520 "):
-                    async with asyncio.timeout(self._timeout):
-                        text = (await self._reader.readline()).decode(errors="replace")
+                    text = await self._line(budget)
                 return reply
             if reply.code == 511 or reply.result == -1:
                 self.hung_up = True
                 raise CallHangup("agi: channel hung up")
             return reply
+
+    async def _line(self, budget: _ReplyBudget) -> str:
+        """One reply line; end of file is a hangup, never an empty line to loop on."""
+        try:
+            raw = await self._reader.readline()
+        except (ValueError, asyncio.LimitOverrunError) as exc:  # one line over the limit
+            raise AgiProtocolError("AGI reply line too long") from exc
+        if not raw.endswith(b"\n"):  # b"" or a last line cut by the close
+            self.hung_up = True
+            raise CallHangup("agi: connection closed")
+        budget.take(len(raw))
+        return raw.decode(errors="replace").strip()
 
     async def set_variable(self, name: str, value: str) -> None:
         await self.command(f"SET VARIABLE {name} {quote(value)}")

@@ -129,8 +129,11 @@ def _read_stats(path: Path, result: SippResult) -> None:
     stat_file = path if path.exists() else next((f for f in files if "stat" in f.name), None)
     if stat_file is None or not stat_file.exists():
         return
-    with stat_file.open() as fh:
-        rows = list(csv.reader(fh, delimiter=";"))
+    try:
+        with stat_file.open(errors="replace") as fh:
+            rows = list(csv.reader(fh, delimiter=";"))
+    except csv.Error:  # a NUL or a torn write: no figures rather than a crash
+        return
     if len(rows) < 2:
         return
     head, last = rows[0], rows[-1]
@@ -147,10 +150,13 @@ def _read_stats(path: Path, result: SippResult) -> None:
 
 def _read_rtt(path: Path, result: SippResult) -> None:
     """SIPp's -trace_rtt file: ``Date_ms;response_time_ms;rtd_no`` per sample."""
-    with path.open() as fh:
-        for row in csv.reader(fh, delimiter=";"):
-            if len(row) >= 3 and row[1].replace(".", "", 1).isdigit():
-                result.rtd.setdefault(row[2].strip(), []).append(float(row[1]))
+    try:
+        with path.open(errors="replace") as fh:
+            for row in csv.reader(fh, delimiter=";"):
+                if len(row) >= 3 and row[1].replace(".", "", 1).isdigit():
+                    result.rtd.setdefault(row[2].strip(), []).append(float(row[1]))
+    except csv.Error:
+        return
 
 
 class Answerer:
