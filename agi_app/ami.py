@@ -60,6 +60,7 @@ class Ami:
     async def connect(self, timeout: float = 10) -> None:
         """Connect and wait for the login to finish."""
         s = self._settings
+        self.close()  # a manager left from an earlier connection would redial on its own
         self._logged_in.clear()
         self.manager = _Manager(
             loop=asyncio.get_running_loop(),

@@ -29,6 +29,7 @@ from agi_app.fastagi.server import AgiServer
 from agi_app.metrics import METRICS
 from agi_app.service import CallServices, serve_call
 from agi_app.settings import Settings
+from agi_app.supervisor import Supervisor
 
 log = logging.getLogger("agi_app")
 
@@ -52,7 +53,9 @@ class Runtime:
 
             self.clock.set(datetime.fromisoformat(s.business_clock))
         self.db = Database(s)
-        self.journey = JourneyWriter(self.db.pool)
+        self.journey = JourneyWriter(
+            self.db.pool, rejected_path=s.var_dir / "log" / "journeys-rejected.jsonl"
+        )
         self.rest = AriRest(
             s.ari_base,
             s.ari_user,
@@ -60,12 +63,13 @@ class Runtime:
             s.ari_app,
             ws_max_waiting=s.ari_ws_max_waiting,
         )
-        self.background: list[asyncio.Task[Any]] = []
+        self.background: list[asyncio.Task[Any]] = []  # one-off jobs (a SIGHUP reload)
+        self.loops = Supervisor()
         self.stopping = asyncio.Event()
         self.services: CallServices | None = None
         self.ari: AriApplication | None = None
         self.reload: Callable[[], Awaitable[dict[str, Any]]] = _no_reload
-        self.extra_tasks: list[Callable[[], Awaitable[None]]] = []
+        self.extra_tasks: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self.on_close: list[Callable[[], None]] = []
         self.agi: AgiServer | None = None
         self.side_channel_owner: Any = None  # the callback worker
@@ -96,11 +100,14 @@ class Runtime:
             "ari_requests": {"websocket": self.rest.sent_ws, "http": self.rest.sent_http},
             "journeys_written": self.journey.written,
             "journeys_dropped": self.journey.dropped,
+            "journeys_rejected": self.journey.rejected,
+            "loop_restarts": dict(self.loops.restarts),
             "business_clock": self.clock.now().isoformat(),
             "business_clock_overridden": self.clock.overridden,
         }
 
-    async def run(self) -> None:
+    async def run(self) -> int:
+        """Serve until SIGTERM/SIGINT (exit 0) or a background loop keeps dying (exit 1)."""
         assert self.ari is not None, "bind() the call services first"
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -114,11 +121,11 @@ class Runtime:
         self._write_pid()
         if self.agi is not None:
             await self.agi.start()
-        self._spawn(self.journey.run())
-        self._spawn(self.ari.run())
-        self._spawn(loop_lag_monitor())
-        for factory in self.extra_tasks:
-            self._spawn(factory())
+        self.loops.start("journey-writer", self.journey.run)
+        self.loops.start("ari-events", self.ari.run)
+        self.loops.start("loop-lag", loop_lag_monitor)
+        for name, factory in self.extra_tasks:
+            self.loops.start(name, factory)
         log.info(
             "hotline running: SIP %s:%d, ARI app %s, FastAGI %s:%d, admin %s:%d",
             self.s.bind_address,
@@ -129,11 +136,23 @@ class Runtime:
             self.s.bind_address,
             self.s.admin_port,
         )
-        await self.stopping.wait()
+        stop = asyncio.ensure_future(self.stopping.wait())
+        failed = asyncio.ensure_future(self.loops.failed.wait())
+        await asyncio.wait((stop, failed), return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        failed.cancel()
+        code = 0
+        if self.loops.failed.is_set():
+            log.critical(
+                "stopping: background loop %s keeps dying (see the errors above)",
+                self.loops.failed_loop,
+            )
+            code = 1
         log.info("stopping: finishing calls in progress (up to 10 s)")
         await self.ari.drain(10)
         with contextlib.suppress(TimeoutError):
             await self.journey.flush(5)
+        await self.loops.stop()
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
@@ -145,9 +164,14 @@ class Runtime:
         for close in self.on_close:
             close()
         (self.s.var_dir / "run" / "app.pid").unlink(missing_ok=True)
+        return code
 
     async def _sighup(self) -> None:
-        result = await self.reload()
+        try:
+            result = await self.reload()
+        except Exception:  # a reload bug must not pass unseen
+            log.exception("SIGHUP reload failed")
+            return
         log.info("SIGHUP reload: %s", result)
 
     def _spawn(self, coro: Awaitable[Any]) -> None:

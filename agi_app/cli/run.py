@@ -57,8 +57,7 @@ def _serve(s: Any) -> int:
         except ImportError:  # optional speed-up
             pass
     runtime = build_runtime(s)
-    asyncio.run(runtime.run())
-    return 0
+    return asyncio.run(runtime.run())
 
 
 def _realtime(priority: int) -> None:

@@ -36,8 +36,8 @@ class SheddingService:
 
 def build_shedding(s: Settings, runtime: Runtime, policy: ServicePolicy) -> SheddingService:
     service = SheddingService(s, runtime, policy)
-    runtime.extra_tasks.append(service.monitor.run)
+    runtime.extra_tasks.append(("load-monitor", service.monitor.run))
     worker = CallbackWorker(runtime.db.pool, runtime.rest, service.monitor)
-    runtime.extra_tasks.append(worker.run)
+    runtime.extra_tasks.append(("callback-worker", worker.run))
     runtime.side_channel_owner = worker
     return service
