@@ -71,4 +71,5 @@ bench-smoke: setup
 	@$(APP) bench --smoke; rc=$$?; $(APP) stack stop >/dev/null 2>&1; exit $$rc
 
 clean: stop
+	@test -x $(APP) && $(APP) stack purge || true
 	rm -rf $(VENV) var build *.egg-info

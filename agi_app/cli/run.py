@@ -71,6 +71,8 @@ def _realtime(priority: int) -> None:
 
 
 def _banner(s: Any) -> None:
+    from agi_app.stack import postgres
+
     print(
         f"""
 ==> The hotline is up. Call it with any SIP client on this machine:
@@ -81,7 +83,7 @@ def _banner(s: Any) -> None:
       .venv/bin/agi-app qa call --from 13800138000 --to 100 --keys "wait 1; 1"
     Journeys:   .venv/bin/agi-app journeys --last 5
     Logs:       this terminal (app), {s.asterisk_root}/var/log/asterisk/messages.log,
-                var/log/postgresql.log
+                {postgres.log_path(s)}
     Stop:       Ctrl-C here, or `make stop` from another shell
 """,
         flush=True,

@@ -26,12 +26,14 @@ def register(sub: Any) -> None:
     ss.add_parser("start", help="start PostgreSQL and Asterisk")
     ss.add_parser("stop", help="stop the app, Asterisk and PostgreSQL; unmount")
     ss.add_parser("status", help="what is running")
+    ss.add_parser("purge", help="stop everything and delete this checkout's database cluster")
     p.set_defaults(handler=_handle)
 
 
 def _handle(args: argparse.Namespace) -> int:
     try:
-        return {"setup": setup, "start": start, "stop": stop, "status": status}[args.stack_cmd]()
+        commands = {"setup": setup, "start": start, "stop": stop, "status": status, "purge": purge}
+        return commands[args.stack_cmd]()
     except StackError as exc:
         print(f"error: {exc}")
         return 1
@@ -99,9 +101,16 @@ def stop() -> int:
     return 0
 
 
+def purge() -> int:
+    stop()
+    step(f"Deleted the database cluster in {postgres.purge(get_settings())}")
+    return 0
+
+
 def status() -> int:
     s = get_settings()
     pid = asterisk.pid(s.asterisk_root)
     print(f"asterisk: {f'running pid {pid}' if pid else 'stopped'}")
-    print(f"postgres: {'running' if postgres.running(s) else 'stopped'} ({s.pg_host}:{s.pg_port})")
+    state = "running" if postgres.running(s) else "stopped"
+    print(f"postgres: {state} ({s.pg_host}:{s.pg_port}, cluster {postgres.cluster_dir(s)})")
     return 0

@@ -154,6 +154,9 @@ def mount_all(root: Path, sounds_dir: Path, sounds_mount: str) -> None:
     target = root / sounds_mount.lstrip("/")
     target.mkdir(parents=True, exist_ok=True)
     sounds_dir.mkdir(parents=True, exist_ok=True)
+    # The asterisk user reads it through the bind mount: whatever the clone's
+    # umask, the folder itself must let others in (its files are made 0644).
+    sounds_dir.chmod(sounds_dir.stat().st_mode | 0o755)
     if not _is_mounted(target):
         run(["mount", "--bind", str(sounds_dir), str(target)])
 
