@@ -81,7 +81,7 @@ async def serve_call(call: CallControl, via: str, svc: CallServices) -> FlowOutc
         caller_e164=who.e164,
         customer=who.customer,
         lookup=who.status,
-        language=who.customer.language if who.customer else svc.default_language,
+        language=(who.customer.language if who.customer else None) or svc.default_language,
     )
     shed = svc.decide(bus)
     bus.shedding_level, bus.shedding_actions, bus.shedding_rule = (

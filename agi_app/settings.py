@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     pg_pool_min: int = 2
     pg_pool_max: int = 10
     lookup_deadline_ms: int = 150
+    # CRM import: files over either limit are refused before anything is written.
+    import_max_bytes: int = 200_000_000
+    import_max_rows: int = 2_000_000
 
     # The event loop: uvloop when installed (AGI_APP_UVLOOP=0: asyncio's own).
     uvloop: bool = True

@@ -11,9 +11,9 @@ from typing import Any
 import asyncpg
 
 from agi_app.customers.demo import SHOWCASE, ensure_demo_data
-from agi_app.customers.importer import parse_csv, to_csv, upsert
+from agi_app.customers.importer import ImportRefused, ParsedCsv, parse_csv, to_csv, upsert
 from agi_app.routing.config import load_queues, load_service
-from agi_app.settings import get_settings
+from agi_app.settings import Settings, get_settings
 
 
 def register(sub: Any) -> None:
@@ -68,11 +68,35 @@ async def _run(args: argparse.Namespace) -> int:
         policy = load_service(
             s.config_dir / "service.yaml", load_queues(s.config_dir / "queues.yaml")
         )
-        good, bad = parse_csv(args.file.read_text(encoding="utf-8-sig"), set(policy.grades))
-        await upsert(conn, good)
+        try:
+            parsed = _read_import(args.file, set(policy.grades), s)
+        except ImportRefused as exc:
+            print(f"error: {args.file}: {exc}")
+            return 2
+        for warning in parsed.warnings:
+            print(f"warning: {args.file}: {warning}")
+        await upsert(conn, parsed.good)
     finally:
         await conn.close()
-    for b in bad:
+    for b in parsed.bad:
         print(f"{args.file}:{b.line}: {b.reason}")
-    print(f"imported {len(good)} row(s); {len(bad)} bad row(s) refused")
-    return 1 if bad else 0
+    print(f"imported {len(parsed.good)} row(s); {len(parsed.bad)} bad row(s) refused")
+    return 1 if parsed.bad else 0
+
+
+def _read_import(path: Path, grades: set[str], s: Settings) -> ParsedCsv:
+    """The file parsed, or ImportRefused before anything is written."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ImportRefused(f"cannot read it ({exc.strerror})") from exc
+    if size > s.import_max_bytes:
+        raise ImportRefused(
+            f"{size:,} bytes is over the limit of {s.import_max_bytes:,}"
+            " (AGI_APP_IMPORT_MAX_BYTES): nothing imported"
+        )
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportRefused(f"not UTF-8 (byte {exc.start}): save the export as UTF-8") from exc
+    return parse_csv(text, grades, max_rows=s.import_max_rows)

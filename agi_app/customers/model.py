@@ -15,8 +15,8 @@ class Customer:
     grade: str  # one of the configured grades, e.g. diamond .. standard
     brand: str = ""
     tags: frozenset[str] = field(default_factory=frozenset)
-    language: str = "zh"  # "zh" or "en"
-    bill_day: int = 1
+    language: str | None = None  # "zh" or "en"; None: the hotline's default
+    bill_day: int | None = None  # None: no bill-day load shedding
     status: str = "active"  # "active" or "suspended"
     last_agent: str | None = None
     last_contact_at: datetime | None = None
