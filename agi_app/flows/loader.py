@@ -168,13 +168,21 @@ def _entries(
     defaults = [f.id for f in flows.values() if f.default]
     for flow in flows.values():
         for number in flow.entry_numbers:
+            if by_number.get(number) == flow.id:
+                errors.append(
+                    FlowError(
+                        names[flow.id], None, "entry_numbers", f"number {number} listed twice"
+                    )
+                )
+                continue
             if number in by_number:
                 errors.append(
                     FlowError(
                         names[flow.id],
                         None,
                         "entry_numbers",
-                        f"number {number} also enters flow {by_number[number]!r}",
+                        f"number {number} also enters flow {by_number[number]!r}"
+                        f" in {names[by_number[number]]}",
                     )
                 )
             by_number[number] = flow.id
@@ -184,7 +192,7 @@ def _entries(
                 names[defaults[1]],
                 None,
                 "default",
-                f"only one flow may be default (also {defaults[0]!r})",
+                f"only one flow may be default (also {defaults[0]!r} in {names[defaults[0]]})",
             )
         )
     return by_number, defaults[0] if defaults else None

@@ -173,12 +173,17 @@ CASES = [
                 "default: true", "entry_numbers: ['200']"
             ),
         },
-        ["b.yaml field 'entry_numbers': number 200 also enters flow 't'"],
+        ["b.yaml field 'entry_numbers': number 200 also enters flow 't' in a.yaml"],
         id="duplicate entry number across files",
     ),
     pytest.param(
+        {"t.yaml": BASE.replace("default: true", "entry_numbers: ['100', '100']")},
+        ["t.yaml field 'entry_numbers': number 100 listed twice"],
+        id="number listed twice in one flow",
+    ),
+    pytest.param(
         {"a.yaml": BASE, "b.yaml": BASE.replace("id: t", "id: u")},
-        ["b.yaml field 'default': only one flow may be default (also 't')"],
+        ["b.yaml field 'default': only one flow may be default (also 't' in a.yaml)"],
         id="two default flows",
     ),
     pytest.param(
