@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     pg_user: str = "agi_app"
     pg_password: SecretStr = SecretStr("")
     pg_database: str = "agi_app"
-    # The cluster's folder; default /var/lib/agi-app/<key>/pg (agi_app/stack/postgres.py).
+    # The cluster's folder; default /var/lib/agi-app/<key>/pg (agi_app/tools/stack/postgres.py).
     pg_dir: Path | None = None
     pg_pool_min: int = 2
     pg_pool_max: int = 10

@@ -25,13 +25,13 @@ import aiohttp
 import asyncpg
 import pytest
 
-from agi_app.ari.rest import auth_header
+from agi_app.adapters.ari.rest import auth_header
+from agi_app.core.shedding.rules import calendar_holds, load_rules
 from agi_app.settings import PROJECT_ROOT, Settings, get_settings
-from agi_app.shedding.rules import calendar_holds, load_rules
 
 SHIPPED_RULES = load_rules(PROJECT_ROOT / "config" / "shedding.yaml")
 HOTLINE_TZ = ZoneInfo(SHIPPED_RULES.timezone)
-SHOWCASE_BILL_DAY = 15  # the showcase customers' (agi_app/customers/demo.py)
+SHOWCASE_BILL_DAY = 15  # the showcase customers' (agi_app/tools/demo.py)
 
 
 def calendar_sheds(when: dt.datetime) -> bool:
@@ -245,8 +245,8 @@ async def place_call(
     timeout_s: float = 90,
 ) -> Any:
     """One SIPp call: send ``keys``, expect a BYE with ``cause``; the SIPp result."""
-    from agi_app.qa.runner import run_callers
-    from agi_app.qa.scenario import build_caller, parse_keys
+    from agi_app.tools.qa.runner import run_callers
+    from agi_app.tools.qa.scenario import build_caller, parse_keys
 
     work = tmp_path / f"call-{number}-{caller}-{time.monotonic_ns()}"
     scenario = build_caller(parse_keys(keys), work, expect_cause=cause)
@@ -263,8 +263,8 @@ class Agents:
         self.running: dict[str, Any] = {}
 
     async def start(self, name: str, port: int, hold_ms: int) -> Any:
-        from agi_app.qa.runner import Answerer
-        from agi_app.qa.scenario import build_answerer
+        from agi_app.tools.qa.runner import Answerer
+        from agi_app.tools.qa.scenario import build_answerer
 
         scenario = build_answerer(self.workdir / name, hold_ms=hold_ms, name=name)
         ans = Answerer(scenario, port)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from agi_app.callcontrol import CallHangup, QueueResult
+from agi_app.core.callcontrol import CallHangup, QueueResult
 
 When = Literal["play", "wait", "transfer"]
 HANGUP = "hangup"  # a moment's action: the caller hangs up instead of pressing digits

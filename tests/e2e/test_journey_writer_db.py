@@ -12,8 +12,8 @@ from typing import Any
 
 import asyncpg
 
-from agi_app.db.journeys import JourneyWriter
-from agi_app.journey import CallEnd, CallStart, CallStep
+from agi_app.adapters.postgres.journeys import JourneyWriter
+from agi_app.core.journey import CallEnd, CallStart, CallStep
 from agi_app.settings import Settings
 
 

@@ -10,8 +10,8 @@ import pytest
 from pydantic import SecretStr
 
 from agi_app.settings import Settings
-from agi_app.stack import postgres
-from agi_app.stack.shell import StackError
+from agi_app.tools.stack import postgres
+from agi_app.tools.stack.shell import StackError
 
 
 def _free_port() -> int:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from agi_app.settings import PROJECT_ROOT, Settings
-from agi_app.stack import postgres
+from agi_app.tools.stack import postgres
 from tests.conftest import Agents, AppProcess, place_call, wait_journey
 
 pytestmark = pytest.mark.e2e

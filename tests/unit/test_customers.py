@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from agi_app.customers.importer import BadRow, ImportRefused, parse_csv
-from agi_app.customers.numbers import normalise
+from agi_app.core.crm_csv import BadRow, ImportRefused, parse_csv
+from agi_app.core.numbers import normalise
 
 E164 = re.compile(r"\+[0-9]{8,15}")
 

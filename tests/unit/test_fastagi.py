@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from agi_app.fastagi.call import AgiCall
-from agi_app.fastagi.protocol import AgiProtocolError, parse_reply, quote, split_script
-from agi_app.fastagi.server import AgiRequest, AgiServer
+from agi_app.adapters.fastagi.call import AgiCall
+from agi_app.adapters.fastagi.protocol import AgiProtocolError, parse_reply, quote, split_script
+from agi_app.adapters.fastagi.server import AgiRequest, AgiServer
 
 HEADER = (
     "agi_network: yes\nagi_network_script: {script}\nagi_request: agi://127.0.0.1/{script}\n"

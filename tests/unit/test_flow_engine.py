@@ -18,15 +18,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import BaseModel, Field
 
-from agi_app.callcontrol import QueueResult
-from agi_app.customers.model import Customer
-from agi_app.flows.bus import DataBus
-from agi_app.flows.engine import EngineDeps, Router, default_router, run_flow
-from agi_app.flows.loader import FlowSet, Known, load_flowset
-from agi_app.flows.nodes_io import SELF_SERVICE_DONE
-from agi_app.flows.transactions import TransactionError, TransactionRegistry, TxContext
-from agi_app.journey import CallStep, MemoryJourney
-from agi_app.service import FlowOutcome
+from agi_app.core.bus import DataBus
+from agi_app.core.callcontrol import QueueResult
+from agi_app.core.customer import Customer
+from agi_app.core.flows.loader import FlowSet, Known, load_flowset
+from agi_app.core.flows.transactions import TransactionError, TransactionRegistry, TxContext
+from agi_app.core.journey import CallStep, MemoryJourney
+from agi_app.service.call import FlowOutcome
+from agi_app.service.flows.engine import EngineDeps, Router, default_router, run_flow
+from agi_app.service.flows.nodes_io import SELF_SERVICE_DONE
 from tests.fakes import HANGUP, FakeCall, FakeRenderer, FixedClock, Transferred, When
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-import agi_app.flows.business  # noqa: F401  (registers the shipped transactions)
-from agi_app.flows.graph import to_dot
-from agi_app.flows.loader import FlowSet, Known, load_flowset
-from agi_app.flows.registry import FlowLoadError, FlowRegistry
-from agi_app.flows.transactions import REGISTRY, TransactionRegistry, TxContext
-from agi_app.routing.config import queue_names
+import agi_app.service.business  # noqa: F401  (registers the shipped transactions)
+from agi_app.core.flows.graph import to_dot
+from agi_app.core.flows.loader import FlowSet, Known, load_flowset
+from agi_app.core.flows.transactions import REGISTRY, TransactionRegistry, TxContext
+from agi_app.core.routing.config import queue_names
+from agi_app.service.flows.registry import FlowLoadError, FlowRegistry
 from agi_app.settings import PROJECT_ROOT
 
 TX = TransactionRegistry()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from agi_app.db.journeys import is_transient
+from agi_app.adapters.postgres.journeys import is_transient
 
 
 def _pg(cls: type[asyncpg.PostgresError]) -> asyncpg.PostgresError:

@@ -15,12 +15,12 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from agi_app.ami import Ami, AmiError
-from agi_app.ari.events import Event
-from agi_app.ari.rest import AriRest
-from agi_app.ari.stream import AriEventStream
-from agi_app.qa.runner import SippResult, _read_rtt, _read_stats
+from agi_app.adapters.ami.client import Ami, AmiError
+from agi_app.adapters.ari.events import Event
+from agi_app.adapters.ari.rest import AriRest
+from agi_app.adapters.ari.stream import AriEventStream
 from agi_app.settings import Settings
+from agi_app.tools.qa.runner import SippResult, _read_rtt, _read_stats
 from tests.fake_ari import FakeAri, stasis_start
 
 

@@ -9,11 +9,11 @@ from typing import cast
 
 import pytest
 
-from agi_app.metrics import METRICS
-from agi_app.runtime import Runtime
-from agi_app.service import CallServices
+from agi_app.core.metrics import METRICS
+from agi_app.entry.runtime import Runtime
+from agi_app.entry.supervisor import Supervisor
+from agi_app.service.call import CallServices
 from agi_app.settings import Settings
-from agi_app.supervisor import Supervisor
 from tests.fake_ari import FakeAri
 
 

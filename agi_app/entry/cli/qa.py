@@ -1,0 +1,118 @@
+"""`agi-app qa call`: place a scripted SIPp call and check the journey it left.
+
+    agi-app qa call --from 13800000005 --to 10086 --keys "wait 6; 1; wait 6; 9" \\
+        --expect "entry > welcome > main[1] > balance > say_balance > after_service[9] > bye" \\
+        --expect-outcome completed --cause 16
+
+Exit codes: 0 the call and its journey are as expected, 1 a mismatch (printed),
+2 the call itself failed (SIPp), 3 no journey appeared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from agi_app.settings import get_settings
+from agi_app.tools.qa.runner import run_callers
+from agi_app.tools.qa.scenario import KeyScriptError, build_caller, parse_keys
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("qa", help="QA: scripted SIPp calls")
+    qs = p.add_subparsers(dest="qa_cmd", required=True)
+    c = qs.add_parser("call", help="place one call with a key script; print its journey")
+    c.add_argument("--from", dest="caller", required=True, help="calling number")
+    c.add_argument("--to", dest="called", required=True, help="called number (e.g. 10086)")
+    c.add_argument("--keys", default="", help='e.g. "wait 2; 1; wait 1; 0007#"')
+    c.add_argument("--cause", type=int, help="expected Q.850 cause in the BYE")
+    c.add_argument("--expect", help='expected node path, "a > b[1] > c"')
+    c.add_argument("--expect-outcome", help="expected outcome (completed, transferred, ...)")
+    c.add_argument("--timeout", type=float, default=120)
+    c.add_argument("--json", action="store_true")
+    p.set_defaults(handler=lambda a: asyncio.run(run_qa_call(a)))
+
+
+def node_path(steps: list[dict[str, Any]]) -> str:
+    return " > ".join(s["node"] + (f"[{s['digits']}]" if s["digits"] else "") for s in steps)
+
+
+async def _journey(dsn: str, caller: str, since: dt.datetime, timeout: float) -> Any:
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                row = await conn.fetchrow(
+                    "SELECT * FROM calls WHERE caller = $1 AND started_at >= $2 AND ended_at"
+                    " IS NOT NULL ORDER BY started_at LIMIT 1",
+                    caller,
+                    since,
+                )
+                if row is not None:
+                    steps = await conn.fetch(
+                        "SELECT node, node_type, digits FROM call_steps"
+                        " WHERE call_id = $1 ORDER BY seq",
+                        row["id"],
+                    )
+                    return {**dict(row), "steps": [dict(s) for s in steps]}
+                await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+
+
+async def run_qa_call(args: argparse.Namespace) -> int:
+    try:
+        steps = parse_keys(args.keys)
+    except KeyScriptError as exc:
+        print(f"error: {exc}")
+        return 1
+    since = dt.datetime.now(dt.UTC)
+    with tempfile.TemporaryDirectory(prefix="agi-app-qa-") as tmp:
+        scenario = build_caller(steps, Path(tmp), expect_cause=args.cause)
+        result = await run_callers(
+            scenario,
+            service=args.called,
+            callers=[args.caller],
+            calls=1,
+            limit=1,
+            timeout_s=args.timeout,
+        )
+    print(f"call: {result.summary()}")
+    if result.successful != 1:
+        print(result.output[-1500:])
+        return 2
+    try:
+        journey = await _journey(get_settings().pg_dsn, args.caller, since, 15)
+    except TimeoutError:
+        print("error: no journey was recorded for this call")
+        return 3
+    path = node_path(journey["steps"])
+    if args.json:
+        print(json.dumps(journey, default=str, ensure_ascii=False, indent=1))
+    print(
+        f"journey: {journey['flow']} v{journey['flow_version']} outcome={journey['outcome']}"
+        f" cause={journey['hangup_cause']} grade={journey['grade']} "
+        f"shedding={journey['shedding_level']}\n  {path}"
+    )
+    failures = []
+    if args.expect and " ".join(args.expect.split()) != path:
+        failures.append(f"path differs:\n  expected {args.expect}\n  got      {path}")
+    if args.expect_outcome and args.expect_outcome != journey["outcome"]:
+        failures.append(f"outcome {journey['outcome']!r}, expected {args.expect_outcome!r}")
+    for f in failures:
+        print(f"MISMATCH: {f}")
+    if failures and journey["shedding_level"]:
+        print(
+            f"note: load shedding was at level {journey['shedding_level']}"
+            f" ({journey['shedding_rule']}) for this call, which changes the path on peak"
+            " days and under queue load. For the quiet-day path set the business clock,"
+            " e.g. `agi-app clock set 2026-12-10T10:00`, and `agi-app clock reset` after."
+        )
+    return 1 if failures else 0
