@@ -102,6 +102,7 @@ class CallControl(Protocol):
     call_id: str
     caller: str  # raw, untrusted caller id
     called: str  # called number (DNIS)
+    hangup_cause: int | None  # Q.850 cause once the call has ended, if known
 
     @property
     def digits(self) -> DigitSource: ...
@@ -121,3 +122,31 @@ class CallControl(Protocol):
         ...
 
     async def hangup(self, cause: int) -> None: ...
+
+
+class DialError(RuntimeError):
+    """Asterisk refused to place a call the hotline makes itself."""
+
+
+class Dialer(Protocol):
+    """Places the calls the hotline makes itself (callbacks) and steers them."""
+
+    async def originate(
+        self,
+        endpoint: str,
+        *,
+        caller_id: str,
+        timeout_s: int,
+        app_args: str,
+        channel_id: str,
+        variables: dict[str, str],
+    ) -> None:
+        """Dial ``endpoint``; once answered the channel enters the application
+        with ``app_args``. Raises DialError when Asterisk refuses."""
+        ...
+
+    async def connect(self, channel_id: str, context: str) -> None:
+        """Keep hearing of the channel, and continue it in a dialplan context."""
+        ...
+
+    async def hangup(self, channel_id: str, cause: int) -> None: ...

@@ -1,4 +1,4 @@
-"""CRM CSV import: validate each row (pure), upsert the good ones in one transaction.
+"""CRM CSV: validate each row of an import (pure), write an export.
 
 Columns: number,name,grade,brand,tags,language,bill_day,status,last_agent,last_contact_at
 (tags separated by ';'). With a header line the columns may come in any order,
@@ -33,14 +33,6 @@ COLUMNS = [
     "last_contact_at",
 ]
 REQUIRED = ("number", "grade")
-UPSERT = (
-    "INSERT INTO customers (number, name, grade, brand, tags, language, bill_day, status,"
-    " last_agent, last_contact_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10, now())"
-    " ON CONFLICT (number) DO UPDATE SET name = EXCLUDED.name, grade = EXCLUDED.grade,"
-    " brand = EXCLUDED.brand, tags = EXCLUDED.tags, language = EXCLUDED.language,"
-    " bill_day = EXCLUDED.bill_day, status = EXCLUDED.status, last_agent = EXCLUDED.last_agent,"
-    " last_contact_at = EXCLUDED.last_contact_at, updated_at = now()"
-)
 
 
 @dataclass(frozen=True)
@@ -152,13 +144,6 @@ def _check_header(names: list[str], out: ParsedCsv) -> list[str]:
         shown = ", ".join(repr(c[:40]) for c in unknown[:20])
         out.warnings.append(f"ignored unknown column(s): {shown}")
     return names
-
-
-async def upsert(conn: Any, rows: list[tuple[Any, ...]]) -> int:
-    """Upsert rows in one transaction (re-running the same file changes nothing)."""
-    async with conn.transaction():
-        await conn.executemany(UPSERT, rows)
-    return len(rows)
 
 
 def to_csv(records: list[Any]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -20,3 +21,9 @@ class Customer:
     status: str = "active"  # "active" or "suspended"
     last_agent: str | None = None
     last_contact_at: datetime | None = None
+
+
+class CustomerStore(Protocol):
+    """Where customers are looked up by E.164 number (PostgreSQL, or a fake)."""
+
+    async def lookup(self, number_e164: str) -> Customer | None: ...

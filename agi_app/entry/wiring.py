@@ -1,116 +1,195 @@
 """Assembling the running hotline from its parts (used by `agi-app run`).
 
-Everything is loaded and validated here, before the first call: flows, the
+Everything is built here, before the first call, and validated: flows, the
 service policy, queues, shedding rules. A bad file stops the start with a
-message naming it.
+message naming it. Wiring builds and hands in; it holds no business logic
+(that is in agi_app.service).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-import agi_app.service.business  # noqa: F401  (registers the business transactions)
-from agi_app.adapters.fastagi.call import AgiCall
-from agi_app.adapters.fastagi.server import AgiRequest, AgiServer
-from agi_app.adapters.postgres.customers import PgCustomerStore, identify
+from aiohttp import web
+
+from agi_app.adapters.ami.client import Ami
+from agi_app.adapters.ami.live_load import LoadMonitor
+from agi_app.adapters.ari.app import Admission, AriApplication
+from agi_app.adapters.ari.call import AriCall
+from agi_app.adapters.ari.dialer import AriDialer, side_event
+from agi_app.adapters.ari.rest import AriRest
+from agi_app.adapters.fastagi.server import AgiServer
+from agi_app.adapters.postgres.customers import PgCustomerStore
+from agi_app.adapters.postgres.journeys import JourneyWriter
+from agi_app.adapters.postgres.pool import Database
 from agi_app.adapters.tts.factory import build_cache
-from agi_app.core.bus import DataBus
-from agi_app.core.callcontrol import CallControl
-from agi_app.core.flows.loader import Known, speakable_languages
-from agi_app.core.flows.transactions import REGISTRY
+from agi_app.adapters.tts.voices import speakable_languages
+from agi_app.core.clock import BusinessClock
+from agi_app.core.decisions import Identity
+from agi_app.core.flows.loader import Known
 from agi_app.core.routing.config import load_queues, load_service
-from agi_app.core.routing.route import route
+from agi_app.core.shedding.load import LoadTracker
+from agi_app.core.shedding.rules import load_rules
+from agi_app.entry.admin import build_admin
 from agi_app.entry.agi_routes import build_routes
-from agi_app.entry.runtime import Runtime
-from agi_app.service.call import CallServices, FlowOutcome, Identity
-from agi_app.service.flows.engine import EngineDeps, run_flow
+from agi_app.entry.runtime import Runtime, loop_lag_monitor
+from agi_app.entry.supervisor import Supervisor
+from agi_app.service.business import business_transactions
+from agi_app.service.call import CallServices, serve_call
+from agi_app.service.callbacks import CallbackWorker
+from agi_app.service.flows.engine import EngineDeps
 from agi_app.service.flows.registry import FlowRegistry
-from agi_app.service.shedding import build_shedding
+from agi_app.service.identify import identify
+from agi_app.service.route_only import RouteOnly
+from agi_app.service.shedding import SheddingService
+from agi_app.service.walk import FlowWalker
 from agi_app.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class AdminServer:
+    """The admin HTTP endpoint as a component."""
+
+    app: web.Application
+    host: str
+    port: int
+    runner: list[web.AppRunner]  # set at start
+
+    async def start(self) -> None:
+        runner = web.AppRunner(self.app)
+        await runner.setup()
+        await web.TCPSite(runner, self.host, self.port).start()
+        self.runner.append(runner)
+
+    async def stop(self) -> None:
+        for runner in self.runner:
+            await runner.cleanup()
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What is only closed at the end: HTTP sessions, the pool, TTS workers."""
+
+    rest: AriRest
+    db: Database
+    close_tts: Callable[[], None]
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        await self.rest.close()
+        await self.db.close()
+        self.close_tts()
+
+
 def build_runtime(s: Settings) -> Runtime:
     """Validate configuration and assemble the runtime; raises on bad files."""
-    runtime = Runtime(s)
+    clock = BusinessClock(s.timezone)
+    if s.business_clock:
+        clock.set(datetime.fromisoformat(s.business_clock))
+    db = Database(s)
+    journey = JourneyWriter(db.pool, rejected_path=s.var_dir / "log" / "journeys-rejected.jsonl")
+    rest = AriRest(
+        s.ari_base,
+        s.ari_user,
+        s.ari_password.get_secret_value(),
+        s.ari_app,
+        ws_max_waiting=s.ari_ws_max_waiting,
+    )
     queues = load_queues(s.config_dir / "queues.yaml")
     policy = load_service(s.config_dir / "service.yaml", queues)
-    registry = FlowRegistry(
-        s.flows_dir,
-        Known(
-            queues=set(queues.queues),
-            transactions=REGISTRY,
-            languages=speakable_languages(s.config_dir),
-        ),
+    transactions = business_transactions()
+    known = Known(
+        queues=set(queues.queues),
+        transactions=transactions,
+        languages=speakable_languages(s.config_dir),
     )
+    registry = FlowRegistry(s.flows_dir, known)
     cache = build_cache(s)
-    store = PgCustomerStore(runtime.db)
-    shedding = build_shedding(s, runtime, policy)
+    store = PgCustomerStore(db)
+    rules = load_rules(s.config_dir / "shedding.yaml")
+    tracker = LoadTracker(rules)
+    monitor = LoadMonitor(Ami(s), tracker, clock.now)
+    shedding = SheddingService(rules, policy, clock, tracker)
+    worker = CallbackWorker(db.pool, AriDialer(rest), lambda: monitor.queues)
     deadline = s.lookup_deadline_ms / 1000
 
     async def who(raw_caller: str) -> Identity:
         return await identify(store, raw_caller, deadline)
 
-    async def walk(call: CallControl, bus: DataBus) -> FlowOutcome:
-        now = runtime.clock.now()
-        entry = route(bus.customer, now, policy, queues)
-        bus.vars.update(
-            skip_first_menu=entry.skip_first_menu,
-            route_reason=entry.reason,
-            offer_dedicated_agent=entry.offer_dedicated_agent,
-        )
-        if entry.language and bus.customer is None:
-            bus.language = entry.language
+    def flows() -> Any:
+        return registry.current
 
-        def router(bus: DataBus, requested_queue: str) -> tuple[str, int]:
-            r = route(bus.customer, runtime.clock.now(), policy, queues, requested_queue)
-            return r.queue, r.priority
-
-        deps = EngineDeps(
+    walker = FlowWalker(
+        policy,
+        queues,
+        clock,
+        flows,
+        EngineDeps(
             renderer=cache,
-            journey=runtime.journey,
-            clock=runtime.clock,
-            transactions=REGISTRY,
-            get_pool=runtime.db.pool,
-            router=router,
-            priority=entry.priority,
-        )
-        # The flow set is taken once: a reload never changes a call in progress.
-        return await run_flow(call, bus, registry.current, deps)
-
-    async def reload() -> dict[str, object]:
-        return registry.reload()
-
-    async def decide_route(req: AgiRequest) -> None:
-        """Route-only FastAGI: the same lookup and rules, as channel variables."""
-        call = AgiCall(req)
-        ident = await who(call.caller)
-        bus = DataBus(
-            call.call_id, call.caller, call.called, ident.e164, ident.customer, ident.status
-        )
-        entry = route(ident.customer, runtime.clock.now(), policy, queues)
-        shed = shedding.decide(bus)
-        flow = registry.current.for_number(call.called)
-        for name, value in (
-            ("AGI_APP_GRADE", entry.grade),
-            ("AGI_APP_QUEUE", entry.queue),
-            ("QUEUE_PRIO", str(entry.priority)),
-            ("AGI_APP_SHEDDING_LEVEL", str(shed.level)),
-            ("AGI_APP_LOOKUP", ident.status),
-            ("AGI_APP_FLOW", flow.id if flow else ""),
-        ):
-            await req.channel.set_variable(name, value)
-
-    runtime.reload = reload
-    runtime.on_close.append(cache.close)
-    services = CallServices(
-        clock=runtime.clock,
-        journey=runtime.journey,
-        identify=who,
-        decide=shedding.decide,
-        run_flow=walk,
+            journey=journey,
+            clock=clock,
+            transactions=transactions,
+            get_pool=db.pool,
+        ),
     )
-    runtime.bind(services)
-    runtime.agi = AgiServer(build_routes(services, decide_route), s.agi_host, s.agi_port)
-    return runtime
+    services = CallServices(clock, journey, who, shedding.decide, walker)
+
+    async def serve_ari(call: AriCall, _args: tuple[str, ...]) -> None:
+        await serve_call(call, "ari", services)
+
+    ari = AriApplication(
+        rest,
+        serve_ari,
+        Admission(s.max_concurrent_calls, s.max_calls_per_second),
+        rest_over_ws=s.ari_rest_over_ws,
+        event_filter=s.ari_event_filter,
+        side_channels=worker.owns,  # channels the app dialled itself (callbacks)
+        on_side_event=lambda event: side_event(event, worker),
+    )
+    route_only = RouteOnly(who, shedding.decide, policy, queues, clock, flows)
+    agi = AgiServer(build_routes(services, route_only), s.agi_host, s.agi_port)
+    loops = Supervisor()
+
+    def stats() -> dict[str, Any]:
+        return {
+            "ari_connected": ari.stream.connected.is_set(),
+            "active_calls": len(ari.calls),
+            "ari_transport": rest.transport,
+            "ari_requests": {"websocket": rest.sent_ws, "http": rest.sent_http},
+            "journeys_written": journey.written,
+            "journeys_dropped": journey.dropped,
+            "journeys_rejected": journey.rejected,
+            "loop_restarts": dict(loops.restarts),
+            "business_clock": clock.now().isoformat(),
+            "business_clock_overridden": clock.overridden,
+        }
+
+    admin = AdminServer(
+        build_admin(s.admin_token.get_secret_value(), clock, registry.reload, stats),
+        s.bind_address,
+        s.admin_port,
+        [],
+    )
+    return Runtime(
+        settings=s,
+        ari=ari,
+        journey=journey,
+        loops=loops,
+        background=(
+            ("journey-writer", journey.run),
+            ("ari-events", ari.run),
+            ("loop-lag", loop_lag_monitor),
+            ("load-monitor", monitor.run),
+            ("callback-worker", worker.run),
+        ),
+        components=(Resources(rest, db, cache.close), admin, agi),
+        reload=registry.reload,
+    )

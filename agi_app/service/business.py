@@ -11,7 +11,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from agi_app.core.flows.transactions import REGISTRY, TransactionError, TxContext
+from agi_app.core.flows.transactions import (
+    TransactionError,
+    TransactionRegistry,
+    TransactionSpec,
+    TxContext,
+)
 
 
 def yuan(fen: int) -> str:
@@ -49,7 +54,6 @@ class Balance(BaseModel):
     balance: str
 
 
-@REGISTRY.register("balance", NoArgs, Balance)
 async def balance(_a: NoArgs, ctx: TxContext) -> Balance:
     row = await _row(ctx, "SELECT balance_fen FROM accounts WHERE number = $1")
     return Balance(balance=yuan(row["balance_fen"]))
@@ -62,7 +66,6 @@ class Bill(BaseModel):
     bill_paid: bool
 
 
-@REGISTRY.register("latest_bill", NoArgs, Bill)
 async def latest_bill(_a: NoArgs, ctx: TxContext) -> Bill:
     row = await _row(
         ctx,
@@ -83,7 +86,6 @@ class Plan(BaseModel):
     plan_fee: str
 
 
-@REGISTRY.register("current_plan", NoArgs, Plan)
 async def current_plan(_a: NoArgs, ctx: TxContext) -> Plan:
     row = await _row(ctx, "SELECT plan_name, plan_fee_fen FROM accounts WHERE number = $1")
     return Plan(plan_name=row["plan_name"], plan_fee=yuan(row["plan_fee_fen"]))
@@ -95,7 +97,6 @@ class Usage(BaseModel):
     data_left_mb: int
 
 
-@REGISTRY.register("data_usage", NoArgs, Usage)
 async def data_usage(_a: NoArgs, ctx: TxContext) -> Usage:
     row = await _row(ctx, "SELECT data_used_mb, data_quota_mb FROM accounts WHERE number = $1")
     left = max(0, row["data_quota_mb"] - row["data_used_mb"])
@@ -110,7 +111,6 @@ class Payments(BaseModel):
     last_payment_date: str
 
 
-@REGISTRY.register("recent_payments", NoArgs, Payments)
 async def recent_payments(_a: NoArgs, ctx: TxContext) -> Payments:
     row = await _row(
         ctx,
@@ -131,7 +131,6 @@ class CardBalance(BaseModel):
     card_balance: str
 
 
-@REGISTRY.register("bank_balance", CardArgs, CardBalance)
 async def bank_balance(a: CardArgs, ctx: TxContext) -> CardBalance:
     row = await _row(
         ctx,
@@ -147,7 +146,6 @@ class CardTxns(BaseModel):
     last_txn_merchant: str
 
 
-@REGISTRY.register("bank_recent", CardArgs, CardTxns)
 async def bank_recent(a: CardArgs, ctx: TxContext) -> CardTxns:
     row = await _row(
         ctx,
@@ -169,7 +167,6 @@ class Report(BaseModel):
     report_id: int
 
 
-@REGISTRY.register("report_card_loss", CardArgs, Report)
 async def report_card_loss(a: CardArgs, ctx: TxContext) -> Report:
     await _row(
         ctx, "SELECT 1 FROM bank_accounts WHERE number = $1 AND card_last4 = $2", a.card_last4
@@ -195,7 +192,6 @@ class SmsQueued(BaseModel):
     sms_id: int
 
 
-@REGISTRY.register("sms_bill_link", NoArgs, SmsQueued)
 async def sms_bill_link(_a: NoArgs, ctx: TxContext) -> SmsQueued:
     """Queue an SMS with the bill link (the SMS-centre gateway reads sms_outbox)."""
     pool = await _pool(ctx)
@@ -223,7 +219,6 @@ class CallbackBooked(BaseModel):
     callback_id: int
 
 
-@REGISTRY.register("request_callback", CallbackArgs, CallbackBooked)
 async def request_callback(a: CallbackArgs, ctx: TxContext) -> CallbackBooked:
     """Book a callback; an open one for the same number is reused, never doubled."""
     pool = await _pool(ctx)
@@ -239,3 +234,21 @@ async def request_callback(a: CallbackArgs, ctx: TxContext) -> CallbackBooked:
         ctx.call_id,
     )
     return CallbackBooked(callback_id=cid)
+
+
+def business_transactions() -> TransactionRegistry:
+    """Every business transaction flows may call: the whole table in one place."""
+    return TransactionRegistry(
+        [
+            TransactionSpec("balance", NoArgs, Balance, balance),
+            TransactionSpec("latest_bill", NoArgs, Bill, latest_bill),
+            TransactionSpec("current_plan", NoArgs, Plan, current_plan),
+            TransactionSpec("data_usage", NoArgs, Usage, data_usage),
+            TransactionSpec("recent_payments", NoArgs, Payments, recent_payments),
+            TransactionSpec("bank_balance", CardArgs, CardBalance, bank_balance),
+            TransactionSpec("bank_recent", CardArgs, CardTxns, bank_recent),
+            TransactionSpec("report_card_loss", CardArgs, Report, report_card_loss),
+            TransactionSpec("sms_bill_link", NoArgs, SmsQueued, sms_bill_link),
+            TransactionSpec("request_callback", CallbackArgs, CallbackBooked, request_callback),
+        ]
+    )

@@ -10,39 +10,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from agi_app.core.bus import DataBus
 from agi_app.core.callcontrol import CallControl, CallHangup
 from agi_app.core.clock import Clock, wall_now
-from agi_app.core.customer import Customer
+from agi_app.core.decisions import FlowOutcome, Identity, Shedding
 from agi_app.core.journey import CallEnd, CallStart, JourneySink
 from agi_app.core.metrics import METRICS
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Identity:
-    customer: Customer | None
-    e164: str | None
-    status: str  # "ok", "unknown", "lookup_failed"
-
-
-@dataclass(frozen=True)
-class Shedding:
-    level: int = 0
-    actions: frozenset[str] = frozenset()
-    rule: str = ""
-
-
-@dataclass
-class FlowOutcome:
-    outcome: str
-    cause: int | None
-    facts: dict[str, Any] = field(default_factory=dict)
 
 
 class Identify(Protocol):
@@ -68,11 +47,13 @@ class CallServices:
     wall: Callable[[], datetime] = wall_now  # journey timestamps: real time
 
 
-async def serve_call(call: CallControl, via: str, svc: CallServices) -> FlowOutcome:
-    """Serve one call from arrival to hang-up; never raises for a caller's doing."""
-    svc.journey.emit(CallStart(call.call_id, call.caller, call.called, via, svc.wall()))
+async def open_call(
+    call: CallControl, identify: Identify, decide: Decide, default_language: str = "zh"
+) -> tuple[Identity, DataBus, Shedding]:
+    """Who is calling, the call's data bus, and the shedding level: the first
+    steps of every call, whether it walks a flow or only asks for a route."""
     t0 = time.perf_counter()
-    who = await svc.identify(call.caller)
+    who = await identify(call.caller)
     METRICS.observe("lookup_ms", (time.perf_counter() - t0) * 1000)
     bus = DataBus(
         call_id=call.call_id,
@@ -81,14 +62,21 @@ async def serve_call(call: CallControl, via: str, svc: CallServices) -> FlowOutc
         caller_e164=who.e164,
         customer=who.customer,
         lookup=who.status,
-        language=(who.customer.language if who.customer else None) or svc.default_language,
+        language=(who.customer.language if who.customer else None) or default_language,
     )
-    shed = svc.decide(bus)
+    shed = decide(bus)
     bus.shedding_level, bus.shedding_actions, bus.shedding_rule = (
         shed.level,
         shed.actions,
         shed.rule,
     )
+    return who, bus, shed
+
+
+async def serve_call(call: CallControl, via: str, svc: CallServices) -> FlowOutcome:
+    """Serve one call from arrival to hang-up; never raises for a caller's doing."""
+    svc.journey.emit(CallStart(call.call_id, call.caller, call.called, via, svc.wall()))
+    who, bus, shed = await open_call(call, svc.identify, svc.decide, svc.default_language)
     log.info(
         "call=%s via=%s caller=%s called=%s grade=%s lookup=%s shedding=%d(%s)",
         call.call_id,
@@ -103,7 +91,7 @@ async def serve_call(call: CallControl, via: str, svc: CallServices) -> FlowOutc
     try:
         result = await svc.run_flow(call, bus)
     except CallHangup:
-        result = FlowOutcome("abandoned", getattr(call, "hangup_cause", None))
+        result = FlowOutcome("abandoned", call.hangup_cause)
     except Exception as exc:  # a bug must still leave a finished journey behind
         svc.journey.emit(
             CallEnd(

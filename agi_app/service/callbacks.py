@@ -6,6 +6,10 @@ callbacks the oldest request goes first. The customer's phone is reached
 through the ``pstn`` trunk; once answered the channel continues into
 ``[hotline-callback]`` (the queue) and comes back to us afterwards. A call
 that is not answered is retried after ``retry_delay_s`` up to ``max_attempts``.
+
+The worker dials through a ``Dialer`` (core.callcontrol; ARI in production)
+and learns what became of its calls from ``on_started`` / ``on_gone``, which
+the ARI adapter calls for the channels ``owns`` claims.
 """
 
 from __future__ import annotations
@@ -13,15 +17,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
-from agi_app.adapters.ami.live_load import LoadMonitor
-from agi_app.adapters.ari.events import ChannelGoneEvent, Event, StasisStart
-from agi_app.adapters.ari.rest import AriError, AriRest
+from agi_app.core.callcontrol import Dialer, DialError
+from agi_app.core.shedding.load import QueueLoad
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +55,13 @@ class CallbackWorker:
     def __init__(
         self,
         get_pool: Callable[[], Awaitable[Any]],
-        rest: AriRest,
-        monitor: LoadMonitor,
+        dialer: Dialer,
+        queues: Callable[[], Mapping[str, QueueLoad]],
         trunk: str = "pstn",
         interval_s: float = 1.0,
         queue_timeout_s: int = 120,
     ) -> None:
-        self.get_pool, self.rest, self.monitor = get_pool, rest, monitor
+        self.get_pool, self.dialer, self.queues = get_pool, dialer, queues
         self.trunk, self.interval_s, self.queue_timeout_s = trunk, interval_s, queue_timeout_s
         self.dialing: dict[str, Dialing] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -81,7 +84,7 @@ class CallbackWorker:
         pool = await self.get_pool()
         if pool is None:
             return
-        for queue, load in self.monitor.queues.items():
+        for queue, load in self.queues().items():
             busy = sum(1 for d in self.dialing.values() if not d.answered)
             if load.available - busy <= 0 or load.waiting > 0:
                 continue
@@ -97,7 +100,7 @@ class CallbackWorker:
         number = row["number"].lstrip("+")
         log.info("callback %s: dialling %s for queue %s", row["id"], row["number"], row["queue"])
         try:
-            await self.rest.originate(
+            await self.dialer.originate(
                 f"PJSIP/{number}@{self.trunk}",
                 caller_id=row["queue"],
                 timeout_s=30,
@@ -110,30 +113,29 @@ class CallbackWorker:
                     "AGI_APP_CALLBACK_ID": str(row["id"]),
                 },
             )
-        except (AriError, OSError) as exc:
+        except (DialError, OSError) as exc:
             await self._failed(self.dialing.pop(channel_id), f"originate: {exc}")
 
-    def on_event(self, event: Event) -> None:
-        """Events of the channels this worker dialled (called by the ARI app)."""
-        channel_id = getattr(event, "channel_id", "") or (
-            event.channel.id if isinstance(event, StasisStart) else ""
-        )
+    def on_started(self, channel_id: str, args: tuple[str, ...]) -> None:
+        """A channel this worker dialled entered the application (answered, or back
+        from the queue)."""
         dialing = self.dialing.get(channel_id)
         if dialing is None:
             return
-        if isinstance(event, StasisStart) and event.args[:1] == ("callback",):
+        if args[:1] == ("callback",):
             dialing.answered = True
             self._spawn(self._connect(dialing))
-        elif isinstance(event, StasisStart) and event.args[:1] == ("after-callback",):
-            self._spawn(self.rest.hangup(channel_id, 16))
-        elif isinstance(event, ChannelGoneEvent):
-            self.dialing.pop(channel_id, None)
-            if not dialing.answered:
-                self._spawn(self._failed(dialing, f"not answered (cause {event.cause})"))
+        elif args[:1] == ("after-callback",):
+            self._spawn(self.dialer.hangup(channel_id, 16))
+
+    def on_gone(self, channel_id: str, cause: int | None) -> None:
+        """A channel this worker dialled hung up or was destroyed."""
+        dialing = self.dialing.pop(channel_id, None)
+        if dialing is not None and not dialing.answered:
+            self._spawn(self._failed(dialing, f"not answered (cause {cause})"))
 
     async def _connect(self, d: Dialing) -> None:
-        await self.rest.subscribe_channel(d.channel_id)
-        await self.rest.continue_in_dialplan(d.channel_id, "hotline-callback")
+        await self.dialer.connect(d.channel_id, "hotline-callback")
         await self._record(d.callback_id, "connected", "answered", d.channel_id, 0)
 
     async def _failed(self, d: Dialing, why: str) -> None:

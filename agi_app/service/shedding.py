@@ -1,30 +1,24 @@
-"""The shedding service the running app uses: rules + live load + clock."""
+"""The shedding decision for one call: the rules, the live load, the clock, and
+the grades exempt from shedding (VIPs always keep their fast path)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-from agi_app.adapters.ami.client import Ami
-from agi_app.adapters.ami.live_load import LoadMonitor
 from agi_app.core.bus import DataBus
+from agi_app.core.clock import Clock
+from agi_app.core.decisions import Shedding
 from agi_app.core.routing.config import ServicePolicy
 from agi_app.core.shedding.load import LoadTracker
-from agi_app.core.shedding.rules import decide, load_rules
-from agi_app.service.call import Shedding
-from agi_app.service.callbacks import CallbackWorker
-from agi_app.settings import Settings
-
-if TYPE_CHECKING:
-    from agi_app.entry.runtime import Runtime
+from agi_app.core.shedding.rules import SheddingRules, decide
 
 
+@dataclass(frozen=True)
 class SheddingService:
-    def __init__(self, s: Settings, runtime: Runtime, policy: ServicePolicy) -> None:
-        self.rules = load_rules(s.config_dir / "shedding.yaml")
-        self.policy = policy
-        self.clock = runtime.clock
-        self.tracker = LoadTracker(self.rules)
-        self.monitor = LoadMonitor(Ami(s), self.tracker, runtime.clock.now)
+    rules: SheddingRules
+    policy: ServicePolicy
+    clock: Clock
+    tracker: LoadTracker  # fed by the live-load adapter (AMI QueueSummary)
 
     def decide(self, bus: DataBus) -> Shedding:
         grade = bus.customer.grade if bus.customer else None
@@ -32,12 +26,3 @@ class SheddingService:
             return Shedding(0, frozenset(), "exempt")
         d = decide(self.clock.now(), self.rules, self.tracker.active, bus.customer)
         return Shedding(d.level, d.actions, d.rule)
-
-
-def build_shedding(s: Settings, runtime: Runtime, policy: ServicePolicy) -> SheddingService:
-    service = SheddingService(s, runtime, policy)
-    runtime.extra_tasks.append(("load-monitor", service.monitor.run))
-    worker = CallbackWorker(runtime.db.pool, runtime.rest, service.monitor)
-    runtime.extra_tasks.append(("callback-worker", worker.run))
-    runtime.side_channel_owner = worker
-    return service

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
-from typing import cast
 
 import pytest
 
+from agi_app.adapters.ari.app import Admission, AriApplication
+from agi_app.adapters.ari.call import AriCall
+from agi_app.adapters.ari.rest import AriRest
+from agi_app.adapters.postgres.journeys import JourneyWriter
 from agi_app.core.metrics import METRICS
 from agi_app.entry.runtime import Runtime
 from agi_app.entry.supervisor import Supervisor
-from agi_app.service.call import CallServices
 from agi_app.settings import Settings
 from tests.fake_ari import FakeAri
 
@@ -101,35 +102,54 @@ async def test_a_second_loop_of_the_same_name_is_refused() -> None:
     await sup.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 async def test_the_app_stops_non_zero_when_a_loop_keeps_dying(tmp_path: Path) -> None:
-    """The real Runtime against a fake ARI: a doomed loop ends `run` with exit code 1."""
+    """The real Runtime against a fake ARI: a doomed loop ends `run` with exit code 1,
+    and the components it started are stopped again."""
     fake = FakeAri()
     base = await fake.start()
-    s = Settings(
-        http_port=int(base.rsplit(":", 1)[1].split("/")[0]),
-        admin_port=_free_port(),
-        pg_port=_free_port(),  # nothing listens: the journey writer keeps its events
-        ami_port=_free_port(),
-        var_dir=tmp_path,
-    )
-    runtime = Runtime(s)
-    runtime.loops = quick(max_failures=3)
-    runtime.bind(cast(CallServices, None))  # no call arrives in this test
+    s = Settings(var_dir=tmp_path)
+    rest = AriRest(base, "u", "p", "agi-app")
+    served: list[str] = []
+
+    async def serve(call: AriCall, _args: tuple[str, ...]) -> None:
+        served.append(call.call_id)
+
+    async def no_pool() -> None:
+        return None
 
     async def doomed() -> None:
         raise RuntimeError("a bug in a background loop")
 
-    runtime.extra_tasks.append(("doomed", doomed))
+    async def reload() -> dict[str, object]:
+        return {"ok": True}
+
+    ari = AriApplication(rest, serve, Admission(10, 0))
+    component = Recorder()
+    runtime = Runtime(
+        settings=s,
+        ari=ari,
+        journey=JourneyWriter(no_pool),
+        loops=quick(max_failures=3),
+        background=(("ari-events", ari.run), ("doomed", doomed)),
+        components=(component,),
+        reload=reload,
+    )
     async with asyncio.timeout(20):
         code = await runtime.run()
     assert code == 1
     assert runtime.loops.failed_loop == "doomed"
+    assert component.events == ["start", "stop"]
     assert not (tmp_path / "run" / "app.pid").exists()
+    await rest.close()
     await fake.stop()
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    async def start(self) -> None:
+        self.events.append("start")
+
+    async def stop(self) -> None:
+        self.events.append("stop")

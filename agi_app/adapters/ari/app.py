@@ -63,6 +63,8 @@ class AriApplication:
         *,
         rest_over_ws: bool = True,
         event_filter: bool = True,
+        side_channels: Callable[[str], bool] = lambda _c: False,
+        on_side_event: Callable[[Event], None] = lambda _e: None,
     ) -> None:
         self.rest = rest
         self._serve = serve
@@ -79,8 +81,8 @@ class AriApplication:
         )
         self.on_refused: Callable[[ChannelInfo], None] = lambda _c: None
         # Channels the app dialled itself (callbacks) are handled elsewhere.
-        self.side_channels: Callable[[str], bool] = lambda _c: False
-        self.on_side_event: Callable[[Event], None] = lambda _e: None
+        self.side_channels = side_channels
+        self.on_side_event = on_side_event
 
     # --- events -----------------------------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -126,7 +128,7 @@ class AriApplication:
         finally:
             self.calls.pop(call.call_id, None)
             self.tasks.pop(call.call_id, None)
-            if call.reached_agent or call._in_dialplan:
+            if call.reached_agent or call.in_dialplan:
                 await self.rest.unsubscribe_channel(call.call_id)
 
     def _spawn_hangup(self, channel_id: str, cause: int) -> None:

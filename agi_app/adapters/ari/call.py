@@ -51,7 +51,7 @@ class AriCall:
         self._gone = asyncio.Event()
         self._playbacks: dict[str, asyncio.Future[None]] = {}
         self._digit_seen = asyncio.Event()
-        self._in_dialplan = False
+        self.in_dialplan = False  # continued into the dialplan (a queue): subscribed
         self._back: asyncio.Future[str] | None = None
         self._last_dtmf_at: float | None = None
         # Playback ids: unique per process run and call, no uuid4 per prompt.
@@ -75,10 +75,10 @@ class AriCall:
                 self.hangup_cause = event.cause
             self._mark_gone()
         elif isinstance(event, StasisEnd):
-            if not self._in_dialplan:
+            if not self.in_dialplan:
                 self._mark_gone()
         elif isinstance(event, StasisStart):
-            self._in_dialplan = False
+            self.in_dialplan = False
             status = event.args[1] if len(event.args) > 1 else ""
             if self._back is not None and not self._back.done():
                 self._back.set_result(status)
@@ -188,7 +188,7 @@ class AriCall:
         self._back = asyncio.get_running_loop().create_future()
         try:
             await self.rest.subscribe_channel(self.call_id)
-            self._in_dialplan = True
+            self.in_dialplan = True
             await self.rest.continue_in_dialplan(self.call_id, QUEUE_CONTEXT)
         except ChannelGone as exc:
             self._mark_gone()

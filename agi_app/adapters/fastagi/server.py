@@ -146,6 +146,9 @@ class AgiServer:
         port: int = self._server.sockets[0].getsockname()[1]
         return port
 
+    async def stop(self) -> None:
+        await self.close()
+
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()

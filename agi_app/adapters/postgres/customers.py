@@ -1,19 +1,13 @@
-"""Looking up the caller: one parameterised query per call through the pool.
-
-If PostgreSQL is down, or slower than the deadline, the call goes on as an
-unknown caller and the journey says ``lookup_failed``; nothing raises.
-"""
+"""The CRM in PostgreSQL: one parameterised query per lookup, through the pool
+(the deadline is the caller's: agi_app.service.identify); the CSV upsert."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import Any, Protocol
+from typing import Any
 
 from agi_app.adapters.postgres.pool import Database
 from agi_app.core.customer import Customer
-from agi_app.core.numbers import normalise
-from agi_app.service.call import Identity
 
 log = logging.getLogger(__name__)
 
@@ -21,10 +15,6 @@ LOOKUP_SQL = (
     "SELECT number, name, grade, brand, tags, language, bill_day, status, last_agent,"
     " last_contact_at FROM customers WHERE number = $1"
 )
-
-
-class CustomerStore(Protocol):
-    async def lookup(self, number_e164: str) -> Customer | None: ...
 
 
 def customer_from_row(row: Any) -> Customer:
@@ -56,17 +46,18 @@ class PgCustomerStore:
         return None if row is None else customer_from_row(row)
 
 
-async def identify(store: CustomerStore, raw_caller: str, deadline_s: float) -> Identity:
-    """Who is calling; never raises, never takes longer than ``deadline_s``."""
-    e164 = normalise(raw_caller)
-    if e164 is None:
-        return Identity(None, None, "unknown")
-    try:
-        async with asyncio.timeout(deadline_s):
-            customer = await store.lookup(e164)
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:  # any failure of the CRM: serve the caller as unknown
-        log.warning("customer lookup failed for %s: %s", e164, exc or type(exc).__name__)
-        return Identity(None, e164, "lookup_failed")
-    return Identity(customer, e164, "ok" if customer else "unknown")
+UPSERT = (
+    "INSERT INTO customers (number, name, grade, brand, tags, language, bill_day, status,"
+    " last_agent, last_contact_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10, now())"
+    " ON CONFLICT (number) DO UPDATE SET name = EXCLUDED.name, grade = EXCLUDED.grade,"
+    " brand = EXCLUDED.brand, tags = EXCLUDED.tags, language = EXCLUDED.language,"
+    " bill_day = EXCLUDED.bill_day, status = EXCLUDED.status, last_agent = EXCLUDED.last_agent,"
+    " last_contact_at = EXCLUDED.last_contact_at, updated_at = now()"
+)
+
+
+async def upsert(conn: Any, rows: list[tuple[Any, ...]]) -> int:
+    """Upsert rows in one transaction (re-running the same file changes nothing)."""
+    async with conn.transaction():
+        await conn.executemany(UPSERT, rows)
+    return len(rows)

@@ -103,3 +103,16 @@ def check_voice(language: str, voices: Mapping[str, Voice] | None = None) -> Non
         raise VoiceError("espeak-ng is not installed (apt-get install espeak-ng)")
     if voice.name.lower() not in installed:
         raise VoiceError(f"espeak-ng has no voice {voice.name!r} for language {language!r}")
+
+
+def speakable_languages(config_dir: Path) -> tuple[str, ...]:
+    """Languages with a configured voice that espeak-ng really has."""
+    voices = load_voices(config_dir / CONFIG_FILE)
+    usable = []
+    for lang in voices:
+        try:
+            check_voice(lang, voices)
+        except VoiceError:
+            continue
+        usable.append(lang)
+    return tuple(usable)

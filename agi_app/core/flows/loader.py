@@ -17,7 +17,6 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from agi_app.adapters.tts.voices import CONFIG_FILE, check_voice, load_voices
 from agi_app.core.flows.model import (
     INPUT_TYPES,
     LANGUAGES,
@@ -29,7 +28,6 @@ from agi_app.core.flows.model import (
     targets,
 )
 from agi_app.core.flows.transactions import TransactionRegistry
-from agi_app.core.speech.errors import VoiceError
 from agi_app.core.speech.say import SPECS
 
 
@@ -62,19 +60,6 @@ class FlowSet:
     def for_number(self, called: str) -> Flow | None:
         flow_id = self.by_number.get(called, self.default)
         return self.flows.get(flow_id) if flow_id else None
-
-
-def speakable_languages(config_dir: Path) -> tuple[str, ...]:
-    """Languages with a configured voice that espeak-ng really has."""
-    voices = load_voices(config_dir / CONFIG_FILE)
-    usable = []
-    for lang in voices:
-        try:
-            check_voice(lang, voices)
-        except VoiceError:
-            continue
-        usable.append(lang)
-    return tuple(usable)
 
 
 @dataclass

@@ -7,7 +7,7 @@ bus. Unknown names and arguments that do not match are flow-check errors.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,19 +41,17 @@ class TransactionSpec:
 
 
 class TransactionRegistry:
-    """Name -> transaction; the flow validator and engine both use it."""
+    """Name -> transaction; the flow validator and engine both use it.
 
-    def __init__(self) -> None:
+    Built explicitly from a list of specs (``service.business`` has the table).
+    """
+
+    def __init__(self, specs: Iterable[TransactionSpec] = ()) -> None:
         self.specs: dict[str, TransactionSpec] = {}
-
-    def register(
-        self, name: str, args: type[BaseModel], result: type[BaseModel]
-    ) -> Callable[[TxFunc], TxFunc]:
-        def deco(func: TxFunc) -> TxFunc:
-            self.specs[name] = TransactionSpec(name, args, result, func)
-            return func
-
-        return deco
+        for spec in specs:
+            if spec.name in self.specs:
+                raise ValueError(f"transaction {spec.name!r} listed twice")
+            self.specs[spec.name] = spec
 
     def check(self, name: str, arg_names: set[str]) -> list[str]:
         """Errors for a flow's use of ``name`` with these argument names."""
@@ -75,6 +73,3 @@ class TransactionRegistry:
             raise TransactionError(f"{name}: bad arguments: {exc.errors()[0]['msg']}") from exc
         result = await spec.func(args, ctx)
         return spec.result.model_validate(result.model_dump()).model_dump()
-
-
-REGISTRY = TransactionRegistry()

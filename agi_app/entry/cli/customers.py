@@ -10,7 +10,8 @@ from typing import Any
 
 import asyncpg
 
-from agi_app.core.crm_csv import ImportRefused, ParsedCsv, parse_csv, to_csv, upsert
+from agi_app.adapters.postgres.customers import upsert
+from agi_app.core.crm_csv import ImportRefused, ParsedCsv, parse_csv, to_csv
 from agi_app.core.routing.config import load_queues, load_service
 from agi_app.settings import Settings, get_settings
 from agi_app.tools.demo import SHOWCASE, ensure_demo_data

@@ -27,15 +27,15 @@ def register(sub: Any) -> None:
 
 def known_for_check() -> Any:
     """What flows may refer to: registered transactions, configured queues."""
-    import agi_app.service.business  # noqa: F401  (registers the transactions)
-    from agi_app.core.flows.loader import Known, speakable_languages
-    from agi_app.core.flows.transactions import REGISTRY
+    from agi_app.adapters.tts.voices import speakable_languages
+    from agi_app.core.flows.loader import Known
     from agi_app.core.routing.config import queue_names
+    from agi_app.service.business import business_transactions
 
     s = get_settings()
     return Known(
         queues=queue_names(s.config_dir),
-        transactions=REGISTRY,
+        transactions=business_transactions(),
         languages=speakable_languages(s.config_dir),
     )
 

@@ -1,6 +1,8 @@
 """The flow engine: one task per call walking the flow graph.
 
-    while node_id: node_id = await RUNNERS[node.type](node, ctx)
+    while node_id: node_id = await RUNNERS[node.type](node, node_id, ctx)
+
+The runners are one explicit table (``runners.RUNNERS``).
 
 The current node id is explicit, set on the data bus, logged, and recorded as
 a journey step. A hangup surfaces as CallHangup from the call control and ends
@@ -10,78 +12,17 @@ the walk with outcome ``abandoned`` (or ``transferred`` once an agent answered).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
 
 from agi_app.core.bus import DataBus
 from agi_app.core.callcontrol import CallControl, CallHangup
-from agi_app.core.clock import Clock, wall_now
+from agi_app.core.decisions import FlowOutcome
 from agi_app.core.flows.loader import FlowSet
-from agi_app.core.flows.model import Flow
-from agi_app.core.flows.transactions import TransactionRegistry
-from agi_app.core.journey import CallStep, JourneySink
-from agi_app.core.speech.protocol import PromptRenderer
-from agi_app.service.call import FlowOutcome
+from agi_app.service.flows.context import Ctx, EngineDeps, Router, default_router
+from agi_app.service.flows.runners import RUNNERS
+
+__all__ = ["EngineDeps", "Router", "default_router", "run_flow"]
 
 log = logging.getLogger(__name__)
-
-
-class Router(Protocol):
-    def __call__(self, bus: DataBus, requested_queue: str) -> tuple[str, int]:
-        """(queue, QUEUE_PRIO) for a transfer from this caller."""
-        ...
-
-
-def default_router(bus: DataBus, requested_queue: str) -> tuple[str, int]:
-    return requested_queue, 0
-
-
-@dataclass
-class EngineDeps:
-    renderer: PromptRenderer
-    journey: JourneySink
-    clock: Clock
-    transactions: TransactionRegistry
-    get_pool: Callable[[], Awaitable[Any]]
-    router: Router = default_router
-    priority: int = 0  # the caller's queue priority, for callbacks
-    max_steps: int = 500
-    wall: Callable[[], datetime] = wall_now  # journey timestamps: real time
-
-
-@dataclass
-class Ctx:
-    """One call's walk: where it is, where it returns to, what it learned."""
-
-    call: CallControl
-    bus: DataBus
-    flows: FlowSet
-    deps: EngineDeps
-    flow: Flow
-    stack: list[tuple[str, str]] = field(default_factory=list)  # (flow id, return node)
-    outcome: str = "completed"
-    cause: int | None = None
-    facts: dict[str, Any] = field(default_factory=dict)
-    reached_agent: bool = False
-
-    def step(self, node_id: str, node_type: str, digits: str = "", **detail: Any) -> None:
-        self.deps.journey.emit(
-            CallStep(self.call.call_id, node_id, node_type, self.deps.wall(), digits, detail)
-        )
-
-
-Runner = Callable[[Any, str, Ctx], Awaitable[str | None]]
-RUNNERS: dict[str, Runner] = {}
-
-
-def runner(kind: str) -> Callable[[Runner], Runner]:
-    def deco(func: Runner) -> Runner:
-        RUNNERS[kind] = func
-        return func
-
-    return deco
 
 
 async def run_flow(
@@ -103,7 +44,7 @@ async def run_flow(
             await call.hangup(16)
     except CallHangup:
         ctx.outcome = "transferred" if ctx.reached_agent else "abandoned"
-        ctx.cause = getattr(call, "hangup_cause", None)
+        ctx.cause = call.hangup_cause
     ctx.facts.update(flow=ctx.flow.id, flow_version=flows.version)
     return FlowOutcome(ctx.outcome, ctx.cause, ctx.facts)
 
@@ -122,7 +63,3 @@ async def _walk(ctx: Ctx, start: str) -> None:
         ctx.bus.node = node_id
         log.debug("call=%s flow=%s node=%s", ctx.call.call_id, ctx.flow.id, node_id)
         node_id = await RUNNERS[node.type](node, node_id, ctx)
-
-
-# The node runners register themselves in RUNNERS when imported.
-from agi_app.service.flows import nodes_logic  # noqa: E402,F401

@@ -7,14 +7,13 @@ import re
 from agi_app.core.callcontrol import CallHangup
 from agi_app.core.flows import model as m
 from agi_app.core.flows.conditions import holds
-from agi_app.service.flows.engine import Ctx, runner
+from agi_app.service.flows.context import Ctx
 from agi_app.service.flows.prompts import say, text_for
 
 CHOICE_TEXT = {"zh": "按{n}，{label}。", "en": "Press {n} for {label}. "}
 SELF_SERVICE_DONE = "self_service_attempted"
 
 
-@runner("play")
 async def play(node: m.Play, node_id: str, ctx: Ctx) -> str | None:
     ctx.step(node_id, "play")
     await say(ctx, *node.prompts, barge_in=node.barge_in)
@@ -62,7 +61,6 @@ async def _choose(
         await say(ctx, timeout_prompt if digit is None else invalid, barge_in=True)
 
 
-@runner("menu")
 async def menu(node: m.Menu, node_id: str, ctx: Ctx) -> str | None:
     return await _choose(
         ctx,
@@ -92,7 +90,6 @@ def arrange(items: list[m.MenuItem], ctx: Ctx) -> list[m.MenuItem]:
     return shown[:9]
 
 
-@runner("dynamic_menu")
 async def dynamic_menu(node: m.DynamicMenu, node_id: str, ctx: Ctx) -> str | None:
     items = arrange(list(node.items), ctx)
     lang = ctx.bus.language if ctx.bus.language in CHOICE_TEXT else ctx.flow.language
@@ -140,7 +137,6 @@ async def _swallow_terminator(ctx: Ctx, node: m.Input) -> None:
         ctx.call.digits.unread(after)
 
 
-@runner("input")
 async def collect(node: m.Input, node_id: str, ctx: Ctx) -> str | None:
     for attempt in range(node.max_retries + 1):
         await say(ctx, node.prompt, barge_in=True)
@@ -158,7 +154,6 @@ async def collect(node: m.Input, node_id: str, ctx: Ctx) -> str | None:
     return node.on_failure
 
 
-@runner("transfer")
 async def transfer(node: m.Transfer, node_id: str, ctx: Ctx) -> str | None:
     queue, priority = ctx.deps.router(ctx.bus, node.queue)
     if node.priority is not None:
@@ -179,7 +174,6 @@ async def transfer(node: m.Transfer, node_id: str, ctx: Ctx) -> str | None:
     return node.on_status.get(result.status) or node.on_status.get("default")
 
 
-@runner("hangup")
 async def hangup(node: m.Hangup, node_id: str, ctx: Ctx) -> str | None:
     ctx.step(node_id, "hangup", cause=node.cause)
     await say(ctx, node.prompt, barge_in=False)

@@ -10,7 +10,7 @@ from agi_app.core.flows import model as m
 from agi_app.core.flows.conditions import holds
 from agi_app.core.flows.transactions import TransactionError, TxContext
 from agi_app.core.speech.say import TemplateError, render_template
-from agi_app.service.flows.engine import Ctx, runner
+from agi_app.service.flows.context import Ctx
 from agi_app.service.flows.nodes_io import SELF_SERVICE_DONE
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,6 @@ def _fill(value: Any, ctx: Ctx) -> Any:
     return value
 
 
-@runner("transaction")
 async def transaction(node: m.Transaction, node_id: str, ctx: Ctx) -> str | None:
     tx = TxContext(
         ctx.deps.get_pool,
@@ -49,7 +48,6 @@ async def transaction(node: m.Transaction, node_id: str, ctx: Ctx) -> str | None
     return node.on_success
 
 
-@runner("branch")
 async def branch(node: m.Branch, node_id: str, ctx: Ctx) -> str | None:
     now = ctx.deps.clock.now()
     for i, case in enumerate(node.cases):
@@ -60,7 +58,6 @@ async def branch(node: m.Branch, node_id: str, ctx: Ctx) -> str | None:
     return node.default
 
 
-@runner("goto")
 async def goto(node: m.Goto, node_id: str, ctx: Ctx) -> str | None:
     if node.return_to:
         if len(ctx.stack) >= MAX_GOTO_DEPTH:
@@ -75,7 +72,6 @@ async def goto(node: m.Goto, node_id: str, ctx: Ctx) -> str | None:
     return node.node or ctx.flow.start
 
 
-@runner("return")
 async def ret(node: m.Return, node_id: str, ctx: Ctx) -> str | None:
     ctx.step(node_id, "return")
     if not ctx.stack:
@@ -86,7 +82,6 @@ async def ret(node: m.Return, node_id: str, ctx: Ctx) -> str | None:
     return back
 
 
-@runner("set")
 async def set_values(node: m.Set, node_id: str, ctx: Ctx) -> str | None:
     for key, value in node.values.items():
         if key == "language":  # the caller chose a language: prompts follow it

@@ -8,7 +8,7 @@ from agi_app.core.flows.model import Prompt
 from agi_app.core.speech.say import render_template
 
 if TYPE_CHECKING:
-    from agi_app.service.flows.engine import Ctx
+    from agi_app.service.flows.context import Ctx
 
 
 def text_for(prompt: Prompt, language: str, flow_language: str) -> tuple[str, str]:

@@ -3,11 +3,13 @@
 ``reload()`` loads and validates a new set; an invalid one is refused and the
 running set stays. Calls hold a reference to the set they started with, so a
 reload never changes a call in progress. Each set has a version id (a hash of
-the files) that every journey records.
+the files) that every journey records. Reading and validating the YAML runs
+in a worker thread, so a reload never stalls the calls on the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -33,9 +35,9 @@ class FlowRegistry:
         self.current: FlowSet = flows
         log.info("flows loaded: %s (version %s)", ", ".join(flows.flows), flows.version)
 
-    def reload(self) -> dict[str, Any]:
+    async def reload(self) -> dict[str, Any]:
         """Swap in a new valid set, or keep the running one and say why not."""
-        flows, errors = load_flowset([self.directory], self.known)
+        flows, errors = await asyncio.to_thread(load_flowset, [self.directory], self.known)
         if flows is None:
             log.error(
                 "flow reload refused; keeping version %s:\n  %s",

@@ -12,8 +12,9 @@ import time
 
 import asyncpg
 
-from agi_app.adapters.postgres.customers import PgCustomerStore, identify
+from agi_app.adapters.postgres.customers import PgCustomerStore
 from agi_app.adapters.postgres.pool import Database
+from agi_app.service.identify import identify
 from agi_app.settings import get_settings
 
 
