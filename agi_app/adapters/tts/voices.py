@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from agi_app.core.config import ConfigError, load_yaml
 from agi_app.core.speech.errors import VoiceError
 
 CONFIG_FILE = "tts.yaml"
@@ -60,10 +60,9 @@ def load_voices(path: Path) -> dict[str, Voice]:
     if not path.exists():
         return voices
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        config = _TtsConfig.model_validate(raw)
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise VoiceError(f"{path}: {exc}") from exc
+        config = load_yaml(path, _TtsConfig)
+    except ConfigError as exc:  # flows check and set-up report voice problems as such
+        raise VoiceError(str(exc)) from exc
     for lang, v in config.voices.items():
         voices[lang] = Voice(v.voice, v.rate, v.volume)
     return voices

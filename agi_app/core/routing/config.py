@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from agi_app.core.config import ConfigError, field_error, load_yaml
 
-class ConfigError(ValueError):
-    """A configuration file is invalid; the message names the file and the key."""
+__all__ = ["ConfigError"]  # raised by the loaders below
 
 
 class Strict(BaseModel):
@@ -82,29 +80,15 @@ class ServicePolicy(Strict):
         return self.grades.index(g)
 
 
-def _load(path: Path, model: type[Any]) -> Any:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return model.model_validate(data)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
-    except ValidationError as exc:
-        msgs = [
-            f"{'.'.join(str(x) for x in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
-        ]
-        raise ConfigError(f"{path}: " + "; ".join(msgs)) from exc
-
-
 def load_queues(path: Path) -> QueuesFile:
-    queues: QueuesFile = _load(path, QueuesFile)
-    return queues
+    return load_yaml(path, QueuesFile)
 
 
 def load_service(path: Path, queues: QueuesFile) -> ServicePolicy:
-    policy: ServicePolicy = _load(path, ServicePolicy)
+    policy = load_yaml(path, ServicePolicy)
     for grade, gp in policy.policy.items():
         if gp.queue not in queues.queues:
-            raise ConfigError(f"{path}: policy.{grade}.queue: unknown queue {gp.queue!r}")
+            raise field_error(path, f"policy.{grade}.queue", f"unknown queue {gp.queue!r}")
     return policy
 
 

@@ -12,16 +12,12 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from agi_app.core.config import load_yaml
 from agi_app.core.customer import Customer
 
 ACTIONS = ("self_service_first", "reorder_menus", "offer_callback", "no_cross_sell")
-
-
-class RulesError(ValueError):
-    """The rules file is invalid; the message names the file and the key."""
 
 
 class Strict(BaseModel):
@@ -94,15 +90,8 @@ class Decision:
 
 
 def load_rules(path: Path) -> SheddingRules:
-    try:
-        return SheddingRules.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError) as exc:
-        raise RulesError(f"{path}: {exc}") from exc
-    except ValidationError as exc:
-        msgs = [
-            f"{'.'.join(str(x) for x in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
-        ]
-        raise RulesError(f"{path}: " + "; ".join(msgs)) from exc
+    """config/shedding.yaml; ConfigError names the file and the field."""
+    return load_yaml(path, SheddingRules)
 
 
 def calendar_holds(c: CalendarWhen, local: datetime, bill_day: int | None) -> bool:
