@@ -3,7 +3,7 @@
 POST /admin/reload          reload flows (refused versions keep the running one)
 POST /admin/clock {"now"}   set the business clock (ISO time) or reset it (null)
 GET  /metrics[?reset=1]     timing figures and counters (JSON); reset after reading
-GET  /health                liveness, no token
+GET  /health                liveness and whether ARI is connected, no token
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def build_admin(token: str, clock: BusinessClock, reload: Reload, stats: Stats) 
         return web.json_response(body)
 
     async def health(_r: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
+        return web.json_response({"ok": True, "ari_connected": bool(stats().get("ari_connected"))})
 
     app = web.Application(middlewares=[auth], client_max_size=64 * 1024)
     app.router.add_post("/admin/reload", do_reload)

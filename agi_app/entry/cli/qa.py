@@ -20,6 +20,7 @@ from typing import Any
 
 import asyncpg
 
+from agi_app.adapters.postgres.journey_queries import node_path, wait_journey
 from agi_app.settings import get_settings
 from agi_app.tools.qa.runner import run_callers
 from agi_app.tools.qa.scenario import KeyScriptError, build_caller, parse_keys
@@ -40,29 +41,10 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=lambda a: asyncio.run(run_qa_call(a)))
 
 
-def node_path(steps: list[dict[str, Any]]) -> str:
-    return " > ".join(s["node"] + (f"[{s['digits']}]" if s["digits"] else "") for s in steps)
-
-
 async def _journey(dsn: str, caller: str, since: dt.datetime, timeout: float) -> Any:
     conn = await asyncpg.connect(dsn)
     try:
-        async with asyncio.timeout(timeout):
-            while True:
-                row = await conn.fetchrow(
-                    "SELECT * FROM calls WHERE caller = $1 AND started_at >= $2 AND ended_at"
-                    " IS NOT NULL ORDER BY started_at LIMIT 1",
-                    caller,
-                    since,
-                )
-                if row is not None:
-                    steps = await conn.fetch(
-                        "SELECT node, node_type, digits FROM call_steps"
-                        " WHERE call_id = $1 ORDER BY seq",
-                        row["id"],
-                    )
-                    return {**dict(row), "steps": [dict(s) for s in steps]}
-                await asyncio.sleep(0.2)
+        return await wait_journey(conn, caller, since, timeout)
     finally:
         await conn.close()
 

@@ -29,7 +29,7 @@ def _handle(args: argparse.Namespace) -> int:
     if args.clock:
         s = s.model_copy(update={"business_clock": args.clock})
     if args.with_stack:
-        from agi_app.entry.cli.stack import start, stop
+        from agi_app.tools.stack.lifecycle import start, stop
 
         start()
         _banner(s)

@@ -8,20 +8,17 @@ every rate so both see the same machine state.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
 import platform
-import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
-from agi_app.settings import PROJECT_ROOT, Settings
+from agi_app.settings import Settings
+from agi_app.tools.appproc import AppProcess
 from agi_app.tools.qa.runner import SippResult, run_callers
 from agi_app.tools.qa.scenario import build_caller, parse_keys
 from agi_app.tools.stack import asterisk
@@ -91,57 +88,13 @@ def pct(values: list[float], p: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(len(ordered) * p))], 1)
 
 
-class AppHandle:
-    """The application process under test, plus its admin endpoint."""
-
-    def __init__(self, s: Settings, env: dict[str, str]) -> None:
-        self.s = s
-        log = (s.var_dir / "log" / "app-bench.log").open("ab")
-        self.proc = subprocess.Popen(
-            [str(PROJECT_ROOT / ".venv/bin/agi-app"), "run"],
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        self.base = f"http://{s.bind_address}:{s.admin_port}"
-        self.headers = {"Authorization": f"Bearer {s.admin_token.get_secret_value()}"}
-
-    async def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline:
-                try:
-                    async with session.get(f"{self.base}/metrics", headers=self.headers) as r:
-                        if r.status == 200 and (await r.json()).get("ari_connected"):
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.2)
-        raise TimeoutError("the application did not come up for the bench")
-
-    async def metrics(self, reset: bool = False) -> dict[str, Any]:
-        async with (
-            aiohttp.ClientSession(headers=self.headers) as session,
-            session.get(f"{self.base}/metrics", params={"reset": "1"} if reset else {}) as r,
-        ):
-            data: dict[str, Any] = await r.json()
-            return data
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
 async def one_run(
     s: Settings,
     kind: str,
     rate: float,
     seconds: float,
     callers: list[str],
-    app: AppHandle | None,
+    app: AppProcess | None,
     workdir: Path,
 ) -> RunFigures:
     """Place rate*seconds calls at ``rate`` to the native IVR or the app."""
@@ -152,7 +105,7 @@ async def one_run(
     ast_log = s.asterisk_root / "var/log/asterisk/messages.log"
     log0 = ast_log.stat().st_size if ast_log.exists() else 0
     ast0, wall0 = cpu_seconds(ast_pid), time.monotonic()
-    app0 = cpu_seconds(app.proc.pid) if app else 0.0
+    app0 = cpu_seconds(app.proc.pid) if app and app.proc else 0.0
     if app:
         await app.metrics(reset=True)
     who = (callers * (calls // max(1, len(callers)) + 1))[:calls]
@@ -180,7 +133,7 @@ async def one_run(
         asterisk_cpu_pct=round(100 * (cpu_seconds(ast_pid) - ast0) / wall, 1),
         calib_ms=calib,
     )
-    if app:
+    if app and app.proc:
         m = await app.metrics()
         timings = m.get("timings", {})
         fig.app_cpu_ms_per_call = round(1000 * (cpu_seconds(app.proc.pid) - app0) / calls, 2)
