@@ -7,35 +7,36 @@ kept in a small buffer, and waiting for a digit is ``WAIT FOR DIGIT``.
 from __future__ import annotations
 
 import contextlib
-from collections import deque
 from collections.abc import Sequence
 
 from agi_app.adapters.fastagi.protocol import quote
 from agi_app.adapters.fastagi.server import AgiChannel, AgiRequest
-from agi_app.core.callcontrol import CallHangup, QueueResult
+from agi_app.core.callcontrol import CallHangup, DigitBuffer, QueueResult
 
 ESCAPE = "0123456789*#"
 
 
 class AgiDigits:
-    """DigitSource over AGI."""
+    """DigitSource over AGI: buffered digits first (the call-control DigitBuffer),
+    then ``WAIT FOR DIGIT``."""
 
     def __init__(self, channel: AgiChannel) -> None:
         self._channel = channel
-        self._buffer: deque[str] = deque()
+        self._buffer = DigitBuffer()
 
     def push(self, digit: str) -> None:
-        self._buffer.append(digit)
+        self._buffer.push(digit)
 
     def unread(self, digit: str) -> None:
-        self._buffer.appendleft(digit)
+        self._buffer.unread(digit)
 
     def pending(self) -> bool:
-        return bool(self._buffer)
+        return self._buffer.pending()
 
     async def next(self, timeout: float) -> str | None:
-        if self._buffer:
-            return self._buffer.popleft()
+        buffered = self._buffer.pop_nowait()
+        if buffered is not None:
+            return buffered
         reply = await self._channel.command(
             f"WAIT FOR DIGIT {int(timeout * 1000)}", timeout_s=timeout + 10
         )
