@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     asterisk_sounds_mount: str = "/usr/share/asterisk/sounds/agi_app"
 
     admin_port: int = 8089
+    # Prometheus scrapes GET /metrics: from loopback with no token, unless this is
+    # set; then with ``Authorization: Bearer <token>`` from anywhere it can reach.
+    metrics_token: SecretStr = SecretStr("")
 
     # FastAGI.
     agi_host: str = "127.0.0.1"

@@ -59,3 +59,14 @@ class MemoryJourney:
 
     def emit(self, event: JourneyEvent) -> None:
         self.events.append(event)
+
+
+class TeeJourney:
+    """A sink that hands every event to several sinks (the writer, the exporter)."""
+
+    def __init__(self, *sinks: JourneySink) -> None:
+        self.sinks = sinks
+
+    def emit(self, event: JourneyEvent) -> None:
+        for sink in self.sinks:
+            sink.emit(event)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict, deque
+from collections.abc import Callable
 
 
 class Metrics:
@@ -11,9 +12,16 @@ class Metrics:
     def __init__(self, keep: int = 200_000) -> None:
         self._samples: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=keep))
         self.counters: dict[str, int] = defaultdict(int)
+        self._listeners: dict[str, list[Callable[[float], None]]] = defaultdict(list)
+
+    def listen(self, name: str, listener: Callable[[float], None]) -> None:
+        """Also hand every sample of ``name`` to ``listener`` (an exporter's histogram)."""
+        self._listeners[name].append(listener)
 
     def observe(self, name: str, value_ms: float) -> None:
         self._samples[name].append(value_ms)
+        for listener in self._listeners.get(name, ()):
+            listener(value_ms)
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] += n

@@ -26,11 +26,14 @@ from agi_app.adapters.fastagi.server import AgiServer
 from agi_app.adapters.postgres.customers import PgCustomerStore
 from agi_app.adapters.postgres.journeys import JourneyWriter
 from agi_app.adapters.postgres.pool import Database
+from agi_app.adapters.prometheus.exporter import HotlineState, PrometheusExporter
 from agi_app.adapters.tts.factory import build_cache
 from agi_app.adapters.tts.voices import speakable_languages
+from agi_app.core.bus import DataBus
 from agi_app.core.clock import BusinessClock
 from agi_app.core.decisions import Identity
 from agi_app.core.flows.loader import Known
+from agi_app.core.journey import TeeJourney
 from agi_app.core.routing.config import load_queues, load_service
 from agi_app.core.shedding.load import LoadTracker
 from agi_app.core.shedding.rules import load_rules
@@ -89,6 +92,11 @@ class Resources:
         self.close_tts()
 
 
+def _standard_caller() -> DataBus:
+    """An unknown caller's data bus: what the shedding gauge asks about."""
+    return DataBus("", "", "", None, None, "unknown")
+
+
 def build_runtime(s: Settings) -> Runtime:
     """Validate configuration and assemble the runtime; raises on bad files."""
     clock = BusinessClock(s.timezone)
@@ -140,7 +148,19 @@ def build_runtime(s: Settings) -> Runtime:
             get_pool=db.pool,
         ),
     )
-    services = CallServices(clock, journey, who, shedding.decide, walker)
+    loops = Supervisor()
+    exporter = PrometheusExporter(
+        lambda: registry.current.by_number,
+        HotlineState(
+            shedding_level=lambda: shedding.decide(_standard_caller()).level,
+            queues=lambda: monitor.queues,
+            journey_backlog=lambda: journey.backlog,
+            journey_dropped=lambda: journey.dropped,
+            ari_reconnects=lambda: max(0, ari.stream.connects - 1),
+            loop_restarts=lambda: loops.restarts,
+        ),
+    )
+    services = CallServices(clock, TeeJourney(journey, exporter), who, shedding.decide, walker)
 
     async def serve_ari(call: AriCall, _args: tuple[str, ...]) -> None:
         await serve_call(call, "ari", services)
@@ -156,7 +176,6 @@ def build_runtime(s: Settings) -> Runtime:
     )
     route_only = RouteOnly(who, shedding.decide, policy, queues, clock, flows)
     agi = AgiServer(build_routes(services, route_only), s.agi_host, s.agi_port)
-    loops = Supervisor()
 
     def stats() -> dict[str, Any]:
         return {
@@ -173,7 +192,14 @@ def build_runtime(s: Settings) -> Runtime:
         }
 
     admin = AdminServer(
-        build_admin(s.admin_token.get_secret_value(), clock, registry.reload, stats),
+        build_admin(
+            s.admin_token.get_secret_value(),
+            clock,
+            registry.reload,
+            stats,
+            exporter.render,
+            s.metrics_token.get_secret_value(),
+        ),
         s.bind_address,
         s.admin_port,
         [],

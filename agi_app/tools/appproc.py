@@ -90,7 +90,7 @@ class AppProcess:
     async def metrics(self, reset: bool = False) -> dict[str, Any]:
         """The admin endpoint's figures (``reset``: clear them after reading)."""
         s = self.settings
-        url = f"http://{s.bind_address}:{s.admin_port}/metrics" + ("?reset=1" if reset else "")
+        url = f"http://{s.bind_address}:{s.admin_port}/admin/stats" + ("?reset=1" if reset else "")
         auth = f"Bearer {s.admin_token.get_secret_value()}"
         data: dict[str, Any] = await asyncio.to_thread(_get_json, url, auth)
         return data

@@ -70,6 +70,11 @@ class JourneyWriter:
         self.written = 0
         self.rejected = 0
 
+    @property
+    def backlog(self) -> int:
+        """Events emitted and not yet written."""
+        return len(self._buffer)
+
     def emit(self, event: JourneyEvent) -> None:
         if isinstance(event, CallStep):
             seq = self._seq.get(event.call_id, 0) + 1

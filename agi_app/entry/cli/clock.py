@@ -69,7 +69,7 @@ def _handle(args: argparse.Namespace) -> int:
 async def _show(base: str, token: str) -> dict[str, Any]:
     async with (
         aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session,
-        session.get(f"{base}/metrics") as resp,
+        session.get(f"{base}/admin/stats") as resp,
     ):
         body = await resp.json()
     return {"now": body.get("business_clock"), "overridden": body.get("business_clock_overridden")}
