@@ -158,6 +158,7 @@ def build_runtime(s: Settings) -> Runtime:
             journey_dropped=lambda: journey.dropped,
             ari_reconnects=lambda: max(0, ari.stream.connects - 1),
             loop_restarts=lambda: loops.restarts,
+            live_load_stale=lambda: monitor.stale,
         ),
     )
     services = CallServices(clock, TeeJourney(journey, exporter), who, shedding.decide, walker)
@@ -187,6 +188,7 @@ def build_runtime(s: Settings) -> Runtime:
             "journeys_dropped": journey.dropped,
             "journeys_rejected": journey.rejected,
             "loop_restarts": dict(loops.restarts),
+            "live_load_stale": monitor.stale,
             "business_clock": clock.now().isoformat(),
             "business_clock_overridden": clock.overridden,
         }
