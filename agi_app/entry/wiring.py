@@ -26,6 +26,7 @@ from agi_app.adapters.fastagi.server import AgiServer
 from agi_app.adapters.postgres.customers import PgCustomerStore
 from agi_app.adapters.postgres.journeys import JourneyWriter
 from agi_app.adapters.postgres.pool import Database
+from agi_app.adapters.postgres.risk import PgRiskHistory
 from agi_app.adapters.prometheus.exporter import HotlineState, PrometheusExporter
 from agi_app.adapters.tts.factory import build_cache
 from agi_app.adapters.tts.voices import speakable_languages
@@ -34,6 +35,7 @@ from agi_app.core.clock import BusinessClock
 from agi_app.core.decisions import Identity
 from agi_app.core.flows.loader import Known
 from agi_app.core.journey import TeeJourney
+from agi_app.core.risk import load_risk
 from agi_app.core.routing.config import load_queues, load_service
 from agi_app.core.shedding.load import LoadTracker
 from agi_app.core.shedding.rules import load_rules
@@ -46,7 +48,7 @@ from agi_app.service.call import CallServices, serve_call
 from agi_app.service.callbacks import CallbackWorker
 from agi_app.service.flows.engine import EngineDeps
 from agi_app.service.flows.registry import FlowRegistry
-from agi_app.service.identify import identify
+from agi_app.service.identify import RiskCheck, identify
 from agi_app.service.route_only import RouteOnly
 from agi_app.service.shedding import SheddingService
 from agi_app.service.walk import FlowWalker
@@ -129,8 +131,10 @@ def build_runtime(s: Settings) -> Runtime:
     worker = CallbackWorker(db.pool, AriDialer(rest), lambda: monitor.queues)
     deadline = s.lookup_deadline_ms / 1000
 
+    risk = RiskCheck(PgRiskHistory(db.pool), load_risk(s.config_dir / "risk.yaml"))
+
     async def who(raw_caller: str) -> Identity:
-        return await identify(store, raw_caller, deadline)
+        return await identify(store, raw_caller, deadline, risk)
 
     def flows() -> Any:
         return registry.current

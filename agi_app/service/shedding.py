@@ -24,5 +24,7 @@ class SheddingService:
         grade = bus.customer.grade if bus.customer else None
         if grade and grade in self.policy.policy and self.policy.policy[grade].exempt_from_shedding:
             return Shedding(0, frozenset(), "exempt")
+        if bus.at_risk and self.policy.complaint_risk.exempt_from_shedding:
+            return Shedding(0, frozenset(), "exempt: complaint risk")
         d = decide(self.clock.now(), self.rules, self.tracker.active, bus.customer)
         return Shedding(d.level, d.actions, d.rule)

@@ -42,6 +42,8 @@ END_FIELDS = (
     "queue",
     "queue_status",
     "agent",
+    "risk",
+    "risk_reasons",
 )
 
 
@@ -205,14 +207,22 @@ _END_SQL = (
 )
 
 
+def _end_value(field: str, v: Any) -> Any:
+    if field == "shedding_level":
+        return int(v)
+    if field == "risk":
+        return float(v)
+    if field == "risk_reasons":
+        return [_text(str(r), 80) for r in v][:10]
+    return _text(str(v), 200)
+
+
 def _end_row(e: CallEnd) -> tuple[Any, ...]:
     facts = e.facts
     values: list[Any] = []
     for field in END_FIELDS:
         v = facts.get(field)
-        values.append(
-            None if v is None else (int(v) if field == "shedding_level" else _text(str(v), 200))
-        )
+        values.append(None if v is None else _end_value(field, v))
     return (e.call_id, e.ended_at, e.outcome, e.hangup_cause, *values)
 
 
