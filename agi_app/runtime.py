@@ -25,6 +25,7 @@ from agi_app.ari.rest import AriRest
 from agi_app.clock import BusinessClock
 from agi_app.db.journeys import JourneyWriter
 from agi_app.db.pool import Database
+from agi_app.db.spool import Spool
 from agi_app.fastagi.server import AgiServer
 from agi_app.metrics import METRICS
 from agi_app.service import CallServices, serve_call
@@ -54,7 +55,10 @@ class Runtime:
             self.clock.set(datetime.fromisoformat(s.business_clock))
         self.db = Database(s)
         self.journey = JourneyWriter(
-            self.db.pool, rejected_path=s.var_dir / "log" / "journeys-rejected.jsonl"
+            self.db.pool,
+            rejected_path=s.var_dir / "log" / "journeys-rejected.jsonl",
+            spool=Spool(s.journey_spool, s.journey_spool_max_bytes),
+            deadline_s=s.journey_write_deadline_ms / 1000,
         )
         self.rest = AriRest(
             s.ari_base,
@@ -101,6 +105,11 @@ class Runtime:
             "journeys_written": self.journey.written,
             "journeys_dropped": self.journey.dropped,
             "journeys_rejected": self.journey.rejected,
+            "journeys_pending": self.journey.pending,
+            "journeys_spooling": self.journey.spooling,
+            "journeys_spooled": self.journey.spooled,
+            "journeys_replayed": self.journey.replayed,
+            "journey_spool_bytes": self.journey.spool_bytes,
             "loop_restarts": dict(self.loops.restarts),
             "business_clock": self.clock.now().isoformat(),
             "business_clock_overridden": self.clock.overridden,
@@ -153,6 +162,7 @@ class Runtime:
         with contextlib.suppress(TimeoutError):
             await self.journey.flush(5)
         await self.loops.stop()
+        self.journey.close()  # what is still in memory goes to the spool
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
