@@ -45,6 +45,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -195,10 +196,13 @@ class JourneyWriter:
             if self._buffer:
                 log.warning("stopping with %d journey events unwritten", len(self._buffer))
             return
-        while self._buffer and self._taken(self._spool.append(self._head())) > 0:
-            pass
+        try:
+            while self._buffer and self._taken(self._spool.append(self._head())) > 0:
+                pass
+        except OSError as exc:
+            log.error("journey spool %s: %s", self._spool.folder, exc)
         if self._buffer:
-            log.error("journey spool full: %d events lost at stop", len(self._buffer))
+            log.error("journey spool full or failing: %d events lost at stop", self.pending)
         self._spool.close()
 
     async def _write_within_deadline(self, batch: list[JourneyEvent]) -> None:
@@ -230,6 +234,7 @@ class JourneyWriter:
         ``spooling`` ends when the spool is empty. A transient failure propagates."""
         spool = self._spool
         assert spool is not None
+        began, before = time.monotonic(), self.replayed
         while True:
             sealed = await asyncio.to_thread(spool.sealed)
             if not sealed:
@@ -241,7 +246,13 @@ class JourneyWriter:
                 await self._replay_segment(spool, segment)
                 await self._to_spool()  # events that came meanwhile, behind the rest
         self.spooling = False
-        log.info("journey spool replayed: %d events in all", self.replayed)
+        took = time.monotonic() - began
+        log.info(
+            "journey spool replayed: %d events in %.2f s (%.0f events/s)",
+            self.replayed - before,
+            took,
+            (self.replayed - before) / max(took, 1e-6),
+        )
 
     async def _replay_segment(self, spool: Spool, segment: Path) -> None:
         read = await asyncio.to_thread(read_segment, segment)
