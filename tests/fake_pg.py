@@ -4,6 +4,7 @@ keeping rows the way the journey tables do: ``calls`` keyed by id,
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,6 +24,9 @@ class FakeConnection:
         self.pool.commits += 1
 
     async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if self.pool.hold is not None:  # a slow database
+            self.pool.held += 1
+            await self.pool.hold.wait()
         self.staged.append((sql, list(rows)))
 
 
@@ -35,6 +39,8 @@ class FakePool:
         self.calls: dict[str, dict[str, Any]] = {}
         self.steps: dict[tuple[str, int], tuple[Any, ...]] = {}
         self.ignored = 0  # inserts that hit an existing key
+        self.hold: asyncio.Event | None = None
+        self.held = 0  # statements that waited on ``hold``
 
     @asynccontextmanager
     async def acquire(self, timeout: float | None = None) -> AsyncIterator[FakeConnection]:

@@ -105,6 +105,7 @@ class JourneyWriter:
         self.spooling = spool is not None and spool.size > 0
         self.dropped = 0
         self._dropped_logged = 0
+        self._dropped_log_at = -1e9
         self.written = 0
         self.rejected = 0
         self.spooled = 0
@@ -168,7 +169,7 @@ class JourneyWriter:
                         next_try = loop.time() + backoff
                         backoff = min(backoff * 2, 5.0)
             while self._buffer and not self.spooling:
-                batch = [self._buffer[i] for i in range(min(self._batch, len(self._buffer)))]
+                batch = self._head()
                 try:
                     await self._write_within_deadline(batch)
                 except Exception as exc:  # transient (see is_transient): keep the events
@@ -182,8 +183,7 @@ class JourneyWriter:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
                     break
-                for _ in batch:
-                    self._buffer.popleft()
+                self._pop(batch, len(batch))
                 self.written += len(batch)
                 backoff = self._interval
             if not self._buffer:
@@ -197,8 +197,10 @@ class JourneyWriter:
                 log.warning("stopping with %d journey events unwritten", len(self._buffer))
             return
         try:
-            while self._buffer and self._taken(self._spool.append(self._head())) > 0:
-                pass
+            while self._buffer:
+                batch = self._head()
+                if self._taken(batch, self._spool.append([encode_event(e) for e in batch])) == 0:
+                    break
         except OSError as exc:
             log.error("journey spool %s: %s", self._spool.folder, exc)
         if self._buffer:
@@ -215,19 +217,29 @@ class JourneyWriter:
         assert spool is not None
         try:
             while self._buffer:
-                if self._taken(await asyncio.to_thread(spool.append, self._head())) == 0:
+                batch = self._head()
+                payloads = [encode_event(e) for e in batch]
+                if self._taken(batch, await asyncio.to_thread(spool.append, payloads)) == 0:
                     return  # full: the events wait in memory (dropped past max_buffer)
         except OSError as exc:
             log.error("journey spool %s: %s; %d events kept", spool.folder, exc, self.pending)
 
-    def _head(self) -> list[bytes]:
-        return [encode_event(self._buffer[i]) for i in range(min(self._batch, self.pending))]
+    def _head(self) -> list[JourneyEvent]:
+        return [self._buffer[i] for i in range(min(self._batch, self.pending))]
 
-    def _taken(self, taken: int) -> int:
-        for _ in range(taken):
-            self._buffer.popleft()
-        self.spooled += taken
-        return taken
+    def _pop(self, batch: list[JourneyEvent], n: int) -> None:
+        """Take the first ``n`` events of ``batch`` off the buffer (those ``emit``
+        dropped meanwhile, when the buffer was full, are gone already)."""
+        for event in batch[:n]:
+            if self._buffer and self._buffer[0] is event:
+                self._buffer.popleft()
+        if not self._buffer:
+            self._idle.set()
+
+    def _taken(self, batch: list[JourneyEvent], spooled: int) -> int:
+        self._pop(batch, spooled)
+        self.spooled += spooled
+        return spooled
 
     async def _replay(self) -> None:
         """Write the spooled events in order, removing each segment once written;
@@ -275,7 +287,9 @@ class JourneyWriter:
         self.replayed += len(events)
 
     def _log_dropped(self) -> None:
-        if self.dropped > self._dropped_logged:
+        now = time.monotonic()
+        if self.dropped > self._dropped_logged and now - self._dropped_log_at >= 10:
+            self._dropped_log_at = now
             log.error(
                 "journey buffer full (%d in memory, database away, spool full or off):"
                 " %d events dropped (%d since start)",

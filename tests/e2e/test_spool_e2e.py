@@ -64,7 +64,9 @@ async def test_kill_9_while_postgres_is_down_loses_no_journey(
     stack: Settings, tmp_path: Path
 ) -> None:
     env = {"AGI_APP_JOURNEY_SPOOL_DIR": str(tmp_path / "spool")}
-    app = AppProcess(stack, stack.var_dir / "log" / "app-spool-test.log")
+    log_path = stack.var_dir / "log" / "app-spool-test.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    app = AppProcess(stack, log_path)
     app.quiet_clock = True
     app.start(env)
     prefix = f"139{random.randrange(10**4):04d}"

@@ -174,3 +174,31 @@ async def test_graceful_stop_puts_the_memory_buffer_in_the_spool(tmp_path: Path)
     writer.close()  # the loop never ran
     (segment,) = Spool(tmp_path, 1_000_000).segments()
     assert [decode_event(p) for p in read_segment(segment).records] == events
+
+
+async def test_events_dropped_during_a_slow_write_cost_no_newer_event() -> None:
+    pool = FakePool()
+    pool.hold = asyncio.Event()
+
+    async def get_pool() -> Any:
+        return pool
+
+    writer = JourneyWriter(get_pool, batch=4, max_buffer=4)
+    for e in journey("c1", steps=2):
+        writer.emit(e)  # 4 events: one batch, written while the database is slow
+    task = asyncio.create_task(writer.run())
+    try:
+        async with asyncio.timeout(5):
+            while not pool.held:
+                await asyncio.sleep(0.01)
+            for e in journey("c2", steps=0):
+                writer.emit(e)  # memory full: the two oldest (in the batch in flight) dropped
+            assert writer.dropped == 2
+            pool.hold.set()
+            while writer.pending or pool.commits < 2:
+                await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert set(pool.calls) == {"c1", "c2"}  # c2, emitted during the write, is not lost
+    assert all(c["outcome"] == "completed" for c in pool.calls.values())
