@@ -130,4 +130,7 @@ async def test_kill_9_while_postgres_is_down_loses_no_journey(
         r"journey spool replayed: (\d+) events in ([\d.]+) s \((\d+) events/s\)",
         app.log_path.read_bytes()[offset:].decode(errors="replace"),
     )
-    print(f"\n{CALLS} calls, {steps} steps, path {paths.pop()}; replay {replay}")
+    print(
+        f"\n{CALLS} calls, {steps} steps, path {paths.pop()};"
+        f" spool {before['journey_spool_bytes']} bytes; replay {replay}"
+    )

@@ -202,3 +202,21 @@ async def test_events_dropped_during_a_slow_write_cost_no_newer_event() -> None:
         await asyncio.gather(task, return_exceptions=True)
     assert set(pool.calls) == {"c1", "c2"}  # c2, emitted during the write, is not lost
     assert all(c["outcome"] == "completed" for c in pool.calls.values())
+
+
+async def test_a_database_slower_than_the_deadline_is_treated_as_away(tmp_path: Path) -> None:
+    pool = FakePool()
+    pool.hold = asyncio.Event()  # every statement waits: PostgreSQL hung
+
+    async def get_pool() -> Any:
+        return pool
+
+    writer = JourneyWriter(get_pool, deadline_s=0.1, spool=Spool(tmp_path, 1_000_000))
+    events = journey("c1")
+    for e in events:
+        writer.emit(e)
+    await run_writer(writer, lambda: writer.spooled == len(events))
+    assert writer.spooling and writer.pending == 0 and not pool.calls
+    pool.hold.set()  # it answers again
+    await run_writer(writer, lambda: not writer.spooling)
+    assert writer.replayed == len(events) and pool.calls["c1"]["outcome"] == "completed"
