@@ -108,6 +108,7 @@ class JourneyWriter:
         self.dropped = 0
         self._dropped_logged = 0
         self._dropped_log_at = -1e9
+        self._spool_error_at = -1e9
         self.written = 0
         self.rejected = 0
         self.spooled = 0
@@ -223,8 +224,11 @@ class JourneyWriter:
                 payloads = [encode_event(e) for e in batch]
                 if self._taken(batch, await asyncio.to_thread(spool.append, payloads)) == 0:
                     return  # full: the events wait in memory (dropped past max_buffer)
-        except OSError as exc:
-            log.error("journey spool %s: %s; %d events kept", spool.folder, exc, self.pending)
+        except OSError as exc:  # disk full or gone: logged every 10 s, events kept
+            now = time.monotonic()
+            if now - self._spool_error_at >= 10:
+                self._spool_error_at = now
+                log.error("journey spool %s: %s; %d events kept", spool.folder, exc, self.pending)
 
     def _head(self) -> list[JourneyEvent]:
         return [self._buffer[i] for i in range(min(self._batch, self.pending))]

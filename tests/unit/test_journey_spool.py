@@ -8,6 +8,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from agi_app.db.journeys import JourneyWriter
 from agi_app.db.spool import (
     HEADER,
@@ -220,3 +222,21 @@ async def test_a_database_slower_than_the_deadline_is_treated_as_away(tmp_path: 
     pool.hold.set()  # it answers again
     await run_writer(writer, lambda: not writer.spooling)
     assert writer.replayed == len(events) and pool.calls["c1"]["outcome"] == "completed"
+
+
+async def test_a_spool_that_cannot_be_written_keeps_the_events_in_memory(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "spool"
+    writer = JourneyWriter(_none, spool=Spool(folder, 1_000_000))
+    events = journey("c1")
+    for e in events:
+        writer.emit(e)
+    folder.rmdir()
+    folder.write_text("")  # the folder is gone, a file in its place: no segment can be made
+    await run_writer(writer, lambda: "journey spool" in caplog.text)
+    assert writer.spooling and writer.pending == len(events) and writer.spooled == 0
+    folder.unlink()
+    folder.mkdir()  # the disk is back
+    await run_writer(writer, lambda: writer.spooled == len(events))
+    assert writer.pending == 0
