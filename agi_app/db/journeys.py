@@ -55,7 +55,7 @@ from typing import Any
 
 import asyncpg
 
-from agi_app.db.spool import Spool, decode_event, encode_event, read_segment
+from agi_app.db.spool import Spool, encode_event, read_events
 from agi_app.journey import CallEnd, CallStart, CallStep, JourneyEvent
 
 log = logging.getLogger(__name__)
@@ -273,7 +273,7 @@ class JourneyWriter:
         )
 
     async def _replay_segment(self, spool: Spool, segment: Path) -> None:
-        read = await asyncio.to_thread(read_segment, segment)
+        read = await asyncio.to_thread(read_events, segment)  # decoding off the loop too
         if read.torn or read.corrupt:
             log.warning(
                 "journey spool %s: %d corrupt records skipped%s",
@@ -281,16 +281,10 @@ class JourneyWriter:
                 read.corrupt,
                 ", torn last record skipped" if read.torn else "",
             )
-        events: list[JourneyEvent] = []
-        for payload in read.records:
-            try:
-                events.append(decode_event(payload))
-            except (ValueError, KeyError, TypeError) as exc:
-                log.error("journey spool %s: undecodable record (%r)", segment.name, exc)
-        for i in range(0, len(events), self._batch):
-            await self._write_within_deadline(events[i : i + self._batch])
+        for i in range(0, len(read.events), self._batch):
+            await self._write_within_deadline(read.events[i : i + self._batch])
         await asyncio.to_thread(spool.remove, segment)
-        self.replayed += len(events)
+        self.replayed += len(read.events)
 
     def _log_dropped(self) -> None:
         now = time.monotonic()

@@ -218,3 +218,25 @@ def decode_event(payload: bytes) -> JourneyEvent:
         if name in body:
             body[name] = datetime.fromisoformat(body[name])
     return cls(**body)
+
+
+@dataclass
+class SpooledEvents:
+    """The journey events of one segment, and what was skipped."""
+
+    events: list[JourneyEvent]
+    torn: bool
+    corrupt: int  # records skipped: checksum or header mismatch, or not an event
+
+
+def read_events(path: Path) -> SpooledEvents:
+    """Read and decode a segment (blocking: run it in a worker thread)."""
+    read = read_segment(path)
+    events: list[JourneyEvent] = []
+    corrupt = read.corrupt
+    for payload in read.records:
+        try:
+            events.append(decode_event(payload))
+        except (ValueError, KeyError, TypeError):
+            corrupt += 1
+    return SpooledEvents(events, read.torn, corrupt)

@@ -18,6 +18,7 @@ from agi_app.db.spool import (
     encode_event,
     encode_record,
     parse_segment,
+    read_events,
     read_segment,
 )
 from agi_app.journey import CallEnd, CallStart, CallStep, JourneyEvent
@@ -240,3 +241,10 @@ async def test_a_spool_that_cannot_be_written_keeps_the_events_in_memory(
     folder.mkdir()  # the disk is back
     await run_writer(writer, lambda: writer.spooled == len(events))
     assert writer.pending == 0
+
+
+def test_a_record_that_is_not_an_event_is_counted_with_the_corrupt(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, 10_000)
+    spool.append([encode_event(journey("c1")[0]), b'{"t": "nonsense"}', b"not json"])
+    read = read_events(spool.segments()[0])
+    assert [e.call_id for e in read.events] == ["c1"] and read.corrupt == 2 and not read.torn
