@@ -27,6 +27,7 @@ from agi_app.adapters.postgres.customers import PgCustomerStore
 from agi_app.adapters.postgres.journeys import JourneyWriter
 from agi_app.adapters.postgres.pool import Database
 from agi_app.adapters.postgres.risk import PgRiskHistory
+from agi_app.adapters.postgres.spool import Spool
 from agi_app.adapters.prometheus.exporter import HotlineState, PrometheusExporter
 from agi_app.adapters.tts.factory import build_cache
 from agi_app.adapters.tts.voices import speakable_languages
@@ -105,7 +106,12 @@ def build_runtime(s: Settings) -> Runtime:
     if s.business_clock:
         clock.set(datetime.fromisoformat(s.business_clock))
     db = Database(s)
-    journey = JourneyWriter(db.pool, rejected_path=s.var_dir / "log" / "journeys-rejected.jsonl")
+    journey = JourneyWriter(
+        db.pool,
+        rejected_path=s.var_dir / "log" / "journeys-rejected.jsonl",
+        spool=Spool(s.journey_spool, s.journey_spool_max_bytes),
+        deadline_s=s.journey_write_deadline_ms / 1000,
+    )
     rest = AriRest(
         s.ari_base,
         s.ari_user,
@@ -191,6 +197,11 @@ def build_runtime(s: Settings) -> Runtime:
             "journeys_written": journey.written,
             "journeys_dropped": journey.dropped,
             "journeys_rejected": journey.rejected,
+            "journeys_pending": journey.pending,
+            "journeys_spooling": journey.spooling,
+            "journeys_spooled": journey.spooled,
+            "journeys_replayed": journey.replayed,
+            "journey_spool_bytes": journey.spool_bytes,
             "loop_restarts": dict(loops.restarts),
             "live_load_stale": monitor.stale,
             "business_clock": clock.now().isoformat(),

@@ -13,7 +13,8 @@ HISTORY_SQL = """
 WITH recent AS (
     SELECT id, started_at, outcome, queue, queue_status, agent, shedding_level
     FROM calls
-    WHERE caller_e164 = $1 AND started_at >= $2::timestamptz - interval '7 days' AND started_at < $2::timestamptz
+    WHERE caller_e164 = $1 AND started_at >= $2::timestamptz - interval '7 days'
+      AND started_at < $2::timestamptz
 ), last_call AS (
     SELECT id FROM recent ORDER BY started_at DESC LIMIT 1
 ), last_steps AS (
