@@ -1,0 +1,1 @@
+"""Journeys as figures: funnel, paths, repeat calls, staffing (issue 17)."""
