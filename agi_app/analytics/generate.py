@@ -260,7 +260,8 @@ def month_sample(
             n += 1
             caller = known or f"+8613{rng.randrange(10**9):09d}"
             journey = MOBILE_JOURNEYS[rng.choices(names, weights)[0]][0]
-            calls.append(stamp(jittered(journey, rng), f"gen-{seed}-{n}", caller, when))
+            call_id = f"{when.timestamp():.0f}.{seed}{n}"  # as Asterisk: <epoch>.<n>
+            calls.append(stamp(jittered(journey, rng), call_id, caller, when))
             if rng.random() < journey.repeat_p:
                 hours = rng.expovariate(1 / 30)  # a third within a day, most within a week
                 pending.append((when + timedelta(hours=hours), caller))

@@ -17,8 +17,9 @@ Definitions
   last node     (repeats) what the caller got last: the call's last step that is not
                 a menu, input, hangup or logic node; failing that its last menu.
   hung up       the call's last visit, when the outcome is ``abandoned``.
-  asked agent   a menu or input answered validly (not failed) whose next
-                interactive step is a transfer to a queue.
+  asked agent   a menu or input answered validly (not failed) followed by a
+                transfer to a queue, with at most one logic node or play between
+                (main > agent > to_support).
   invalid       menu: its ``invalid`` count; input: attempts that failed.
   first service the first successful transaction (a self-service result) or
                 the transfer that an agent answered; the journeys do not stamp
@@ -29,12 +30,22 @@ Definitions
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 LEFT_STAMPED = "('menu', 'dynamic_menu', 'input', 'transaction', 'queue_result')"
 INTERACTIVE = "('menu', 'dynamic_menu', 'input')"
+PASSING = "('branch', 'set', 'goto', 'return', 'play')"
 PLUMBING = "('hangup', 'branch', 'set', 'goto', 'return', 'queue_result')"
+
+# The steps of the period's calls, as a range of the call_steps key: call ids are
+# Asterisk unique ids ("<epoch>.<n>"), so the period's ids are close together in
+# key order. Only a bound: the join on calls keeps exactly the period's calls.
+STEPS_OF_PERIOD = """
+  AND st.call_id >= (SELECT min(id) FROM calls WHERE started_at >= $1 AND started_at < $2)
+  AND st.call_id <= (SELECT max(id) FROM calls WHERE started_at >= $1 AND started_at < $2)"""
 
 CALLS = """
 c AS (
@@ -46,53 +57,43 @@ c AS (
 FUNNEL_SQL = f"""
 WITH {CALLS},
 s AS (
-  SELECT c.flow, st.call_id, st.seq, st.node, st.node_type, c.outcome,
-         coalesce((st.detail->>'invalid')::int, 0) AS invalid,
-         coalesce((st.detail->>'timeouts')::int, 0) AS timeouts,
-         coalesce((st.detail->>'attempts')::int, 1) AS attempts,
-         st.detail->>'result' = 'failed' AS failed, st.detail->>'ok' = 'true' AS ok,
+  SELECT c.flow, st.seq, st.node, st.node_type AS t, c.outcome = 'abandoned' AS gone,
+         CASE WHEN st.node_type IN {INTERACTIVE} THEN st.detail END AS detail,
+         st.node_type = 'transaction' AND st.detail->>'ok' = 'true' AS served,
          extract(epoch FROM st.at - coalesce(lag(st.at) OVER w, c.started_at)) AS before_s,
          extract(epoch FROM coalesce(lead(st.at) OVER w, c.ended_at, st.at) - st.at) AS after_s,
-         lead(st.node_type) OVER w AS next_type,
-         max(st.seq) FILTER (WHERE st.node_type IN {INTERACTIVE}) OVER (
-           PARTITION BY st.call_id ORDER BY st.seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-         ) AS asked_at_seq
-  FROM c JOIN call_steps st ON st.call_id = c.id
+         lead(st.node_type) OVER w AS t1, lead(st.node_type, 2) OVER w AS t2
+  FROM c JOIN call_steps st ON st.call_id = c.id {STEPS_OF_PERIOD}
   WINDOW w AS (PARTITION BY st.call_id ORDER BY st.seq)
 ),
-d AS (
-  SELECT *, CASE WHEN node_type IN {LEFT_STAMPED} THEN before_s ELSE 0 END
-          + CASE WHEN next_type IS NULL OR next_type NOT IN {LEFT_STAMPED} THEN after_s ELSE 0 END
-          AS dwell
-  FROM s
+e AS (
+  SELECT *, coalesce(detail->>'result' = 'failed', false) AS failed FROM s
 ),
 v AS (
-  SELECT *, dwell + CASE WHEN lead(node_type) OVER w = 'queue_result' THEN lead(dwell) OVER w
-                         ELSE 0 END AS visit_s,
-         next_type IS NULL OR (next_type = 'queue_result' AND lead(next_type) OVER w IS NULL)
-           AS last_visit
-  FROM d WINDOW w AS (PARTITION BY call_id ORDER BY seq)
-),
-asked AS (
-  SELECT DISTINCT call_id, asked_at_seq AS seq FROM v WHERE node_type = 'transfer'
+  SELECT flow, node, t, seq, served, failed, t <> 'queue_result' AS visit,
+         CASE WHEN t = 'input' THEN coalesce((detail->>'attempts')::int, 1) - 1 + failed::int
+              ELSE coalesce((detail->>'invalid')::int, 0) END AS invalid,
+         coalesce((detail->>'timeouts')::int, 0) AS timeouts,
+         -- A transfer followed by its queue result: the result row carries the visit's time.
+         CASE WHEN t = 'transfer' AND t1 = 'queue_result' THEN NULL
+              ELSE round((CASE WHEN t IN {LEFT_STAMPED} THEN before_s ELSE 0 END
+                          + CASE WHEN t1 IS NULL OR t1 NOT IN {LEFT_STAMPED} THEN after_s
+                                 ELSE 0 END)::numeric, 1)::float8 END AS dwell_s,
+         gone AND t1 IS NULL AS hung_up,
+         t IN {INTERACTIVE} AND NOT failed
+           AND (t1 = 'transfer' OR (t1 IN {PASSING} AND t2 = 'transfer')) AS asked
+  FROM e
 )
-SELECT v.flow, v.node, min(v.node_type) AS node_type, count(*) AS visits,
-       count(DISTINCT v.call_id) AS callers,
-       count(*) FILTER (WHERE v.last_visit AND v.outcome = 'abandoned') AS hung_up,
-       count(a.call_id) FILTER (WHERE NOT coalesce(v.failed, false)) AS asked_agent,
-       sum(CASE WHEN v.node_type = 'input'
-                THEN v.attempts - CASE WHEN coalesce(v.failed, false) THEN 0 ELSE 1 END
-                ELSE v.invalid END) AS invalid,
-       sum(v.timeouts) AS timeouts,
-       count(*) FILTER (WHERE v.failed) AS failed,
-       count(DISTINCT v.call_id) FILTER (WHERE v.node_type = 'transaction' AND v.ok)
-         AS served_callers,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY v.visit_s) AS median_s,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY v.visit_s) AS p90_s
-FROM v LEFT JOIN asked a ON a.call_id = v.call_id AND a.seq = v.seq
-WHERE v.node_type <> 'queue_result'
-GROUP BY v.flow, v.node
-ORDER BY v.flow, min(v.seq), v.node
+SELECT flow, node, max(t) FILTER (WHERE visit) AS node_type, dwell_s,
+       count(*) FILTER (WHERE visit) AS visits, count(dwell_s) AS samples,
+       min(seq) AS first_seq,
+       count(*) FILTER (WHERE hung_up) AS hung_up,
+       count(*) FILTER (WHERE asked) AS asked_agent,
+       sum(invalid) AS invalid, sum(timeouts) AS timeouts,
+       count(*) FILTER (WHERE failed) AS failed,
+       count(*) FILTER (WHERE served) AS served
+FROM v
+GROUP BY flow, node, dwell_s
 """
 
 COUNT_SQL = f"WITH {CALLS} SELECT flow, count(*) AS calls FROM c GROUP BY flow ORDER BY flow"
@@ -107,7 +108,7 @@ p AS (
            AS self_at,
          min(st.seq) FILTER (WHERE st.node_type = 'queue_result'
                                AND st.detail->>'status' = 'ANSWERED') AS agent_seq
-  FROM c JOIN call_steps st ON st.call_id = c.id
+  FROM c JOIN call_steps st ON st.call_id = c.id {STEPS_OF_PERIOD}
   GROUP BY c.id, c.flow, c.started_at
 ),
 f AS (
@@ -115,10 +116,8 @@ f AS (
          extract(epoch FROM least(p.self_at, t.at) - p.started_at) AS to_service_s
   FROM p LEFT JOIN call_steps t ON t.call_id = p.id AND t.seq = p.agent_seq - 1
 )
-SELECT flow, path, count(*) AS calls, count(to_service_s) AS served,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY to_service_s) AS median_to_service_s
-FROM f GROUP BY GROUPING SETS ((flow, path), (flow))
-ORDER BY path IS NOT NULL, count(*) DESC, path
+SELECT flow, path, round(to_service_s::numeric, 1)::float8 AS to_service_s, count(*) AS calls
+FROM f GROUP BY flow, path, 3
 """
 
 REPEATS_SQL = f"""
@@ -137,15 +136,13 @@ l AS (
                                         {INTERACTIVE}) DESC,
                                      (st.node_type NOT IN {PLUMBING}) DESC,
                                      st.seq DESC))[1] AS last_node
-  FROM f JOIN call_steps st ON st.call_id = f.id
+  FROM f JOIN call_steps st ON st.call_id = f.id {STEPS_OF_PERIOD}
   GROUP BY f.id, f.flow, f.started_at, f.next_at
 )
 SELECT flow, last_node, count(*) AS calls,
        count(*) FILTER (WHERE next_at < started_at + interval '24 hours') AS again_24h,
        count(*) FILTER (WHERE next_at < started_at + interval '7 days') AS again_7d
-FROM l GROUP BY GROUPING SETS ((flow), (flow, last_node))
-ORDER BY flow, last_node IS NOT NULL, count(*) FILTER (WHERE next_at < started_at
-         + interval '24 hours') DESC, last_node
+FROM l GROUP BY flow, last_node
 """
 
 STAFFING_SQL = f"""
@@ -154,7 +151,7 @@ q AS (
   SELECT st.node_type, st.at, st.detail->>'queue' AS queue,
          lead(st.node_type) OVER w AS next_type, lead(st.detail->>'status') OVER w AS status,
          extract(epoch FROM lead(st.at) OVER w - st.at) AS handled_s
-  FROM c JOIN call_steps st ON st.call_id = c.id
+  FROM c JOIN call_steps st ON st.call_id = c.id {STEPS_OF_PERIOD}
   WHERE st.node_type IN ('transfer', 'queue_result')
   WINDOW w AS (PARTITION BY st.call_id ORDER BY st.seq)
 )
@@ -181,37 +178,57 @@ async def _fetch(conn: Any, sql: str, *args: Any) -> list[dict[str, Any]]:
     async with conn.transaction():
         # Sorts and hashes of a month of steps stay in memory.
         await conn.execute("SET LOCAL work_mem = '256MB'")
+        await conn.execute("SET LOCAL jit = off")  # compiling costs more than it saves here
         return [dict(r) for r in await conn.fetch(sql, *args)]
 
 
+async def _split(
+    conns: Sequence[Any], sql: str, start: datetime, end: datetime, *args: Any
+) -> list[dict[str, Any]]:
+    """Run ``sql`` over [start, end) cut into one slice per connection, at once.
+
+    Every query groups calls by when they started, so the slices' rows add up."""
+    step = (end - start) / len(conns)
+    cuts = [start + step * i for i in range(len(conns))] + [end]
+    parts = await asyncio.gather(
+        *(_fetch(c, sql, cuts[i], cuts[i + 1], *args) for i, c in enumerate(conns))
+    )
+    return [row for part in parts for row in part]
+
+
 async def funnel_rows(
-    conn: Any, start: datetime, end: datetime, flow: str | None
+    conns: Sequence[Any], start: datetime, end: datetime, flow: str | None
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Per (flow, node) figures, and the number of calls per flow."""
-    rows = await _fetch(conn, FUNNEL_SQL, start, end, flow)
-    counts = {r["flow"]: r["calls"] for r in await _fetch(conn, COUNT_SQL, start, end, flow)}
+    """Per (flow, node, dwell to 0.1 s): visits and counts; and the calls per flow."""
+    rows = await _split(conns, FUNNEL_SQL, start, end, flow)
+    counts: dict[str, int] = {}
+    for r in await _split(conns, COUNT_SQL, start, end, flow):
+        counts[r["flow"]] = counts.get(r["flow"], 0) + r["calls"]
     return rows, counts
 
 
 async def path_rows(
-    conn: Any, start: datetime, end: datetime, flow: str | None
+    conns: Sequence[Any], start: datetime, end: datetime, flow: str | None
 ) -> list[dict[str, Any]]:
-    """Per (flow, path) and per flow (path None): calls and median time to service."""
-    return await _fetch(conn, PATHS_SQL, start, end, flow)
+    """Per (flow, path, seconds to first service to 0.1 s, or None): calls."""
+    return await _split(conns, PATHS_SQL, start, end, flow)
 
 
 async def repeat_rows(
-    conn: Any, start: datetime, end: datetime, flow: str | None
+    conns: Sequence[Any], start: datetime, end: datetime, flow: str | None
 ) -> list[dict[str, Any]]:
-    """Per flow (last_node None) and per (flow, last node): calls and repeats."""
-    return await _fetch(conn, REPEATS_SQL, start, end, flow)
+    """Per (flow, last node of the call): calls, and how many called again."""
+    return await _split(conns, REPEATS_SQL, start, end, flow)
 
 
 async def staffing_rows(
-    conn: Any, start: datetime, end: datetime, flow: str | None, tz: str
+    conns: Sequence[Any], start: datetime, end: datetime, flow: str | None, tz: str
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Per (queue, half-hour slot of the day): arrivals, answered, seconds handled;
     and the period's calls, agent requests and answered ones."""
-    rows = await _fetch(conn, STAFFING_SQL, start, end, flow, tz)
-    volume = (await _fetch(conn, VOLUME_SQL, start, end, flow))[0]
+    rows = await _split(conns, STAFFING_SQL, start, end, flow, tz)
+    volume = {"calls": 0, "asked_agent": 0, "answered": 0}
+    for r in await _split(conns, VOLUME_SQL, start, end, flow):
+        for k in volume:
+            volume[k] += r[k]
     return rows, volume

@@ -27,81 +27,133 @@ def _share(part: float, whole: float) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
+def percentile(counts: list[tuple[float, int]], q: float) -> float | None:
+    """The ``q`` quantile (0..1) of values given as (value, how many), by linear
+    interpolation between order statistics, as PostgreSQL's percentile_cont."""
+    pairs = sorted((v, n) for v, n in counts if n > 0)
+    total = sum(n for _, n in pairs)
+    if not total:
+        return None
+    pos = q * (total - 1)  # 0-based rank of the quantile
+    rank = int(pos)
+
+    def value_at(r: int) -> float:
+        seen = 0
+        for v, n in pairs:
+            seen += n
+            if r < seen:
+                return v
+        return pairs[-1][0]
+
+    lo, hi = value_at(rank), value_at(min(rank + 1, total - 1))
+    return lo + (pos - rank) * (hi - lo)
+
+
+SUMMED = ("visits", "hung_up", "asked_agent", "invalid", "timeouts", "failed", "served")
+
+
 def funnel(rows: list[dict[str, Any]], calls: dict[str, int]) -> Report:
-    """Per node: visits, callers, hang-ups, agent requests, errors, dwell; the
-    share of callers that reached each self-service result (successful transaction)."""
-    out = []
+    """Per node: visits, hang-ups, agent requests, errors, median and p90 dwell;
+    for a transaction, the share of calls it served (a self-service result)."""
+    nodes: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rows:
-        total = calls.get(r["flow"], 0)
+        key = (r["flow"], r["node"])
+        n = nodes.setdefault(
+            key, {"type": None, "seq": r["first_seq"], "dwell": [], **dict.fromkeys(SUMMED, 0)}
+        )
+        n["seq"] = min(n["seq"], r["first_seq"])
+        n["type"] = n["type"] or r["node_type"]
+        for k in SUMMED:
+            n[k] += int(r[k])
+        if r["dwell_s"] is not None:
+            n["dwell"].append((float(r["dwell_s"]), int(r["samples"])))
+    out = []
+    for (flow, node), n in sorted(nodes.items(), key=lambda kv: (kv[0][0], kv[1]["seq"], kv[0][1])):
+        total = calls.get(flow, 0)
         out.append(
             {
-                "flow": r["flow"],
-                "node": r["node"],
-                "type": r["node_type"],
-                "visits": r["visits"],
-                "callers": r["callers"],
-                "reach": _share(r["callers"], total),
-                "hung_up": r["hung_up"],
-                "asked_agent": r["asked_agent"],
-                "invalid": r["invalid"],
-                "timeouts": r["timeouts"],
-                "failed": r["failed"],
-                "median_s": _r(r["median_s"]),
-                "p90_s": _r(r["p90_s"]),
-                "served_share": _share(r["served_callers"], total)
-                if r["node_type"] == "transaction"
-                else None,
+                "flow": flow,
+                "node": node,
+                "type": n["type"],
+                "visits": n["visits"],
+                "per_call": _share(n["visits"], total),
+                "hung_up": n["hung_up"],
+                "asked_agent": n["asked_agent"],
+                "invalid": n["invalid"],
+                "timeouts": n["timeouts"],
+                "failed": n["failed"],
+                "median_s": _r(percentile(n["dwell"], 0.5)),
+                "p90_s": _r(percentile(n["dwell"], 0.9)),
+                "served_share": _share(n["served"], total) if n["type"] == "transaction" else None,
             }
         )
     return Report("funnel", out, {"calls": calls})
 
 
 def paths(rows: list[dict[str, Any]], top: int) -> Report:
-    """The ``top`` commonest paths per flow with their share; per flow the
-    median seconds from answer to first service."""
-    per_flow = {r["flow"]: r for r in rows if r["path"] is None}
+    """The ``top`` commonest paths per flow with their share; per path and per
+    flow the median seconds from answer to first service."""
+    by_path: dict[tuple[str, str], list[tuple[float, int]]] = {}
+    counts: dict[tuple[str, str], int] = {}
+    flows: dict[str, list[tuple[float, int]]] = {}
+    totals: dict[str, int] = {}
+    for r in rows:
+        key = (r["flow"], r["path"])
+        counts[key] = counts.get(key, 0) + r["calls"]
+        totals[r["flow"]] = totals.get(r["flow"], 0) + r["calls"]
+        if r["to_service_s"] is not None:
+            by_path.setdefault(key, []).append((float(r["to_service_s"]), r["calls"]))
+            flows.setdefault(r["flow"], []).append((float(r["to_service_s"]), r["calls"]))
     out: list[dict[str, Any]] = []
     shown: dict[str, int] = {}
-    for r in rows:
-        if r["path"] is None or shown.get(r["flow"], 0) >= top:
+    for (flow, path), n in sorted(counts.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1])):
+        if shown.get(flow, 0) >= top:
             continue
-        shown[r["flow"]] = shown.get(r["flow"], 0) + 1
-        total = per_flow[r["flow"]]["calls"]
+        shown[flow] = shown.get(flow, 0) + 1
+        served = by_path.get((flow, path), [])
         out.append(
             {
-                "flow": r["flow"],
-                "calls": r["calls"],
-                "share": _share(r["calls"], total),
-                "served": r["served"],
-                "median_to_service_s": _r(r["median_to_service_s"]),
-                "path": r["path"],
+                "flow": flow,
+                "calls": n,
+                "share": _share(n, totals[flow]),
+                "served": sum(c for _, c in served),
+                "median_to_service_s": _r(percentile(served, 0.5)),
+                "path": path,
             }
         )
     summary = {
         flow: {
-            "calls": r["calls"],
-            "served": r["served"],
-            "median_to_service_s": _r(r["median_to_service_s"]),
+            "calls": total,
+            "served": sum(c for _, c in flows.get(flow, [])),
+            "median_to_service_s": _r(percentile(flows.get(flow, []), 0.5)),
         }
-        for flow, r in per_flow.items()
+        for flow, total in sorted(totals.items())
     }
     return Report("paths", out, summary)
 
 
 def repeats(rows: list[dict[str, Any]]) -> Report:
     """Repeat-call rates within 24 h and 7 days, per flow and per last node of
-    the first call (its last transaction or transfer, else its last node)."""
+    the first call (what the caller got last; see queries)."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for r in rows:
+        for key in ((r["flow"], "(all)"), (r["flow"], r["last_node"])):
+            g = groups.setdefault(key, [0, 0, 0])
+            g[0] += r["calls"]
+            g[1] += r["again_24h"]
+            g[2] += r["again_7d"]
+    order = sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] != "(all)", -kv[1][1]))
     out = [
         {
-            "flow": r["flow"],
-            "last_node": r["last_node"] if r["last_node"] is not None else "(all)",
-            "calls": r["calls"],
-            "again_24h": r["again_24h"],
-            "rate_24h": _share(r["again_24h"], r["calls"]),
-            "again_7d": r["again_7d"],
-            "rate_7d": _share(r["again_7d"], r["calls"]),
+            "flow": flow,
+            "last_node": node,
+            "calls": calls,
+            "again_24h": a24,
+            "rate_24h": _share(a24, calls),
+            "again_7d": a7,
+            "rate_7d": _share(a7, calls),
         }
-        for r in rows
+        for (flow, node), (calls, a24, a7) in order
     ]
     return Report("repeats", out)
 

@@ -12,6 +12,7 @@ import asyncio
 import csv
 import io
 import json
+import os
 import time
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
@@ -69,17 +70,17 @@ def _period(first: date, last: date, tz: str) -> tuple[datetime, datetime]:
     return start, datetime.combine(last + timedelta(days=1), dtime(), zone)
 
 
-async def build(conn: Any, args: argparse.Namespace, tz: str) -> reports.Report:
+async def build(conns: list[Any], args: argparse.Namespace, tz: str) -> reports.Report:
     """The report ``args.report`` for the period and flow of ``args``."""
     start, end = _period(args.first, args.last, tz)
     if args.report == "funnel":
-        rows, calls = await queries.funnel_rows(conn, start, end, args.flow)
+        rows, calls = await queries.funnel_rows(conns, start, end, args.flow)
         return reports.funnel(rows, calls)
     if args.report == "paths":
-        return reports.paths(await queries.path_rows(conn, start, end, args.flow), args.top)
+        return reports.paths(await queries.path_rows(conns, start, end, args.flow), args.top)
     if args.report == "repeats":
-        return reports.repeats(await queries.repeat_rows(conn, start, end, args.flow))
-    rows, volume = await queries.staffing_rows(conn, start, end, args.flow, tz)
+        return reports.repeats(await queries.repeat_rows(conns, start, end, args.flow))
+    rows, volume = await queries.staffing_rows(conns, start, end, args.flow, tz)
     targets = reports.Targets(args.service_level, args.within, args.max_occupancy, args.aht)
     resource = {
         "utilisation": args.utilisation,
@@ -128,11 +129,13 @@ def _handle(args: argparse.Namespace) -> int:
     s = get_settings()
 
     async def run() -> reports.Report:
-        conn = await asyncpg.connect(s.pg_dsn)
+        # One connection per core: each scans its own slice of the period.
+        conns = [await asyncpg.connect(s.pg_dsn) for _ in range(max(1, os.cpu_count() or 1))]
         try:
-            return await build(conn, args, s.timezone)
+            return await build(conns, args, s.timezone)
         finally:
-            await conn.close()
+            for c in conns:
+                await c.close()
 
     began = time.monotonic()
     report = asyncio.run(run())

@@ -49,17 +49,24 @@ def pg(settings: Settings) -> Iterator[Settings]:
 
 
 @pytest.fixture
-async def conn(pg: Settings) -> AsyncIterator[Any]:
+async def conns(pg: Settings) -> AsyncIterator[list[Any]]:
+    """Two connections to a fresh scratch database (the commands use one per core)."""
     name = f"analytics_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(pg.pg_dsn)
     await admin.execute(f'CREATE DATABASE "{name}"')
     dsn = pg.pg_dsn.rsplit("/", 1)[0] + "/" + name
     await migrate(dsn, PROJECT_ROOT / "migrations")
-    c = await asyncpg.connect(dsn)
-    yield c
-    await c.close()
+    both = [await asyncpg.connect(dsn), await asyncpg.connect(dsn)]
+    yield both
+    for c in both:
+        await c.close()
     await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     await admin.close()
+
+
+@pytest.fixture
+def conn(conns: list[Any]) -> Any:
+    return conns[0]
 
 
 def j(name: str) -> Journey:
@@ -106,7 +113,7 @@ FUNNEL_DAY = [*BALANCE, j("agent"), j("hangup_at_welcome"), ERRORS, DEMO]
 
 async def test_funnel_counts_and_dwell(conn: Any) -> None:
     await write_calls(conn, calls_of(FUNNEL_DAY))
-    rows, calls = await queries.funnel_rows(conn, *day(), "mobile_10086")
+    rows, calls = await queries.funnel_rows([conn], *day(), "mobile_10086")
     rep = reports.funnel(rows, calls)
     node = {r["node"]: r for r in rep.rows}
     assert calls == {"mobile_10086": 8}
@@ -130,7 +137,7 @@ async def test_funnel_counts_and_dwell(conn: Any) -> None:
 
 async def test_paths_and_time_to_service(conn: Any) -> None:
     await write_calls(conn, calls_of(FUNNEL_DAY))
-    rep = reports.paths(await queries.path_rows(conn, *day(), None), top=2)
+    rep = reports.paths(await queries.path_rows([conn], *day(), None), top=2)
     mobile = [r for r in rep.rows if r["flow"] == "mobile_10086"]
     assert len(mobile) == 2
     top = mobile[0]
@@ -154,7 +161,7 @@ async def test_repeat_rates(conn: Any) -> None:
         stamp(bal, "r7", "+8613800000004", T0 + timedelta(hours=1)),
     ]
     await write_calls(conn, calls)
-    rep = reports.repeats(await queries.repeat_rows(conn, *day(), None))
+    rep = reports.repeats(await queries.repeat_rows([conn], *day(), None))
     by = {r["last_node"]: r for r in rep.rows}
     # In the period: r1 r2 r3 r5 r7 (r4 is the repeat after it, r6 before it).
     assert (by["(all)"]["calls"], by["(all)"]["again_24h"], by["(all)"]["again_7d"]) == (5, 1, 2)
@@ -180,7 +187,7 @@ async def test_staffing_against_published_erlang(conn: Any) -> None:
     )
     # 100 agent calls 8.9 s apart from 10:00, then 100 balance calls.
     await write_calls(conn, calls_of([agent] * 100 + [j("balance")] * 100, T0, gap_s=8.9))
-    rows, volume = await queries.staffing_rows(conn, *day(), None, TZ)
+    rows, volume = await queries.staffing_rows([conn], *day(), None, TZ)
     rep = reports.staffing(rows, volume, 1, reports.Targets(0.8, 20), {})
     slot = {r["slot"]: r for r in rep.rows}
     # Transfers come 19 s into a call, the last at 10:14:60: all in the 10:00 slot.
@@ -193,7 +200,8 @@ async def test_staffing_against_published_erlang(conn: Any) -> None:
     assert formula["volume_per_day"] == 200 and formula["aht_s"] == 180.0
 
 
-async def test_commands_render_and_draw(conn: Any, tmp_path: Path) -> None:
+async def test_commands_render_and_draw(conns: list[Any], tmp_path: Path) -> None:
+    conn = conns[0]
     start = datetime(2026, 10, 12, tzinfo=ZoneInfo(TZ))
     for calls in month_sample(start, 1, 300, seed=3):
         await write_calls(conn, calls)
@@ -213,8 +221,10 @@ async def test_commands_render_and_draw(conn: Any, tmp_path: Path) -> None:
         },
     }
     for name, more in extra.items():
-        rep = await build(conn, args(name, **more), TZ)
+        rep = await build([conn], args(name, **more), TZ)
         assert rep.rows, name
+        # Two connections each take half of the day; the figures are the same.
+        assert await build(conns, args(name, **more), TZ) == rep, name
         for fmt in ("table", "csv", "json"):
             assert render(rep, fmt)
         for suffix, magic in ((".png", b"\x89PNG"), (".svg", b"<?xml")):
