@@ -16,7 +16,10 @@ Definitions
                 visit (announcement, queue wait and the agent's call).
   last node     (repeats) what the caller got last: the call's last step that is not
                 a menu, input, hangup or logic node; failing that its last menu.
-  hung up       the call's last visit, when the outcome is ``abandoned``.
+  hung up       the call's last visit, when the outcome is ``abandoned``; the
+                step's digits and result (``last_hint``) let the report move it
+                to the node the flow went on to when that one is stamped only
+                on leaving (a caller who hangs up in a menu leaves no menu step).
   asked agent   a menu or input answered validly (not failed) followed by a
                 transfer to a queue, with at most one logic node or play between
                 (main > agent > to_support).
@@ -62,7 +65,11 @@ s AS (
          st.node_type = 'transaction' AND st.detail->>'ok' = 'true' AS served,
          extract(epoch FROM st.at - coalesce(lag(st.at) OVER w, c.started_at)) AS before_s,
          extract(epoch FROM coalesce(lead(st.at) OVER w, c.ended_at, st.at) - st.at) AS after_s,
-         lead(st.node_type) OVER w AS t1, lead(st.node_type, 2) OVER w AS t2
+         lead(st.node_type) OVER w AS t1, lead(st.node_type, 2) OVER w AS t2,
+         CASE WHEN c.outcome = 'abandoned' AND lead(st.seq) OVER w IS NULL
+              THEN jsonb_build_object('digits', st.digits, 'case', st.detail->'case',
+                                      'ok', st.detail->'ok', 'status', st.detail->'status',
+                                      'result', st.detail->'result')::text END AS last_hint
   FROM c JOIN call_steps st ON st.call_id = c.id {STEPS_OF_PERIOD}
   WINDOW w AS (PARTITION BY st.call_id ORDER BY st.seq)
 ),
@@ -70,7 +77,7 @@ e AS (
   SELECT *, coalesce(detail->>'result' = 'failed', false) AS failed FROM s
 ),
 v AS (
-  SELECT flow, node, t, seq, served, failed, t <> 'queue_result' AS visit,
+  SELECT flow, node, t, seq, served, failed, t <> 'queue_result' AS visit, last_hint,
          CASE WHEN t = 'input' THEN coalesce((detail->>'attempts')::int, 1) - 1 + failed::int
               ELSE coalesce((detail->>'invalid')::int, 0) END AS invalid,
          coalesce((detail->>'timeouts')::int, 0) AS timeouts,
@@ -84,7 +91,7 @@ v AS (
            AND (t1 = 'transfer' OR (t1 IN {PASSING} AND t2 = 'transfer')) AS asked
   FROM e
 )
-SELECT flow, node, max(t) FILTER (WHERE visit) AS node_type, dwell_s,
+SELECT flow, node, max(t) FILTER (WHERE visit) AS node_type, dwell_s, last_hint,
        count(*) FILTER (WHERE visit) AS visits, count(dwell_s) AS samples,
        min(seq) AS first_seq,
        count(*) FILTER (WHERE hung_up) AS hung_up,
@@ -93,7 +100,7 @@ SELECT flow, node, max(t) FILTER (WHERE visit) AS node_type, dwell_s,
        count(*) FILTER (WHERE failed) AS failed,
        count(*) FILTER (WHERE served) AS served
 FROM v
-GROUP BY flow, node, dwell_s
+GROUP BY flow, node, dwell_s, last_hint
 """
 
 COUNT_SQL = f"WITH {CALLS} SELECT flow, count(*) AS calls FROM c GROUP BY flow ORDER BY flow"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,12 +53,50 @@ def percentile(counts: list[tuple[float, int]], q: float) -> float | None:
 SUMMED = ("visits", "hung_up", "asked_agent", "invalid", "timeouts", "failed", "served")
 
 
-def funnel(rows: list[dict[str, Any]], calls: dict[str, int]) -> Report:
+LEFT_STAMPED = ("menu", "dynamic_menu", "input", "transaction")
+
+
+def hung_up_in(nodes: dict[str, Any], node: str, hint: dict[str, Any]) -> str:
+    """Where a caller whose journey ends at ``node`` (with the step's ``hint``:
+    digits, case, ok, status, result) hung up: the node the flow went on to
+    when that one records a step only when left (a menu, input or transaction),
+    else ``node`` itself. ``nodes`` are the flow's node models (none: unknown)."""
+    here: Any = nodes.get(node)
+    kind = getattr(here, "type", None)
+    nxt: str | None = None
+    if kind in ("play", "set"):
+        nxt = here.next
+    elif kind == "branch":
+        case = hint.get("case")
+        nxt = here.cases[case].goto if isinstance(case, int) else here.default
+    elif kind == "transaction":
+        nxt = here.on_success if hint.get("ok") else here.on_failure
+    elif kind == "menu":
+        failed = hint.get("result") == "failed"
+        nxt = here.on_failure if failed else here.choices.get(hint.get("digits", ""))
+    elif kind == "transfer" and hint.get("status"):
+        nxt = here.on_status.get(hint["status"]) or here.on_status.get("default")
+    target: Any = nodes.get(nxt) if nxt else None
+    if nxt and target is not None and target.type in LEFT_STAMPED:
+        return nxt
+    return node
+
+
+def funnel(
+    rows: list[dict[str, Any]], calls: dict[str, int], flows: dict[str, Any] | None = None
+) -> Report:
     """Per node: visits, hang-ups, agent requests, errors, median and p90 dwell;
-    for a transaction, the share of calls it served (a self-service result)."""
+    for a transaction, the share of calls it served (a self-service result).
+    ``flows`` (flow id: Flow) places hang-ups in the menus they happened in."""
     nodes: dict[tuple[str, str], dict[str, Any]] = {}
+    moved: list[tuple[str, str, str, int]] = []
     for r in rows:
         key = (r["flow"], r["node"])
+        flow = (flows or {}).get(r["flow"])
+        if r["last_hint"] is not None and flow is not None and r["hung_up"]:
+            where = hung_up_in(flow.nodes, r["node"], json.loads(r["last_hint"]))
+            if where != r["node"]:
+                moved.append((r["flow"], r["node"], where, int(r["hung_up"])))
         n = nodes.setdefault(
             key, {"type": None, "seq": r["first_seq"], "dwell": [], **dict.fromkeys(SUMMED, 0)}
         )
@@ -67,6 +106,18 @@ def funnel(rows: list[dict[str, Any]], calls: dict[str, int]) -> Report:
             n[k] += int(r[k])
         if r["dwell_s"] is not None:
             n["dwell"].append((float(r["dwell_s"]), int(r["samples"])))
+    for flow_id, node, where, count in moved:
+        nodes[(flow_id, node)]["hung_up"] -= count
+        target = nodes.setdefault(
+            (flow_id, where),
+            {
+                "type": flows[flow_id].nodes[where].type if flows else None,
+                "dwell": [],
+                "seq": nodes[(flow_id, node)]["seq"],
+                **dict.fromkeys(SUMMED, 0),
+            },
+        )
+        target["hung_up"] += count
     out = []
     for (flow, node), n in sorted(nodes.items(), key=lambda kv: (kv[0][0], kv[1]["seq"], kv[0][1])):
         total = calls.get(flow, 0)

@@ -21,10 +21,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import yaml
 
 from agi_app.analytics import queries, reports
 from agi_app.analytics.charts import CHARTS
 from agi_app.analytics.generate import month_sample, write_calls
+from agi_app.flows.model import Flow
 from agi_app.settings import get_settings
 
 
@@ -70,12 +72,27 @@ def _period(first: date, last: date, tz: str) -> tuple[datetime, datetime]:
     return start, datetime.combine(last + timedelta(days=1), dtime(), zone)
 
 
-async def build(conns: list[Any], args: argparse.Namespace, tz: str) -> reports.Report:
+def flow_models(folder: Path) -> dict[str, Flow]:
+    """The flows in ``folder`` by id (files that do not parse are left out: the
+    funnel then counts hang-ups at the last recorded step)."""
+    out: dict[str, Flow] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            flow = Flow.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, yaml.YAMLError):
+            continue
+        out[flow.id] = flow
+    return out
+
+
+async def build(
+    conns: list[Any], args: argparse.Namespace, tz: str, flows: dict[str, Flow] | None = None
+) -> reports.Report:
     """The report ``args.report`` for the period and flow of ``args``."""
     start, end = _period(args.first, args.last, tz)
     if args.report == "funnel":
         rows, calls = await queries.funnel_rows(conns, start, end, args.flow)
-        return reports.funnel(rows, calls)
+        return reports.funnel(rows, calls, flows)
     if args.report == "paths":
         return reports.paths(await queries.path_rows(conns, start, end, args.flow), args.top)
     if args.report == "repeats":
@@ -132,7 +149,7 @@ def _handle(args: argparse.Namespace) -> int:
         # One connection per core: each scans its own slice of the period.
         conns = [await asyncpg.connect(s.pg_dsn) for _ in range(max(1, os.cpu_count() or 1))]
         try:
-            return await build(conns, args, s.timezone)
+            return await build(conns, args, s.timezone, flow_models(s.flows_dir))
         finally:
             for c in conns:
                 await c.close()

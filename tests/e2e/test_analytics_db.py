@@ -29,7 +29,7 @@ from agi_app.analytics.generate import (
     stamp,
     write_calls,
 )
-from agi_app.cli.analytics import build, render
+from agi_app.cli.analytics import build, flow_models, render
 from agi_app.db.migrate import migrate
 from agi_app.settings import PROJECT_ROOT, Settings
 from agi_app.stack import postgres
@@ -114,13 +114,17 @@ FUNNEL_DAY = [*BALANCE, j("agent"), j("hangup_at_welcome"), ERRORS, DEMO]
 async def test_funnel_counts_and_dwell(conn: Any) -> None:
     await write_calls(conn, calls_of(FUNNEL_DAY))
     rows, calls = await queries.funnel_rows([conn], *day(), "mobile_10086")
-    rep = reports.funnel(rows, calls)
+    rep = reports.funnel(rows, calls, flow_models(PROJECT_ROOT / "flows"))
     node = {r["node"]: r for r in rep.rows}
     assert calls == {"mobile_10086": 8}
     assert "greeting" not in node  # --flow keeps the other flow out
-    assert node["welcome"]["visits"] == 8 and node["welcome"]["hung_up"] == 1
+    # The caller who hung up after the welcome was in the main menu (the flow
+    # goes on there, and a menu leaves a step only once answered).
+    assert node["welcome"]["visits"] == 8 and node["welcome"]["hung_up"] == 0
     main = node["main"]
-    assert (main["visits"], main["asked_agent"], main["hung_up"]) == (7, 1, 0)
+    assert (main["visits"], main["asked_agent"], main["hung_up"]) == (7, 1, 1)
+    without_flows = {r["node"]: r for r in reports.funnel(rows, calls).rows}
+    assert (without_flows["welcome"]["hung_up"], without_flows["main"]["hung_up"]) == (1, 0)
     assert (main["invalid"], main["timeouts"]) == (2, 1)
     # A play's audio counts toward the menu after it: welcome 4 s + main's own.
     # Main dwell: 14, 24, 34, 44, 54 (balance), 19 (agent), 19 (plan).

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from agi_app.analytics import reports
+from agi_app.cli.analytics import flow_models
+from agi_app.settings import PROJECT_ROOT
 
 
 @pytest.mark.parametrize(
@@ -37,6 +39,7 @@ def _funnel_row(node: str, dwell: float | None, visits: int, samples: int) -> di
         "samples": samples,
         "first_seq": 1,
         "hung_up": 1,
+        "last_hint": None,
     }
 
 
@@ -75,3 +78,25 @@ def test_staffing_per_slot_and_formula() -> None:
     f = rep.summary["resource_formula"]
     assert (f["volume_per_day"], f["service_share"], f["answer_rate"]) == (200, 0.5, 0.9)
     assert f["workload_hours"] == round(200 * 0.9 * 0.5 * 180 / 3600, 2)
+
+
+MOBILE = flow_models(PROJECT_ROOT / "flows")["mobile_10086"].nodes
+
+
+@pytest.mark.parametrize(
+    ("node", "hint", "where"),
+    [
+        ("welcome", {}, "main"),  # play > dynamic menu: hung up while it played
+        ("say_balance", {}, "after_service"),
+        ("entry", {"case": "default"}, "entry"),  # > welcome, a play: recorded if reached
+        ("entry", {"case": 0}, "suspended_menu"),
+        ("balance", {"ok": True}, "balance"),  # > say_balance, a play
+        ("after_service", {"digits": "1"}, "main"),
+        ("to_support", {"status": "TIMEOUT"}, "callback_offer"),
+        ("to_support", {}, "to_support"),  # hung up in the queue
+        ("main", {"digits": "1"}, "main"),  # dynamic menu: its numbering is not recorded
+        ("nowhere", {}, "nowhere"),  # a node the flow no longer has
+    ],
+)
+def test_hung_up_in_table(node: str, hint: dict[str, object], where: str) -> None:
+    assert reports.hung_up_in(MOBILE, node, hint) == where
