@@ -34,8 +34,10 @@ Definitions
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
 LEFT_STAMPED = "('menu', 'dynamic_menu', 'input', 'transaction', 'queue_result')"
@@ -63,8 +65,8 @@ s AS (
   SELECT c.flow, st.seq, st.node, st.node_type AS t, c.outcome = 'abandoned' AS gone,
          CASE WHEN st.node_type IN {INTERACTIVE} THEN st.detail END AS detail,
          st.node_type = 'transaction' AND st.detail->>'ok' = 'true' AS served,
-         extract(epoch FROM st.at - coalesce(lag(st.at) OVER w, c.started_at)) AS before_s,
-         extract(epoch FROM coalesce(lead(st.at) OVER w, c.ended_at, st.at) - st.at) AS after_s,
+         date_part('epoch', st.at - coalesce(lag(st.at) OVER w, c.started_at)) AS before_s,
+         date_part('epoch', coalesce(lead(st.at) OVER w, c.ended_at, st.at) - st.at) AS after_s,
          lead(st.node_type) OVER w AS t1, lead(st.node_type, 2) OVER w AS t2,
          CASE WHEN c.outcome = 'abandoned' AND lead(st.seq) OVER w IS NULL
               THEN jsonb_build_object('digits', st.digits, 'case', st.detail->'case',
@@ -83,9 +85,9 @@ v AS (
          coalesce((detail->>'timeouts')::int, 0) AS timeouts,
          -- A transfer followed by its queue result: the result row carries the visit's time.
          CASE WHEN t = 'transfer' AND t1 = 'queue_result' THEN NULL
-              ELSE round((CASE WHEN t IN {LEFT_STAMPED} THEN before_s ELSE 0 END
-                          + CASE WHEN t1 IS NULL OR t1 NOT IN {LEFT_STAMPED} THEN after_s
-                                 ELSE 0 END)::numeric, 1)::float8 END AS dwell_s,
+              ELSE round(10 * (CASE WHEN t IN {LEFT_STAMPED} THEN before_s ELSE 0 END
+                               + CASE WHEN t1 IS NULL OR t1 NOT IN {LEFT_STAMPED} THEN after_s
+                                      ELSE 0 END)) / 10 END AS dwell_s,
          gone AND t1 IS NULL AS hung_up,
          t IN {INTERACTIVE} AND NOT failed
            AND (t1 = 'transfer' OR (t1 IN {PASSING} AND t2 = 'transfer')) AS asked
@@ -120,10 +122,10 @@ p AS (
 ),
 f AS (
   SELECT p.flow, p.path,
-         extract(epoch FROM least(p.self_at, t.at) - p.started_at) AS to_service_s
+         date_part('epoch', least(p.self_at, t.at) - p.started_at) AS to_service_s
   FROM p LEFT JOIN call_steps t ON t.call_id = p.id AND t.seq = p.agent_seq - 1
 )
-SELECT flow, path, round(to_service_s::numeric, 1)::float8 AS to_service_s, count(*) AS calls
+SELECT flow, path, round(10 * to_service_s) / 10 AS to_service_s, count(*) AS calls
 FROM f GROUP BY flow, path, 3
 """
 
@@ -155,14 +157,14 @@ FROM l GROUP BY flow, last_node
 STAFFING_SQL = f"""
 WITH {CALLS},
 q AS (
-  SELECT st.node_type, st.at, st.detail->>'queue' AS queue,
+  SELECT c.flow, st.node_type, st.at, st.detail->>'queue' AS queue,
          lead(st.node_type) OVER w AS next_type, lead(st.detail->>'status') OVER w AS status,
-         extract(epoch FROM lead(st.at) OVER w - st.at) AS handled_s
+         date_part('epoch', lead(st.at) OVER w - st.at) AS handled_s
   FROM c JOIN call_steps st ON st.call_id = c.id {STEPS_OF_PERIOD}
   WHERE st.node_type IN ('transfer', 'queue_result')
   WINDOW w AS (PARTITION BY st.call_id ORDER BY st.seq)
 )
-SELECT queue,
+SELECT flow, queue,
        (extract(hour FROM at AT TIME ZONE $4) * 2
         + floor(extract(minute FROM at AT TIME ZONE $4) / 30))::int AS slot,
        count(*) AS arrivals,
@@ -170,14 +172,14 @@ SELECT queue,
        coalesce(sum(handled_s) FILTER (WHERE next_type = 'queue_result' AND status = 'ANSWERED'),
                 0) AS handled_s
 FROM q WHERE node_type = 'transfer'
-GROUP BY queue, slot ORDER BY queue, slot
+GROUP BY flow, queue, slot
 """
 
 VOLUME_SQL = f"""
 WITH {CALLS}
-SELECT count(*) AS calls, count(*) FILTER (WHERE queue IS NOT NULL) AS asked_agent,
+SELECT flow, count(*) AS calls, count(*) FILTER (WHERE queue IS NOT NULL) AS asked_agent,
        count(*) FILTER (WHERE queue_status = 'ANSWERED' OR outcome = 'transferred') AS answered
-FROM c
+FROM c GROUP BY flow
 """
 
 
@@ -189,53 +191,105 @@ async def _fetch(conn: Any, sql: str, *args: Any) -> list[dict[str, Any]]:
         return [dict(r) for r in await conn.fetch(sql, *args)]
 
 
-async def _split(
-    conns: Sequence[Any], sql: str, start: datetime, end: datetime, *args: Any
-) -> list[dict[str, Any]]:
-    """Run ``sql`` over [start, end) cut into one slice per connection, at once.
+# A day's figures are kept once no journey of it can still arrive: calls end and
+# the journey writer flushes within hours; repeats look 7 days past the day.
+SETTLED = timedelta(hours=2)
+LOOKS_AHEAD = {"repeats": timedelta(days=7)}
+CACHE_READ = """
+SELECT day, rows FROM analytics_days WHERE report = $1 AND tz = $2 AND day = ANY($3::date[])
+"""
+CACHE_WRITE = """
+INSERT INTO analytics_days (report, tz, day, rows) VALUES ($1, $2, $3, $4::jsonb)
+ON CONFLICT (report, tz, day) DO UPDATE SET rows = EXCLUDED.rows, computed_at = now()
+"""
 
-    Every query groups calls by when they started, so the slices' rows add up."""
-    step = (end - start) / len(conns)
-    cuts = [start + step * i for i in range(len(conns))] + [end]
-    parts = await asyncio.gather(
-        *(_fetch(c, sql, cuts[i], cuts[i + 1], *args) for i, c in enumerate(conns))
-    )
-    return [row for part in parts for row in part]
+
+@dataclass(frozen=True)
+class Period:
+    """[start, end) at midnights of the hotline's zone ``tz``; with ``now`` the
+    figures of settled days are read from and kept in ``analytics_days``."""
+
+    start: datetime
+    end: datetime
+    tz: str
+    now: datetime | None = None
+
+
+async def _run(
+    conns: Sequence[Any], name: str, sql: str, period: Period, *args: Any
+) -> list[dict[str, Any]]:
+    """Rows of ``sql`` over the period, for all flows: one slice per connection
+    (no cache), or one per day with the settled days' rows kept."""
+    slices: list[tuple[date | None, datetime, datetime]]
+    if period.now is None:
+        step = (period.end - period.start) / len(conns)
+        cuts = [period.start + step * i for i in range(len(conns))] + [period.end]
+        slices = [(None, cuts[i], cuts[i + 1]) for i in range(len(conns))]
+    else:
+        slices = []
+        d = period.start
+        while d < period.end:
+            slices.append((d.date(), d, d + timedelta(days=1)))
+            d = d + timedelta(days=1)
+    kept: dict[date, list[dict[str, Any]]] = {}
+    if period.now is not None:
+        found = await conns[0].fetch(CACHE_READ, name, period.tz, [s[0] for s in slices])
+        kept = {r["day"]: json.loads(r["rows"]) for r in found}
+    todo = [s for s in slices if s[0] not in kept]
+    results: dict[int, list[dict[str, Any]]] = {}
+    queue = list(enumerate(todo))
+
+    async def worker(conn: Any) -> None:
+        while queue:
+            i, (_, a, b) = queue.pop(0)
+            results[i] = await _fetch(conn, sql, a, b, None, *args)
+
+    await asyncio.gather(*(worker(c) for c in conns))
+    settle = SETTLED + LOOKS_AHEAD.get(name, timedelta())
+    for i, (day, _, b) in enumerate(todo):
+        if day is not None and period.now is not None and b + settle < period.now:
+            await conns[0].execute(
+                CACHE_WRITE, name, period.tz, day, json.dumps(results[i], default=float)
+            )
+    rows = [r for part in kept.values() for r in part]
+    return rows + [r for i in sorted(results) for r in results[i]]
+
+
+def _of_flow(rows: list[dict[str, Any]], flow: str | None) -> list[dict[str, Any]]:
+    return rows if flow is None else [r for r in rows if r["flow"] == flow]
 
 
 async def funnel_rows(
-    conns: Sequence[Any], start: datetime, end: datetime, flow: str | None
+    conns: Sequence[Any], period: Period, flow: str | None
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Per (flow, node, dwell to 0.1 s): visits and counts; and the calls per flow."""
-    rows = await _split(conns, FUNNEL_SQL, start, end, flow)
+    rows = _of_flow(await _run(conns, "funnel", FUNNEL_SQL, period), flow)
     counts: dict[str, int] = {}
-    for r in await _split(conns, COUNT_SQL, start, end, flow):
+    for r in _of_flow(await _run(conns, "calls", COUNT_SQL, period), flow):
         counts[r["flow"]] = counts.get(r["flow"], 0) + r["calls"]
     return rows, counts
 
 
-async def path_rows(
-    conns: Sequence[Any], start: datetime, end: datetime, flow: str | None
-) -> list[dict[str, Any]]:
+async def path_rows(conns: Sequence[Any], period: Period, flow: str | None) -> list[dict[str, Any]]:
     """Per (flow, path, seconds to first service to 0.1 s, or None): calls."""
-    return await _split(conns, PATHS_SQL, start, end, flow)
+    return _of_flow(await _run(conns, "paths", PATHS_SQL, period), flow)
 
 
 async def repeat_rows(
-    conns: Sequence[Any], start: datetime, end: datetime, flow: str | None
+    conns: Sequence[Any], period: Period, flow: str | None
 ) -> list[dict[str, Any]]:
     """Per (flow, last node of the call): calls, and how many called again."""
-    return await _split(conns, REPEATS_SQL, start, end, flow)
+    return _of_flow(await _run(conns, "repeats", REPEATS_SQL, period), flow)
 
 
 async def staffing_rows(
-    conns: Sequence[Any], start: datetime, end: datetime, flow: str | None, tz: str
+    conns: Sequence[Any], period: Period, flow: str | None
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Per (queue, half-hour slot of the day): arrivals, answered, seconds handled;
     and the period's calls, agent requests and answered ones."""
-    rows = await _split(conns, STAFFING_SQL, start, end, flow, tz)
+    rows = _of_flow(await _run(conns, "staffing", STAFFING_SQL, period, period.tz), flow)
     volume = {"calls": 0, "asked_agent": 0, "answered": 0}
-    for r in await _split(conns, VOLUME_SQL, start, end, flow):
+    for r in _of_flow(await _run(conns, "volume", VOLUME_SQL, period), flow):
         for k in volume:
             volume[k] += r[k]
     return rows, volume

@@ -227,6 +227,15 @@ def staffing(
     """Per queue and half hour of the day (mean over ``days``): arrivals, the
     measured handling time and the Erlang C agents for the targets; and the
     resource formula over the whole period (inputs measured, factors given)."""
+    slots: dict[tuple[str, int], dict[str, Any]] = {}
+    for r in rows:  # slices and flows of one queue and half hour add up
+        key = (r["queue"], int(r["slot"]))
+        m = slots.setdefault(key, {"queue": r["queue"], "slot": key[1], "arrivals": 0,
+                                   "answered": 0, "handled_s": 0.0})  # fmt: skip
+        m["arrivals"] += r["arrivals"]
+        m["answered"] += r["answered"]
+        m["handled_s"] += float(r["handled_s"])
+    rows = [slots[k] for k in sorted(slots)]
     by_queue: dict[str, tuple[int, float]] = {}
     for r in rows:
         answered, handled = by_queue.get(r["queue"], (0, 0.0))

@@ -14,7 +14,7 @@ import io
 import json
 import os
 import time
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,9 @@ def register(sub: Any) -> None:
         r.add_argument("--flow")
         r.add_argument("--format", choices=["table", "csv", "json"], default="table")
         r.add_argument("--chart", type=Path, help="also draw FILE.svg or FILE.png")
+        r.add_argument(
+            "--fresh", action="store_true", help="recompute settled days instead of reading them"
+        )
         r.set_defaults(handler=_handle)
     ss.choices["paths"].add_argument("--top", type=int, default=10)
     st = ss.choices["staffing"]
@@ -90,14 +93,16 @@ async def build(
 ) -> reports.Report:
     """The report ``args.report`` for the period and flow of ``args``."""
     start, end = _period(args.first, args.last, tz)
+    now = None if getattr(args, "fresh", True) else datetime.now(UTC)
+    period = queries.Period(start, end, tz, now)
     if args.report == "funnel":
-        rows, calls = await queries.funnel_rows(conns, start, end, args.flow)
+        rows, calls = await queries.funnel_rows(conns, period, args.flow)
         return reports.funnel(rows, calls, flows)
     if args.report == "paths":
-        return reports.paths(await queries.path_rows(conns, start, end, args.flow), args.top)
+        return reports.paths(await queries.path_rows(conns, period, args.flow), args.top)
     if args.report == "repeats":
-        return reports.repeats(await queries.repeat_rows(conns, start, end, args.flow))
-    rows, volume = await queries.staffing_rows(conns, start, end, args.flow, tz)
+        return reports.repeats(await queries.repeat_rows(conns, period, args.flow))
+    rows, volume = await queries.staffing_rows(conns, period, args.flow)
     targets = reports.Targets(args.service_level, args.within, args.max_occupancy, args.aht)
     resource = {
         "utilisation": args.utilisation,

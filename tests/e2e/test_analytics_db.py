@@ -93,9 +93,9 @@ def args(report: str, **extra: Any) -> argparse.Namespace:
     return argparse.Namespace(**{**base, **extra})
 
 
-def day() -> tuple[datetime, datetime]:
+def period(now: datetime | None = None) -> queries.Period:
     start = datetime(2026, 10, 12, tzinfo=ZoneInfo(TZ))
-    return start, start + timedelta(days=1)
+    return queries.Period(start, start + timedelta(days=1), TZ, now)
 
 
 # Five balance calls (main dwell 10..50 s), one agent call, one caller who hangs
@@ -113,7 +113,7 @@ FUNNEL_DAY = [*BALANCE, j("agent"), j("hangup_at_welcome"), ERRORS, DEMO]
 
 async def test_funnel_counts_and_dwell(conn: Any) -> None:
     await write_calls(conn, calls_of(FUNNEL_DAY))
-    rows, calls = await queries.funnel_rows([conn], *day(), "mobile_10086")
+    rows, calls = await queries.funnel_rows([conn], period(), "mobile_10086")
     rep = reports.funnel(rows, calls, flow_models(PROJECT_ROOT / "flows"))
     node = {r["node"]: r for r in rep.rows}
     assert calls == {"mobile_10086": 8}
@@ -141,7 +141,7 @@ async def test_funnel_counts_and_dwell(conn: Any) -> None:
 
 async def test_paths_and_time_to_service(conn: Any) -> None:
     await write_calls(conn, calls_of(FUNNEL_DAY))
-    rep = reports.paths(await queries.path_rows([conn], *day(), None), top=2)
+    rep = reports.paths(await queries.path_rows([conn], period(), None), top=2)
     mobile = [r for r in rep.rows if r["flow"] == "mobile_10086"]
     assert len(mobile) == 2
     top = mobile[0]
@@ -165,7 +165,7 @@ async def test_repeat_rates(conn: Any) -> None:
         stamp(bal, "r7", "+8613800000004", T0 + timedelta(hours=1)),
     ]
     await write_calls(conn, calls)
-    rep = reports.repeats(await queries.repeat_rows([conn], *day(), None))
+    rep = reports.repeats(await queries.repeat_rows([conn], period(), None))
     by = {r["last_node"]: r for r in rep.rows}
     # In the period: r1 r2 r3 r5 r7 (r4 is the repeat after it, r6 before it).
     assert (by["(all)"]["calls"], by["(all)"]["again_24h"], by["(all)"]["again_7d"]) == (5, 1, 2)
@@ -191,7 +191,7 @@ async def test_staffing_against_published_erlang(conn: Any) -> None:
     )
     # 100 agent calls 8.9 s apart from 10:00, then 100 balance calls.
     await write_calls(conn, calls_of([agent] * 100 + [j("balance")] * 100, T0, gap_s=8.9))
-    rows, volume = await queries.staffing_rows([conn], *day(), None, TZ)
+    rows, volume = await queries.staffing_rows([conn], period(), None)
     rep = reports.staffing(rows, volume, 1, reports.Targets(0.8, 20), {})
     slot = {r["slot"]: r for r in rep.rows}
     # Transfers come 19 s into a call, the last at 10:14:60: all in the 10:00 slot.
@@ -235,3 +235,23 @@ async def test_commands_render_and_draw(conns: list[Any], tmp_path: Path) -> Non
             path = tmp_path / f"{name}{suffix}"
             CHARTS[name](rep, path)
             assert path.read_bytes().startswith(magic)
+
+
+async def test_settled_days_are_kept_and_read_back(conn: Any) -> None:
+    await write_calls(conn, calls_of(FUNNEL_DAY))
+    fresh = reports.funnel(*await queries.funnel_rows([conn], period(), None))
+    # An hour after the day: not settled, nothing kept.
+    soon = period().end + timedelta(hours=1)
+    assert reports.funnel(*await queries.funnel_rows([conn], period(soon), None)) == fresh
+    assert await conn.fetchval("SELECT count(*) FROM analytics_days") == 0
+    later = period().end + timedelta(days=1)
+    assert reports.funnel(*await queries.funnel_rows([conn], period(later), None)) == fresh
+    kept = await conn.fetch("SELECT report, day FROM analytics_days ORDER BY report")
+    assert [(r["report"], r["day"]) for r in kept] == [("calls", DAY), ("funnel", DAY)]
+    # Read back, not recomputed: a journey written late is not seen ...
+    await write_calls(conn, [stamp(j("balance"), "late", "+8613800009999", T0)])
+    cached = reports.funnel(*await queries.funnel_rows([conn], period(later), None))
+    assert cached == fresh
+    # ... until asked for fresh figures.
+    recomputed = reports.funnel(*await queries.funnel_rows([conn], period(), None))
+    assert recomputed.summary["calls"] == {"mobile_10086": 9, "demo_ivr": 1}
