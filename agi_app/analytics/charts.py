@@ -65,7 +65,7 @@ def paths_chart(report: Report, path: Path) -> None:
     _save(fig, path)
 
 
-def _short(p: str, limit: int = 90) -> str:
+def _short(p: str, limit: int = 70) -> str:
     return p if len(p) <= limit else "…" + p[-limit:]
 
 
