@@ -103,8 +103,9 @@ def staffing_chart(report: Report, path: Path) -> None:
         f"Staffing: {t.get('service_level', 0):.0%} answered within "
         f"{t.get('answer_within_s', 0):g} s"
     )
-    ax.legend(loc="upper left")
-    twin.legend(loc="upper right")
+    if queues:  # an empty period draws empty axes, without legends
+        ax.legend(loc="upper left")
+        twin.legend(loc="upper right")
     _save(fig, path)
 
 

@@ -204,27 +204,37 @@ async def test_staffing_against_published_erlang(conn: Any) -> None:
     assert formula["volume_per_day"] == 200 and formula["aht_s"] == 180.0
 
 
+EXTRA: dict[str, dict[str, Any]] = {
+    "funnel": {},
+    "paths": {"top": 5},
+    "repeats": {},
+    "staffing": {
+        "service_level": 0.8,
+        "within": 20,
+        "max_occupancy": 1.0,
+        "aht": None,
+        "utilisation": 0.85,
+        "attendance": 0.95,
+        "shift_hours": 8.0,
+        "loss_factor": 0.9,
+    },
+}
+
+
+async def test_empty_period_renders_and_draws(conn: Any, tmp_path: Path) -> None:
+    for name, more in EXTRA.items():
+        rep = await build([conn], args(name, **more), TZ)
+        assert rep.rows == [], name
+        assert "no calls in the period" in render(rep, "table")
+        CHARTS[name](rep, tmp_path / f"{name}.png")  # no warning (they are errors here)
+
+
 async def test_commands_render_and_draw(conns: list[Any], tmp_path: Path) -> None:
     conn = conns[0]
     start = datetime(2026, 10, 12, tzinfo=ZoneInfo(TZ))
     for calls in month_sample(start, 1, 300, seed=3):
         await write_calls(conn, calls)
-    extra: dict[str, dict[str, Any]] = {
-        "funnel": {},
-        "paths": {"top": 5},
-        "repeats": {},
-        "staffing": {
-            "service_level": 0.8,
-            "within": 20,
-            "max_occupancy": 1.0,
-            "aht": None,
-            "utilisation": 0.85,
-            "attendance": 0.95,
-            "shift_hours": 8.0,
-            "loss_factor": 0.9,
-        },
-    }
-    for name, more in extra.items():
+    for name, more in EXTRA.items():
         rep = await build([conn], args(name, **more), TZ)
         assert rep.rows, name
         # Two connections each take half of the day; the figures are the same.
