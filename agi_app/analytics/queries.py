@@ -218,15 +218,14 @@ class Period:
 async def _run(
     conns: Sequence[Any], name: str, sql: str, period: Period, *args: Any
 ) -> list[dict[str, Any]]:
-    """Rows of ``sql`` over the period, for all flows: one slice per connection
-    (no cache), or one per day with the settled days' rows kept."""
-    slices: list[tuple[date | None, datetime, datetime]]
+    """Rows of ``sql`` over the period, for all flows. Without ``period.now``
+    the period is one slice; with it, one slice per day and the settled days'
+    rows are read from (and kept in) ``analytics_days``. The slices left to
+    compute are cut so that every connection has work, and run at once."""
+    slices: list[tuple[date | None, datetime, datetime]] = []
     if period.now is None:
-        step = (period.end - period.start) / len(conns)
-        cuts = [period.start + step * i for i in range(len(conns))] + [period.end]
-        slices = [(None, cuts[i], cuts[i + 1]) for i in range(len(conns))]
+        slices.append((None, period.start, period.end))
     else:
-        slices = []
         d = period.start
         while d < period.end:
             slices.append((d.date(), d, d + timedelta(days=1)))
@@ -236,18 +235,23 @@ async def _run(
         found = await conns[0].fetch(CACHE_READ, name, period.tz, [s[0] for s in slices])
         kept = {r["day"]: json.loads(r["rows"]) for r in found}
     todo = [s for s in slices if s[0] not in kept]
-    results: dict[int, list[dict[str, Any]]] = {}
-    queue = list(enumerate(todo))
+    cut = max(1, len(conns) // len(todo)) if todo else 1
+    pieces = [
+        (i, a + (b - a) * k / cut, a + (b - a) * (k + 1) / cut)
+        for i, (_, a, b) in enumerate(todo)
+        for k in range(cut)
+    ]
+    results: dict[int, list[dict[str, Any]]] = {i: [] for i in range(len(todo))}
 
     async def worker(conn: Any) -> None:
-        while queue:
-            i, (_, a, b) = queue.pop(0)
-            results[i] = await _fetch(conn, sql, a, b, None, *args)
+        while pieces:
+            i, a, b = pieces.pop(0)
+            results[i] += await _fetch(conn, sql, a, b, None, *args)
 
     await asyncio.gather(*(worker(c) for c in conns))
     settle = SETTLED + LOOKS_AHEAD.get(name, timedelta())
-    for i, (day, _, b) in enumerate(todo):
-        if day is not None and period.now is not None and b + settle < period.now:
+    for i, (day, _, end) in enumerate(todo):
+        if day is not None and period.now is not None and end + settle < period.now:
             await conns[0].execute(
                 CACHE_WRITE, name, period.tz, day, json.dumps(results[i], default=float)
             )
