@@ -143,19 +143,19 @@ WITH c AS (
     AND coalesce(outcome, '') <> 'refused'
 ),
 f AS (SELECT * FROM c WHERE started_at < $2::timestamptz AND ($3::text IS NULL OR flow = $3)),
-l AS (
-  SELECT f.id, f.flow, f.started_at, f.next_at,
+l AS (  -- per call, straight off the call_steps key (no join before grouping)
+  SELECT st.call_id,
          (array_agg(st.node ORDER BY (st.node_type NOT IN {PLUMBING} AND st.node_type NOT IN
                                         {INTERACTIVE}) DESC,
                                      (st.node_type NOT IN {PLUMBING}) DESC,
                                      st.seq DESC))[1] AS last_node
-  FROM f JOIN call_steps st ON st.call_id = f.id {STEPS_OF_PERIOD}
-  GROUP BY f.id, f.flow, f.started_at, f.next_at
+  FROM call_steps st WHERE true {STEPS_OF_PERIOD}
+  GROUP BY st.call_id
 )
-SELECT flow, last_node, count(*) AS calls,
+SELECT f.flow, l.last_node, count(*) AS calls,
        count(*) FILTER (WHERE next_at < started_at + interval '24 hours') AS again_24h,
        count(*) FILTER (WHERE next_at < started_at + interval '7 days') AS again_7d
-FROM l GROUP BY flow, last_node
+FROM f JOIN l ON l.call_id = f.id GROUP BY f.flow, l.last_node
 """
 
 STAFFING_SQL = f"""
@@ -187,11 +187,19 @@ FROM c GROUP BY flow
 """
 
 
-async def _fetch(conn: Any, sql: str, *args: Any) -> list[dict[str, Any]]:
+# Queries whose steps should come in key order (a merge join on the call_steps
+# key, which the per-call window needs anyway) rather than be hashed and sorted:
+# the planner cannot know how many steps the call-id range holds and guesses few.
+KEY_ORDER = {"funnel", "paths", "staffing"}
+
+
+async def _fetch(conn: Any, name: str, sql: str, *args: Any) -> list[dict[str, Any]]:
     async with conn.transaction():
         # Sorts and hashes of a month of steps stay in memory.
         await conn.execute("SET LOCAL work_mem = '256MB'")
         await conn.execute("SET LOCAL jit = off")  # compiling costs more than it saves here
+        if name in KEY_ORDER:
+            await conn.execute("SET LOCAL enable_sort = off")
         return [dict(r) for r in await conn.fetch(sql, *args)]
 
 
@@ -250,7 +258,7 @@ async def _run(
     async def worker(conn: Any) -> None:
         while pieces:
             i, a, b = pieces.pop(0)
-            results[i] += await _fetch(conn, sql, a, b, None, *args)
+            results[i] += await _fetch(conn, name, sql, a, b, None, *args)
 
     await asyncio.gather(*(worker(c) for c in conns))
     settle = SETTLED + LOOKS_AHEAD.get(name, timedelta())
