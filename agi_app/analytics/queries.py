@@ -50,17 +50,16 @@ PLUMBING = "('hangup', 'branch', 'set', 'goto', 'return', 'queue_result')"
 # key order. Only a bound: the join on calls keeps exactly the period's calls.
 # (OFFSET 0 keeps the planner from finding min(id) by walking the primary key
 # from its start, which grows with the table, instead of the period's calls.)
-STEPS_OF_PERIOD = """
-  AND st.call_id >= (SELECT min(id) FROM (SELECT id FROM calls
-                     WHERE started_at >= $1 AND started_at < $2 OFFSET 0) p)
-  AND st.call_id <= (SELECT max(id) FROM (SELECT id FROM calls
-                     WHERE started_at >= $1 AND started_at < $2 OFFSET 0) p)"""
+PERIOD_IDS = "(SELECT {f}(id) FROM (SELECT id FROM calls WHERE started_at >= $1 AND started_at < $2 OFFSET 0) p)"  # noqa: E501
+STEPS_OF_PERIOD = f"""
+  AND st.call_id >= {PERIOD_IDS.format(f="min")} AND st.call_id <= {PERIOD_IDS.format(f="max")}"""
 
-CALLS = """
+CALLS = f"""
 c AS (
   SELECT id, flow, started_at, ended_at, outcome, queue, queue_status FROM calls
   WHERE started_at >= $1 AND started_at < $2 AND ($3::text IS NULL OR flow = $3)
     AND coalesce(outcome, '') <> 'refused'
+    AND id >= {PERIOD_IDS.format(f="min")} AND id <= {PERIOD_IDS.format(f="max")}
 )"""
 
 FUNNEL_SQL = f"""
