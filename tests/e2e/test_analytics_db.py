@@ -10,7 +10,7 @@ import argparse
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -266,3 +266,40 @@ async def test_settled_days_are_kept_and_read_back(conn: Any) -> None:
     # ... until asked for fresh figures.
     recomputed = reports.funnel(*await queries.funnel_rows([conn], period(), None))
     assert recomputed.summary["calls"] == {"mobile_10086": 9, "demo_ivr": 1}
+
+
+async def test_risk_evaluation_counts_hits_and_misses(conn: Any) -> None:
+    """Known by construction: A called 3 times the day before the period and then
+    asks for an agent (a hit); B has the same history, never asks (a false alarm);
+    C has no history and asks (a miss); D neither (a true negative)."""
+    from agi_app.core.risk import load_risk
+    from agi_app.service.analytics.risk_eval import precision_recall, scored_callers
+
+    start = datetime(2026, 11, 10, tzinfo=UTC)
+
+    async def call(number: str, at: datetime, queue: str | None = None) -> None:
+        await conn.execute(
+            "INSERT INTO calls (id, caller, caller_e164, called, started_at, ended_at, outcome,"
+            " queue) VALUES ($1, $2, $2, '10086', $3, $3, $4, $5)",
+            f"r-{uuid.uuid4().hex[:12]}",
+            number,
+            at,
+            "transferred" if queue else "completed",
+            queue,
+        )
+
+    for number in ("+8613900000001", "+8613900000002"):
+        for h in (20, 12, 4):
+            await call(number, start - timedelta(hours=h))
+    await call("+8613900000001", start + timedelta(hours=1), "support")
+    await call("+8613900000002", start + timedelta(hours=1))
+    await call("+8613900000003", start + timedelta(hours=2), "support")
+    await call("+8613900000004", start + timedelta(hours=3))
+    cfg = load_risk(PROJECT_ROOT / "config" / "risk.yaml")
+    scored = await scored_callers(conn, start, start + timedelta(days=1), cfg, 100)
+    by = {s.caller[-1]: s for s in scored}
+    assert by["1"].score == by["2"].score == 7.5  # 3 calls in 24 h (+6), in 7 days (+1.5)
+    assert [by[c].positive for c in "1234"] == [True, False, True, False]
+    (row,) = precision_recall(scored, [cfg.threshold])
+    assert (row["true_pos"], row["false_pos"], row["false_neg"], row["true_neg"]) == (1, 1, 1, 1)
+    assert row["precision"] == 0.5 and row["recall"] == 0.5

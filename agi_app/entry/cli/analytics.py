@@ -25,7 +25,8 @@ import yaml
 
 from agi_app.core.analytics import reports
 from agi_app.core.flows.model import Flow
-from agi_app.service.analytics import queries
+from agi_app.core.risk import load_risk
+from agi_app.service.analytics import queries, risk_eval
 from agi_app.settings import get_settings
 from agi_app.tools.analytics.charts import CHARTS
 from agi_app.tools.analytics.generate import month_sample, write_calls
@@ -62,6 +63,12 @@ def register(sub: Any) -> None:
     st.add_argument("--attendance", type=float, default=0.95)
     st.add_argument("--shift-hours", type=float, default=8.0)
     st.add_argument("--loss-factor", type=float, default=0.9)
+    rk = ss.add_parser("risk", help="how well the complaint-risk score would have predicted")
+    rk.add_argument("--from", dest="first", type=date.fromisoformat, required=True)
+    rk.add_argument("--to", dest="last", type=date.fromisoformat, required=True)
+    rk.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    rk.add_argument("--sample", type=int, default=5000, help="callers at most (first come)")
+    rk.set_defaults(handler=_risk)
     g = ss.add_parser("generate", help="write generated journeys (a scaled sample)")
     g.add_argument("--start", type=date.fromisoformat, required=True, help="first day")
     g.add_argument("--days", type=int, default=30)
@@ -168,6 +175,34 @@ def _handle(args: argparse.Namespace) -> int:
         print(f"chart: {args.chart}")
     if args.format == "table":
         print(f"({time.monotonic() - began:.2f} s)")
+    return 0
+
+
+def _risk(args: argparse.Namespace) -> int:
+    if args.last < args.first:
+        print("error: --to is before --from")
+        return 1
+    s = get_settings()
+    cfg = load_risk(s.config_dir / "risk.yaml")
+    start, end = _period(args.first, args.last, s.timezone)
+
+    async def run() -> list[risk_eval.Scored]:
+        conn = await asyncpg.connect(s.pg_dsn)
+        try:
+            return await risk_eval.scored_callers(conn, start, end, cfg, args.sample)
+        finally:
+            await conn.close()
+
+    scored = asyncio.run(run())
+    thresholds = [cfg.threshold / 2, cfg.threshold * 0.75, cfg.threshold, cfg.threshold * 1.5]
+    rows = risk_eval.precision_recall(scored, [round(t, 2) for t in thresholds])
+    summary = {
+        "callers": len(scored),
+        "positives": sum(s.positive for s in scored),
+        "configured_threshold": cfg.threshold,
+        "positive_means": "asked for an agent within 7 days, or tagged complaint_risk",
+    }
+    print(render(reports.Report("complaint risk", rows, summary), args.format))
     return 0
 
 
