@@ -122,6 +122,16 @@ def _import(csv_file: Path, env: dict[str, str] | None = None) -> subprocess.Com
     )
 
 
+def _export() -> str:
+    return subprocess.run(
+        [str(PROJECT_ROOT / ".venv/bin/agi-app"), "customers", "export"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+
+
 def test_import_of_a_real_crm_export(stack: Settings, tmp_path: Path) -> None:
     """Empty optional fields, a BOM, CRLF, columns reordered, unknown columns."""
     csv_file = tmp_path / "export.csv"
@@ -136,13 +146,7 @@ def test_import_of_a_real_crm_export(stack: Settings, tmp_path: Path) -> None:
     assert "warning: " in proc.stdout and "'crm_id', 'segment'" in proc.stdout
     assert f"{csv_file}:4: bad number 'junk'" in proc.stdout
     assert "imported 2 row(s); 1 bad row(s) refused" in proc.stdout
-    export = subprocess.run(
-        [str(PROJECT_ROOT / ".venv/bin/agi-app"), "customers", "export"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    export = _export()
     assert "+8613700000011,王五,gold,,,,,active,," in export  # defaults: no language, bill day
     assert "+8613700000012,Smith,standard,,,en,,active,," in export
 
@@ -155,11 +159,5 @@ def test_an_oversized_import_is_refused_before_writing(stack: Settings, tmp_path
     assert "over the limit of 1,000 (AGI_APP_IMPORT_MAX_BYTES): nothing imported" in proc.stdout
     rows = _import(csv_file, {"AGI_APP_IMPORT_MAX_ROWS": "10"})
     assert rows.returncode == 2 and "more than 10 rows: nothing imported" in rows.stdout
-    export = subprocess.run(
-        [str(PROJECT_ROOT / ".venv/bin/agi-app"), "customers", "export"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    export = _export()
     assert "+8613700000021" not in export

@@ -22,24 +22,7 @@ from agi_app.adapters.ari.stream import AriEventStream
 from agi_app.settings import Settings
 from agi_app.tools.qa.runner import SippResult, _read_rtt, _read_stats
 from tests.fake_ari import FakeAri, stasis_start
-
-
-class LoopWatch:
-    """Counts 10 ms event-loop turns: a spinning loop starves it."""
-
-    def __init__(self) -> None:
-        self.ticks = 0
-        self._task = asyncio.create_task(self._tick())
-
-    async def _tick(self) -> None:
-        while True:
-            await asyncio.sleep(0.01)
-            self.ticks += 1
-
-    def stop(self) -> int:
-        self._task.cancel()
-        return self.ticks
-
+from tests.fakes import LoopWatch
 
 # --- ARI event websocket -------------------------------------------------------
 
