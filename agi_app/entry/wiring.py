@@ -206,6 +206,7 @@ def build_runtime(s: Settings) -> Runtime:
             "live_load_stale": monitor.stale,
             "business_clock": clock.now().isoformat(),
             "business_clock_overridden": clock.overridden,
+            "shedding_override": shedding.override.level,
         }
 
     admin = AdminServer(
@@ -216,6 +217,7 @@ def build_runtime(s: Settings) -> Runtime:
             stats,
             exporter.render,
             s.metrics_token.get_secret_value(),
+            shedding.override,
         ),
         s.bind_address,
         s.admin_port,
