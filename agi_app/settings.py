@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     pg_pool_min: int = 2
     pg_pool_max: int = 10
     lookup_deadline_ms: int = 150
+    # Complaint risk: the score is always computed and recorded; with this off,
+    # routing never treats a caller as at risk (QA of grade order and shedding
+    # with callers whose test calls pile up a history).
+    risk_routing: bool = True
     # Journeys while PostgreSQL is away or slower than the deadline: a spool on
     # local disk (default var/spool/journeys), replayed when it is back and at start.
     journey_spool_dir: Path | None = None

@@ -147,6 +147,10 @@ def app(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[A
     for f in (PROJECT_ROOT / "flows").glob("*.yaml"):
         shutil.copy(f, flows / f.name)
     proc = AppProcess(stack, log_path)
+    # Test callers call again and again: their history would make them complaint
+    # risks and change their routing. Scores are still recorded; the risk test
+    # turns routing on for itself.
+    proc.env["AGI_APP_RISK_ROUTING"] = "0"
     proc.flows_dir = flows
     # Flow paths differ on peak days: the test app lives on a quiet business day.
     proc.quiet_clock = True

@@ -137,7 +137,9 @@ def build_runtime(s: Settings) -> Runtime:
     worker = CallbackWorker(db.pool, AriDialer(rest), lambda: monitor.queues)
     deadline = s.lookup_deadline_ms / 1000
 
-    risk = RiskCheck(PgRiskHistory(db.pool), load_risk(s.config_dir / "risk.yaml"))
+    risk = RiskCheck(
+        PgRiskHistory(db.pool), load_risk(s.config_dir / "risk.yaml"), routing=s.risk_routing
+    )
 
     async def who(raw_caller: str) -> Identity:
         return await identify(store, raw_caller, deadline, risk)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from agi_app.core.clock import wall_now
@@ -26,6 +26,7 @@ class RiskCheck:
     source: RiskHistory
     config: RiskConfig
     now: Callable[[], datetime] = wall_now  # journeys are stamped with real time
+    routing: bool = True  # False: score and record, but never mark a caller at risk
 
 
 async def identify(
@@ -69,7 +70,8 @@ async def _assess(
         METRICS.count("risk_failed")
         log.warning("complaint-risk history failed: %s", exc or type(exc).__name__)
         return None
-    return score(signals, customer.tags if customer else frozenset(), risk.config)
+    assessed = score(signals, customer.tags if customer else frozenset(), risk.config)
+    return assessed if risk.routing else replace(assessed, at_risk=False)
 
 
 def _drop(task: asyncio.Future[CallerHistory] | None) -> None:

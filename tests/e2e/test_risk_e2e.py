@@ -11,7 +11,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from agi_app.settings import Settings
 from tests.conftest import Agents, AppProcess, place_call, wait_journey
 
 TO_AGENT = "wait 1; 1; wait 2; 0"  # bank line: Chinese, then 0 for an agent
@@ -39,9 +38,21 @@ async def _history(db: Any, e164: str) -> None:
 
 
 async def test_a_caller_at_risk_is_boosted_and_the_journey_says_why(
-    app: AppProcess, stack: Settings, db: Any, tmp_path: Path, agents: Agents
+    app: AppProcess, db: Any, tmp_path: Path, agents: Agents
 ) -> None:
     caller = f"1390700{random.randrange(10_000):04d}"  # a history of its own, run after run
+    app.stop()
+    app.start({"AGI_APP_RISK_ROUTING": "1"})  # the session app records risk, routes without it
+    try:
+        await _served_at_risk(app, db, tmp_path, agents, caller)
+    finally:
+        app.stop()
+        app.start()
+
+
+async def _served_at_risk(
+    app: AppProcess, db: Any, tmp_path: Path, agents: Agents, caller: str
+) -> None:
     await agents.start("agent1", 5071, hold_ms=1000)
     await agents.start("agent2", 5072, hold_ms=1000)
     await _history(db, "+86" + caller)

@@ -128,3 +128,8 @@ def test_at_risk_routing_is_data_in_service_yaml() -> None:
     assert svc.decide(bus).level > 0
     bus.at_risk = True
     assert (svc.decide(bus).level, svc.decide(bus).rule) == (0, "exempt: complaint risk")
+
+
+async def test_with_risk_routing_off_the_score_is_kept_but_nobody_is_at_risk() -> None:
+    who = await identify(Store(), "13800000005", 0.2, RiskCheck(History(), CFG, routing=False))
+    assert who.risk is not None and who.risk.score == 8.0 and not who.risk.at_risk
