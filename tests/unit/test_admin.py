@@ -1,4 +1,5 @@
-"""The admin HTTP endpoint over a real socket: the bearer token, /health, the clock."""
+"""The admin HTTP endpoint over a real socket: the bearer token, /health, the clock.
+(The Prometheus /metrics, with its own access rule, is tested in test_prometheus.)"""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from agi_app.core.clock import BusinessClock
 from agi_app.entry.admin import build_admin
 
 TOKEN = "s3cret-token"
-GUARDED = [("GET", "/metrics"), ("POST", "/admin/reload"), ("POST", "/admin/clock")]
+GUARDED = [("GET", "/admin/stats"), ("POST", "/admin/reload"), ("POST", "/admin/clock")]
 
 
 class Admin:
@@ -75,8 +76,8 @@ async def test_health_is_open(client: TestClient[Any, Any]) -> None:
         assert await resp.json() == {"ok": True, "ari_connected": True}
 
 
-async def test_metrics_with_the_token(client: TestClient[Any, Any]) -> None:
-    async with client.get("/metrics", headers=bearer(TOKEN)) as resp:
+async def test_stats_with_the_token(client: TestClient[Any, Any]) -> None:
+    async with client.get("/admin/stats", headers=bearer(TOKEN)) as resp:
         assert resp.status == 200
         body = await resp.json()
     assert {"timings", "counters"} <= set(body)
@@ -141,7 +142,7 @@ async def test_an_empty_token_refuses_everyone(parts: Admin) -> None:
     app = build_admin("", parts.clock, parts.reload, parts.stats)
     async with TestClient(TestServer(app)) as c:
         for headers in ({}, bearer("")):
-            async with c.get("/metrics", headers=headers) as resp:
+            async with c.get("/admin/stats", headers=headers) as resp:
                 assert resp.status == 401
         async with c.get("/health") as resp:
             assert resp.status == 200
