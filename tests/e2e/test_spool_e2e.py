@@ -36,7 +36,7 @@ async def wait_metrics(
     body: dict[str, Any] = {}
     while time.monotonic() < deadline:
         try:
-            _, body = await admin(s, "GET", "/metrics")
+            _, body = await admin(s, "GET", "/admin/stats")
         except OSError:
             body = {}
         if body and ready(body):
