@@ -20,7 +20,9 @@ from typing import Any
 
 import asyncpg
 
-from agi_app.qa.runner import run_callers
+from agi_app.qa import heard_call
+from agi_app.qa.recorder import RecordedCall
+from agi_app.qa.runner import SippResult, run_callers
 from agi_app.qa.scenario import KeyScriptError, build_caller, parse_keys
 from agi_app.settings import get_settings
 
@@ -37,6 +39,12 @@ def register(sub: Any) -> None:
     c.add_argument("--expect-outcome", help="expected outcome (completed, transferred, ...)")
     c.add_argument("--timeout", type=float, default=120)
     c.add_argument("--json", action="store_true")
+    c.add_argument(
+        "--heard",
+        action="store_true",
+        help="call with a recording SIP user agent (pjsua2) and check that each prompt"
+        " the journey names was heard (exit 1 if one was not)",
+    )
     p.set_defaults(handler=lambda a: asyncio.run(run_qa_call(a)))
 
 
@@ -57,7 +65,7 @@ async def _journey(dsn: str, caller: str, since: dt.datetime, timeout: float) ->
                 )
                 if row is not None:
                     steps = await conn.fetch(
-                        "SELECT node, node_type, digits FROM call_steps"
+                        "SELECT node, node_type, digits, detail::text AS detail FROM call_steps"
                         " WHERE call_id = $1 ORDER BY seq",
                         row["id"],
                     )
@@ -74,16 +82,22 @@ async def run_qa_call(args: argparse.Namespace) -> int:
         print(f"error: {exc}")
         return 1
     since = dt.datetime.now(dt.UTC)
-    with tempfile.TemporaryDirectory(prefix="agi-app-qa-") as tmp:
-        scenario = build_caller(steps, Path(tmp), expect_cause=args.cause)
-        result = await run_callers(
-            scenario,
-            service=args.called,
-            callers=[args.caller],
-            calls=1,
-            limit=1,
-            timeout_s=args.timeout,
+    result: SippResult | RecordedCall
+    if args.heard:
+        result = await heard_call.place(
+            get_settings(), steps, args.caller, args.called, args.timeout
         )
+    else:
+        with tempfile.TemporaryDirectory(prefix="agi-app-qa-") as tmp:
+            scenario = build_caller(steps, Path(tmp), expect_cause=args.cause)
+            result = await run_callers(
+                scenario,
+                service=args.called,
+                callers=[args.caller],
+                calls=1,
+                limit=1,
+                timeout_s=args.timeout,
+            )
     print(f"call: {result.summary()}")
     if result.successful != 1:
         print(result.output[-1500:])
@@ -102,6 +116,13 @@ async def run_qa_call(args: argparse.Namespace) -> int:
         f"shedding={journey['shedding_level']}\n  {path}"
     )
     failures = []
+    if isinstance(result, RecordedCall):
+        if args.cause is not None and result.cause != args.cause:
+            failures.append(f"BYE cause {result.cause}, expected {args.cause}")
+        heard = heard_call.report(get_settings(), result, journey["steps"])
+        print(heard.table())
+        if not heard.ok:
+            failures.append("a prompt the journey names was not heard (see the table)")
     if args.expect and " ".join(args.expect.split()) != path:
         failures.append(f"path differs:\n  expected {args.expect}\n  got      {path}")
     if args.expect_outcome and args.expect_outcome != journey["outcome"]:
