@@ -4,6 +4,10 @@
         --expect "entry > welcome > main[1] > balance > say_balance > after_service[9] > bye" \\
         --expect-outcome completed --cause 16
 
+With ``--heard`` a recording SIP user agent (pjsua2) places the call instead
+of SIPp, and each prompt the journey names must be found in what it heard
+(``agi_app.qa.heard``); a prompt not heard is a mismatch.
+
 Exit codes: 0 the call and its journey are as expected, 1 a mismatch (printed),
 2 the call itself failed (SIPp), 3 no journey appeared.
 """

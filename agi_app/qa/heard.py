@@ -179,9 +179,8 @@ def check(
             _not_found(result, exp, digits, prev_start, cursor, gaps)
             continue
         result.start_s, result.score = found.start_s, found.score
-        result.heard_s, complete = am.heard_for(recording, prompt, found.start_s)
-        end = found.start_s + result.heard_s
-        if complete:
+        result.heard_s, end = found.heard_s, found.start_s + found.heard_s
+        if found.complete:
             result.status = "heard"
         else:
             _judge_cut(result, end, digits)
@@ -192,20 +191,20 @@ def check(
 def _locate(
     recording: am.Samples, prompt: am.Samples, cursor: float, digits: list[Sent]
 ) -> am.Located | None:
-    """A prompt cut by a digit started before it: look there first, with a short
-    head near the digit when the full one was not heard; else anywhere after."""
+    """The prompt after ``cursor``. One that a digit cut started before it: look
+    there first, then with a short head near the digit (cut in its first
+    second), then anywhere after."""
     nxt = next((d.at_s for d in digits if d.at_s >= cursor), None)
     if nxt is not None:
-        found = am.locate(recording, prompt, cursor, nxt)
-        if found is None:
-            found = am.locate(
-                recording,
-                prompt,
-                max(cursor, nxt - am.HEAD_S - 0.5),
-                nxt,
-                head_s=am.SHORT_HEAD_S,
-                found=am.FOUND_SHORT,
-            )
+        found = am.locate(recording, prompt, cursor, nxt) or am.locate(
+            recording,
+            prompt,
+            max(cursor, nxt - am.HEAD_S - 0.5),
+            nxt,
+            head_s=am.SHORT_HEAD_S,
+            candidate=am.SHORT_CANDIDATE,
+            confirm_s=am.SHORT_CONFIRM_S,
+        )
         if found is not None:
             return found
     return am.locate(recording, prompt, cursor)

@@ -168,7 +168,6 @@ def place(request: dict[str, Any]) -> dict[str, Any]:
         "digits": digits,
         "media_updates": call.media_updates,
         "we_hung_up": hung_up,
-        "timed_out": hung_up and time.monotonic() >= deadline,
     }
 
 
