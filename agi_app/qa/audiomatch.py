@@ -44,7 +44,7 @@ SOUND_RMS = 10 ** (-40 / 20)  # -40 dBFS: a block of a prompt that holds speech
 @dataclass(frozen=True)
 class Located:
     start_s: float  # where the prompt's first sample falls in the recording
-    score: float  # peak NCC of its head
+    score: float  # mean peak NCC of its heard blocks with sound (1.0: sample-exact)
     heard_s: float  # seconds of it heard from there
     complete: bool  # all its sound was heard
 
@@ -100,9 +100,9 @@ def locate(
     scores = ncc(recording[lo:hi], head)
     for peak in _peaks(scores, candidate)[:MAX_CANDIDATES]:
         start_s = (lo + peak - lead) / RATE
-        heard, complete = heard_for(recording, prompt, start_s)
+        heard, complete, score = heard_for(recording, prompt, start_s)
         if complete or heard >= confirm_s:
-            return Located(round(start_s, 3), round(float(scores[peak]), 3), heard, complete)
+            return Located(round(start_s, 3), score, heard, complete)
     return None
 
 
@@ -113,8 +113,9 @@ def _peaks(scores: Samples, threshold: float) -> list[int]:
     return [int(a + np.argmax(scores[a:b])) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
-def heard_for(recording: Samples, prompt: Samples, start_s: float) -> tuple[float, bool]:
-    """(seconds of the prompt heard from ``start_s``, whether all its sound was).
+def heard_for(recording: Samples, prompt: Samples, start_s: float) -> tuple[float, bool, float]:
+    """(seconds of the prompt heard from ``start_s``, whether all its sound was,
+    the mean peak NCC of the blocks with sound that matched).
 
     Blocks of the prompt are compared in order: a block with speech must
     correlate (re-aligned within ±30 ms), a quiet block must be quiet in the
@@ -125,23 +126,24 @@ def heard_for(recording: Samples, prompt: Samples, start_s: float) -> tuple[floa
     parts = [prompt[i : i + block] for i in range(0, prompt.size, block)]
     sound = [rms(part) >= SOUND_RMS for part in parts]
     last_sound = max((j for j, s in enumerate(sound) if s), default=-1)
-    heard_blocks, misses = 0, 0
+    heard_blocks, misses, matched = 0, 0, []
     for j, part in enumerate(parts):
         at = start + j * block + offset
-        ok, shift = _block_matches(recording, part, at, drift, sound[j])
+        ok, shift, score = _block_matches(recording, part, at, drift, sound[j])
         if ok:
             offset += shift
             heard_blocks, misses = j + 1, 0
+            matched += [score] if sound[j] else []
             continue
         misses += 1
         if misses == 2:
             break
-    complete = heard_blocks > last_sound
-    if complete:
-        return round(prompt.size / RATE, 3), True
+    score = round(float(np.mean(matched)), 3) if matched else 0.0
+    if heard_blocks > last_sound:
+        return round(prompt.size / RATE, 3), True, score
     end = heard_blocks * block
     end += _matching_prefix(recording[start + offset + end :], prompt[end : end + block])
-    return round(end / RATE, 3), False
+    return round(end / RATE, 3), False, score
 
 
 def _matching_prefix(recording: Samples, part: Samples) -> int:
@@ -161,17 +163,18 @@ def _matching_prefix(recording: Samples, part: Samples) -> int:
 
 def _block_matches(
     recording: Samples, part: Samples, at: int, drift: int, sound: bool
-) -> tuple[bool, int]:
+) -> tuple[bool, int, float]:
+    """(matches, re-alignment in samples, peak NCC) of one block of a prompt."""
     if at + part.size > recording.size or at < 0:
-        return False, 0
+        return False, 0, 0.0
     if not sound:
-        return rms(recording[at : at + part.size]) <= max(4 * rms(part), QUIET_RMS), 0
+        return rms(recording[at : at + part.size]) <= max(4 * rms(part), QUIET_RMS), 0, 0.0
     lo = max(0, at - drift)
     scores = ncc(recording[lo : at + part.size + drift], part)
     if scores.size == 0:
-        return False, 0
+        return False, 0, 0.0
     best = int(np.argmax(scores))
-    return bool(scores[best] >= BLOCK_MATCH), lo + best - at
+    return bool(scores[best] >= BLOCK_MATCH), lo + best - at, float(scores[best])
 
 
 def silences(recording: Samples, min_s: float = 1.0) -> list[tuple[float, float]]:

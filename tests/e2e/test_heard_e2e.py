@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 import wave
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,7 @@ async def test_qa_call_heard_fails_when_a_prompt_plays_as_silence(app: AppProces
         sln16.write_bytes(bytes(4 * samples))  # 16 kHz, 16-bit
         rc, out = await cli(*QA_CALL)
         assert rc == 1, out
-        [row] = [line for line in out.splitlines() if " notice " in line]
+        [row] = [line for line in out.splitlines() if re.match(r"\s+1\s+notice\s", line)]
         assert "NOT HEARD" in row
         assert "where it should play" in out
         assert "MISMATCH: a prompt the journey names was not heard" in out
