@@ -1,7 +1,7 @@
 # agi-app: customer-service hotline on Asterisk 22.
 #   make run    set everything up and serve the hotline (Ctrl-C stops it all)
 #   make test   set up what the tests need and run them (stack stopped after)
-#   make check  lint, types, flow validation and tests
+#   make check  lint, import layers, types, flow validation and tests
 #   make stop   stop the app, Asterisk and PostgreSQL; unmount the root
 #   make bench  SIPp load against the real stack (native dialplan baseline)
 SHELL := /bin/bash
@@ -55,6 +55,7 @@ test-unit: venv
 lint: venv
 	@$(VENV)/bin/ruff format --check agi_app tests
 	@$(VENV)/bin/ruff check agi_app tests
+	@$(VENV)/bin/lint-imports --no-cache
 
 types: venv
 	@$(VENV)/bin/mypy agi_app tests
@@ -72,4 +73,5 @@ bench-smoke: setup
 	@$(APP) bench --smoke; rc=$$?; $(APP) stack stop >/dev/null 2>&1; exit $$rc
 
 clean: stop
+	@test -x $(APP) && $(APP) stack purge || true
 	rm -rf $(VENV) var build *.egg-info

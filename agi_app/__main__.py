@@ -1,5 +1,5 @@
 import sys
 
-from agi_app.cli import main
+from agi_app.entry.cli import main
 
 sys.exit(main())

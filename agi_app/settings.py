@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     asterisk_sounds_mount: str = "/usr/share/asterisk/sounds/agi_app"
 
     admin_port: int = 8089
+    # Prometheus scrapes GET /metrics: from loopback with no token, unless this is
+    # set; then with ``Authorization: Bearer <token>`` from anywhere it can reach.
+    metrics_token: SecretStr = SecretStr("")
 
     # FastAGI.
     agi_host: str = "127.0.0.1"
@@ -70,9 +73,19 @@ class Settings(BaseSettings):
     pg_user: str = "agi_app"
     pg_password: SecretStr = SecretStr("")
     pg_database: str = "agi_app"
+    # The cluster's folder; default /var/lib/agi-app/<key>/pg (agi_app/tools/stack/postgres.py).
+    pg_dir: Path | None = None
     pg_pool_min: int = 2
     pg_pool_max: int = 10
     lookup_deadline_ms: int = 150
+    # Journeys while PostgreSQL is away or slower than the deadline: a spool on
+    # local disk (default var/spool/journeys), replayed when it is back and at start.
+    journey_spool_dir: Path | None = None
+    journey_spool_max_bytes: int = Field(default=1_000_000_000, ge=0)
+    journey_write_deadline_ms: int = Field(default=2000, ge=1)
+    # CRM import: files over either limit are refused before anything is written.
+    import_max_bytes: int = 200_000_000
+    import_max_rows: int = 2_000_000
 
     # The event loop: uvloop when installed (AGI_APP_UVLOOP=0: asyncio's own).
     uvloop: bool = True
@@ -94,6 +107,10 @@ class Settings(BaseSettings):
     def pg_dsn(self) -> str:
         pw = self.pg_password.get_secret_value()
         return f"postgresql://{self.pg_user}:{pw}@{self.pg_host}:{self.pg_port}/{self.pg_database}"
+
+    @property
+    def journey_spool(self) -> Path:
+        return self.journey_spool_dir or self.var_dir / "spool" / "journeys"
 
     @property
     def ari_base(self) -> str:

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import shutil
-import signal
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,13 +21,17 @@ import aiohttp
 import asyncpg
 import pytest
 
-from agi_app.ari.rest import auth_header
+from agi_app.adapters.postgres.journey_queries import wait_journey
+from agi_app.core.shedding.rules import calendar_holds, load_rules
 from agi_app.settings import PROJECT_ROOT, Settings, get_settings
-from agi_app.shedding.rules import calendar_holds, load_rules
+from agi_app.tools.appproc import AppProcess as BaseAppProcess
+from agi_app.tools.appproc import app_ready
+
+__all__ = ["wait_journey"]  # the tests import it from here
 
 SHIPPED_RULES = load_rules(PROJECT_ROOT / "config" / "shedding.yaml")
 HOTLINE_TZ = ZoneInfo(SHIPPED_RULES.timezone)
-SHOWCASE_BILL_DAY = 15  # the showcase customers' (agi_app/customers/demo.py)
+SHOWCASE_BILL_DAY = 15  # the showcase customers' (agi_app/tools/demo.py)
 
 
 def calendar_sheds(when: dt.datetime) -> bool:
@@ -104,82 +104,35 @@ def stack(settings: Settings) -> Iterator[Settings]:
     subprocess.run([cli, "stack", "stop"], capture_output=True, timeout=120, check=False)
 
 
-class AppProcess:
-    """The hotline application as a real process (`agi-app run`)."""
+class AppProcess(BaseAppProcess):
+    """The application for the test session: a copy of the flows, a quiet business day."""
 
     def __init__(self, settings: Settings, log_path: Path) -> None:
-        self.settings = settings
-        self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._log: Any = None
+        super().__init__(settings, log_path)
         self.flows_dir: Path | None = None
         self.quiet_clock = False  # start on a quiet business day (see quiet_clock)
         self.asterisk_log_offset = 0  # Asterisk's log size when this session began
 
-    def start(self, extra_env: dict[str, str] | None = None) -> None:
-        env = {**os.environ, **(extra_env or {})}
+    def start(self, extra_env: dict[str, str] | None = None, timeout: float = 30) -> None:
+        env = dict(extra_env or {})
         quiet = quiet_clock() if self.quiet_clock else None
         if quiet is not None:
             env.setdefault("AGI_APP_BUSINESS_CLOCK", quiet)
         if self.flows_dir is not None:
             env["AGI_APP_FLOWS_DIR"] = str(self.flows_dir)
-        if self._log is None:
-            self._log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [str(PROJECT_ROOT / ".venv/bin/agi-app"), "run"],
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        self.wait_registered()
+        super().start(env, timeout)
 
     def wait_registered(self, timeout: float = 30) -> None:
-        """Wait until Asterisk lists our ARI application (websocket connected).
-
-        Synchronous (urllib) so that async tests can restart the app too."""
-        s = self.settings
-        req = urllib.request.Request(
-            f"{s.ari_base}/applications/{s.ari_app}",
-            headers={"Authorization": auth_header(s.ari_user, s.ari_password.get_secret_value())},
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(req, timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"ARI application {s.ari_app} did not register in {timeout} s")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        self.wait_ready(timeout)
 
 
 async def wait_app_registered(s: Settings, timeout: float) -> None:
-    url = f"{s.ari_base}/applications/{s.ari_app}"
-    headers = {"Authorization": auth_header(s.ari_user, s.ari_password.get_secret_value())}
+    """The app is ready again (after an Asterisk restart, say)."""
     deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession(headers=headers) as session:
-        while time.monotonic() < deadline:
-            try:
-                async with session.get(url) as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise TimeoutError(f"ARI application {s.ari_app} did not register in {timeout} s")
+    while not await asyncio.to_thread(app_ready, s):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the application was not ready within {timeout} s")
+        await asyncio.sleep(0.1)
 
 
 @pytest.fixture(scope="session")
@@ -215,27 +168,6 @@ async def db(stack: Settings) -> AsyncIterator[Any]:
     await conn.close()
 
 
-async def wait_journey(conn: Any, caller: str, since: Any, timeout: float = 20) -> dict[str, Any]:
-    """The first finished journey from ``caller`` (as dialled) started after ``since``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row = await conn.fetchrow(
-            "SELECT * FROM calls WHERE caller = $1 AND started_at >= $2"
-            " AND ended_at IS NOT NULL ORDER BY started_at LIMIT 1",
-            caller,
-            since,
-        )
-        if row is not None:
-            steps = await conn.fetch(
-                "SELECT node, node_type, digits, detail::text AS detail FROM call_steps"
-                " WHERE call_id = $1 ORDER BY seq",
-                row["id"],
-            )
-            return {**dict(row), "steps": [dict(s) for s in steps]}
-        await asyncio.sleep(0.1)
-    raise TimeoutError(f"no finished journey for {caller} within {timeout} s")
-
-
 async def place_call(
     tmp_path: Path,
     number: str,
@@ -245,8 +177,8 @@ async def place_call(
     timeout_s: float = 90,
 ) -> Any:
     """One SIPp call: send ``keys``, expect a BYE with ``cause``; the SIPp result."""
-    from agi_app.qa.runner import run_callers
-    from agi_app.qa.scenario import build_caller, parse_keys
+    from agi_app.tools.qa.runner import run_callers
+    from agi_app.tools.qa.scenario import build_caller, parse_keys
 
     work = tmp_path / f"call-{number}-{caller}-{time.monotonic_ns()}"
     scenario = build_caller(parse_keys(keys), work, expect_cause=cause)
@@ -263,8 +195,8 @@ class Agents:
         self.running: dict[str, Any] = {}
 
     async def start(self, name: str, port: int, hold_ms: int) -> Any:
-        from agi_app.qa.runner import Answerer
-        from agi_app.qa.scenario import build_answerer
+        from agi_app.tools.qa.runner import Answerer
+        from agi_app.tools.qa.scenario import build_answerer
 
         scenario = build_answerer(self.workdir / name, hold_ms=hold_ms, name=name)
         ans = Answerer(scenario, port)

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from agi_app.qa import heard_call
-from agi_app.qa.heard import HeardReport
-from agi_app.qa.scenario import parse_keys
+from agi_app.tools.qa import heard_call
+from agi_app.tools.qa.heard import HeardReport
+from agi_app.tools.qa.scenario import parse_keys
 from tests.conftest import AppProcess, admin, wait_journey
 
 pytestmark = pytest.mark.e2e

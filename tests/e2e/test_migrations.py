@@ -9,7 +9,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from agi_app.db.migrate import MigrationError, discover, migrate, split_statements
+from agi_app.adapters.postgres.migrate import MigrationError, discover, migrate, split_statements
 from agi_app.settings import Settings
 
 

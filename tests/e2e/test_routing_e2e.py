@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from agi_app.settings import PROJECT_ROOT, Settings
-from agi_app.stack import postgres
+from agi_app.tools.stack import postgres
 from tests.conftest import Agents, AppProcess, place_call, wait_journey
 
 pytestmark = pytest.mark.e2e
@@ -108,3 +109,55 @@ def test_import_reports_bad_rows_and_lands_good_ones(stack: Settings, tmp_path: 
     ).stdout
     assert "+8613700000001,Good One,gold,x,a;b,zh,5,active" in export
     assert "+8613700000003,Good Two,standard" in export
+
+
+def _import(csv_file: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(PROJECT_ROOT / ".venv/bin/agi-app"), "customers", "import", str(csv_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def _export() -> str:
+    return subprocess.run(
+        [str(PROJECT_ROOT / ".venv/bin/agi-app"), "customers", "export"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+
+
+def test_import_of_a_real_crm_export(stack: Settings, tmp_path: Path) -> None:
+    """Empty optional fields, a BOM, CRLF, columns reordered, unknown columns."""
+    csv_file = tmp_path / "export.csv"
+    csv_file.write_bytes(
+        "\ufeffCRM_ID,grade,number,name,language,bill_day,segment\r\n"
+        "A1,gold,13700000011,王五,,,north\r\n"
+        "A2,standard,13700000012,Smith,en,,\r\n"
+        "A3,standard,junk,Nobody,,,\r\n".encode()
+    )
+    proc = _import(csv_file)
+    assert proc.returncode == 1, proc.stdout
+    assert "warning: " in proc.stdout and "'crm_id', 'segment'" in proc.stdout
+    assert f"{csv_file}:4: bad number 'junk'" in proc.stdout
+    assert "imported 2 row(s); 1 bad row(s) refused" in proc.stdout
+    export = _export()
+    assert "+8613700000011,王五,gold,,,,,active,," in export  # defaults: no language, bill day
+    assert "+8613700000012,Smith,standard,,,en,,active,," in export
+
+
+def test_an_oversized_import_is_refused_before_writing(stack: Settings, tmp_path: Path) -> None:
+    csv_file = tmp_path / "big.csv"
+    csv_file.write_text("number,grade\n" + "13700000021,gold\n" * 100)
+    proc = _import(csv_file, {"AGI_APP_IMPORT_MAX_BYTES": "1000"})
+    assert proc.returncode == 2
+    assert "over the limit of 1,000 (AGI_APP_IMPORT_MAX_BYTES): nothing imported" in proc.stdout
+    rows = _import(csv_file, {"AGI_APP_IMPORT_MAX_ROWS": "10"})
+    assert rows.returncode == 2 and "more than 10 rows: nothing imported" in rows.stdout
+    export = _export()
+    assert "+8613700000021" not in export

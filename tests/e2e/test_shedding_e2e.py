@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from agi_app.ami import Ami
-from agi_app.shedding.live import parse_queue_summary
-from agi_app.shedding.report import fetch_report, fluctuation
+from agi_app.adapters.ami.client import Ami
+from agi_app.adapters.ami.live_load import parse_queue_summary
+from agi_app.service.report import fetch_report, fluctuation
 from tests.conftest import (
     Agents,
     AppProcess,

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from agi_app.qa.runner import run_callers
-from agi_app.qa.scenario import build_caller, parse_keys
 from agi_app.settings import Settings
-from agi_app.stack import asterisk
+from agi_app.tools.qa.runner import run_callers
+from agi_app.tools.qa.scenario import build_caller, parse_keys
+from agi_app.tools.stack import asterisk
 from tests.conftest import AppProcess, wait_app_registered, wait_journey
 
 pytestmark = pytest.mark.e2e
@@ -80,8 +80,8 @@ async def test_full_house_is_refused_busy_in_the_dialplan_before_stasis(
     app: AppProcess, db: Any, tmp_path: Path
 ) -> None:
     """Over AGI_APP_MAX_CALLS the dialplan answers 486 itself: no ARI work per refusal."""
-    from agi_app.ari.app import MAX_CALLS_VAR
-    from agi_app.ari.rest import AriRest
+    from agi_app.adapters.ari.app import MAX_CALLS_VAR
+    from agi_app.adapters.ari.rest import AriRest
 
     s = app.settings
     rest = AriRest(s.ari_base, s.ari_user, s.ari_password.get_secret_value(), s.ari_app)

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from agi_app.ari.app import Admission, AriApplication, Serve
-from agi_app.ari.call import AriCall
-from agi_app.ari.rest import AriRest, ChannelGone, auth_header
-from agi_app.ari.wsrest import WsRequester
-from agi_app.callcontrol import CallHangup
+from agi_app.adapters.ari.app import Admission, AriApplication, Serve
+from agi_app.adapters.ari.call import AriCall
+from agi_app.adapters.ari.rest import AriRest, ChannelGone, auth_header
+from agi_app.adapters.ari.wsrest import WsRequester
+from agi_app.core.callcontrol import CallHangup
 from tests.fake_ari import FakeAri, dtmf, hangup, playback_finished, stasis_start
 
 

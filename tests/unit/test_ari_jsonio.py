@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from agi_app.ari import jsonio
+from agi_app.adapters.ari import jsonio
 
 EVENT = {"type": "StasisStart", "args": ["100"], "channel": {"caller": {"name": "王钻石"}}}
 

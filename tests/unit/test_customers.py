@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from agi_app.customers.importer import BadRow, parse_csv
-from agi_app.customers.numbers import normalise
+from agi_app.core.crm_csv import BadRow, ImportRefused, parse_csv
+from agi_app.core.numbers import normalise
 
 E164 = re.compile(r"\+[0-9]{8,15}")
 
@@ -110,9 +110,9 @@ GOOD = "13800138000,张三,gold,全球通,5g; family ,zh,15,active,agent1,2026-1
 
 def test_parse_csv_good_rows_and_header() -> None:
     text = "\n".join([HEADER, GOOD, "+8613800138001,Li,standard,,,en,1,suspended,,", ""])
-    good, bad = parse_csv(text, GRADES)
-    assert bad == []
-    assert good == [
+    parsed = parse_csv(text, GRADES)
+    assert parsed.bad == []
+    assert parsed.good == [
         (
             "+8613800138000",
             "张三",
@@ -130,8 +130,8 @@ def test_parse_csv_good_rows_and_header() -> None:
 
 
 def test_parse_csv_without_header() -> None:
-    good, bad = parse_csv(GOOD + "\n", GRADES)
-    assert (len(good), bad) == (1, [])
+    parsed = parse_csv(GOOD + "\n", GRADES)
+    assert (len(parsed.good), parsed.bad) == (1, [])
 
 
 @pytest.mark.parametrize(
@@ -148,7 +148,6 @@ def test_parse_csv_without_header() -> None:
         ("13800138000,x,gold,,,zh,0,active,,", "bad bill day '0'"),
         ("13800138000,x,gold,,,zh,32,active,,", "bad bill day '32'"),
         ("13800138000,x,gold,,,zh,-1,active,,", "bad bill day '-1'"),
-        ("13800138000,x,gold,,,zh,,active,,", "bad bill day ''"),
         ("13800138000,x,gold,,,zh,15,active,,yesterday", "bad timestamp 'yesterday'"),
         (
             "13800138000,x,gold,,,zh,15,active,,2026-11-01T10:00:00",
@@ -158,9 +157,9 @@ def test_parse_csv_without_header() -> None:
 )
 def test_parse_csv_bad_row_reason_and_line(row: str, reason: str) -> None:
     text = "\n".join([HEADER, GOOD, row, GOOD.replace("138000,", "138009,", 1)])
-    good, bad = parse_csv(text, GRADES)
-    assert bad == [BadRow(3, reason)]
-    assert [g[0] for g in good] == ["+8613800138000", "+8613800138009"]
+    parsed = parse_csv(text, GRADES)
+    assert parsed.bad == [BadRow(3, reason)]
+    assert [g[0] for g in parsed.good] == ["+8613800138000", "+8613800138009"]
 
 
 def test_parse_csv_reports_each_bad_row_by_its_line() -> None:
@@ -172,15 +171,68 @@ def test_parse_csv_reports_each_bad_row_by_its_line() -> None:
         GOOD,
         "13800138000,x,gold,,,zh,99,active,,",
     ]
-    good, bad = parse_csv("\n".join(rows), GRADES)
-    assert bad == [BadRow(4, "bad number 'x'"), BadRow(6, "bad bill day '99'")]
-    assert len(good) == 2
+    parsed = parse_csv("\n".join(rows), GRADES)
+    assert parsed.bad == [BadRow(4, "bad number 'x'"), BadRow(6, "bad bill day '99'")]
+    assert len(parsed.good) == 2
 
 
 def test_parse_csv_line_numbers_count_lines_of_quoted_fields() -> None:
     """A quoted name may hold a line break; the bad row after it is still reported
     at the line an editor shows it on."""
     rows = [HEADER, '13800138000,"张三\n(家庭)",gold,,,zh,15,active,,', "x,x,gold,,,zh,15,active,,"]
-    good, bad = parse_csv("\n".join(rows), GRADES)
-    assert len(good) == 1
-    assert bad == [BadRow(4, "bad number 'x'")]
+    parsed = parse_csv("\n".join(rows), GRADES)
+    assert len(parsed.good) == 1
+    assert parsed.bad == [BadRow(4, "bad number 'x'")]
+
+
+def test_empty_optional_fields_take_their_defaults() -> None:
+    parsed = parse_csv(HEADER + "\n13800138000,,gold,,,,,,,\n", GRADES)
+    assert parsed.bad == []
+    # language: the hotline's default (NULL), bill day: none, status: active
+    assert parsed.good == [("+8613800138000", "", "gold", "", [], None, None, "active", None, None)]
+
+
+def test_required_fields_stay_required() -> None:
+    parsed = parse_csv(HEADER + "\n,x,gold,,,,,,,\n13800138000,x,,,,,,,,\n", GRADES)
+    assert parsed.bad == [BadRow(2, "bad number ''"), BadRow(3, "unknown grade ''")]
+
+
+def test_header_in_any_order_with_missing_and_unknown_columns() -> None:
+    text = "Grade,Segment,NUMBER,name,crm_id\r\ngold,A,13800138000,Zhang,77\r\n"
+    parsed = parse_csv("\ufeff" + text, GRADES)
+    assert parsed.bad == []
+    assert parsed.warnings == ["ignored unknown column(s): 'segment', 'crm_id'"]
+    assert parsed.good == [
+        ("+8613800138000", "Zhang", "gold", "", [], None, None, "active", None, None)
+    ]
+
+
+def test_bom_and_crlf_line_ends() -> None:
+    text = "\ufeff" + HEADER + "\r\n" + GOOD + "\r\n" + "x,x,gold,,,zh,15,active,,\r\n"
+    parsed = parse_csv(text, GRADES)
+    assert len(parsed.good) == 1 and parsed.good[0][5] == "zh"
+    assert parsed.bad == [BadRow(3, "bad number 'x'")]
+
+
+def test_a_row_wider_than_the_header_is_bad() -> None:
+    parsed = parse_csv("number,grade\n13800138000,gold,extra\n", GRADES)
+    assert parsed.bad == [BadRow(2, "expected 2 columns, got 3")]
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        ("number,name", r"lacks the required column\(s\) grade"),
+        ("number,grade,grade", "names grade more than once"),
+    ],
+)
+def test_a_header_without_what_is_required_refuses_the_file(header: str, reason: str) -> None:
+    with pytest.raises(ImportRefused, match=reason):
+        parse_csv(header + "\n13800138000,gold\n", GRADES)
+
+
+def test_too_many_rows_refuses_the_file() -> None:
+    rows = [HEADER] + [GOOD.replace("138000", f"{n:06d}", 1) for n in range(5)]
+    assert len(parse_csv("\n".join(rows), GRADES, max_rows=5).good) == 5
+    with pytest.raises(ImportRefused, match="more than 4 rows"):
+        parse_csv("\n".join(rows), GRADES, max_rows=4)

@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from agi_app.fastagi.call import AgiCall
-from agi_app.fastagi.protocol import AgiProtocolError, parse_reply, quote, split_script
-from agi_app.fastagi.server import AgiRequest, AgiServer
+from agi_app.adapters.fastagi.call import AgiCall
+from agi_app.adapters.fastagi.protocol import AgiProtocolError, parse_reply, quote, split_script
+from agi_app.adapters.fastagi.server import AgiRequest, AgiServer
+from tests.fakes import LoopWatch
 
 HEADER = (
     "agi_network: yes\nagi_network_script: {script}\nagi_request: agi://127.0.0.1/{script}\n"
@@ -206,3 +207,119 @@ async def test_overlong_command_is_refused_not_split(server: AgiServer) -> None:
     cmds, _status = await ast.answer_until_status()
     assert cmds == ['SET VARIABLE AGI_APP_STATUS "FAILURE"']  # nothing of the value was sent
     await ast.close()
+
+
+async def _served_after(server: AgiServer) -> None:
+    """The next request is answered at once: the server still works."""
+    ast = await Asterisk.connect(server.bound_port)
+    await ast.request("echo")
+    async with asyncio.timeout(2):
+        assert (await ast.answer_until_status())[1] == '"SUCCESS"'
+    await ast.close()
+
+
+async def _drained(server: AgiServer, within_s: float) -> None:
+    async with asyncio.timeout(within_s):
+        while server.connections:
+            await asyncio.sleep(0.01)
+
+
+async def test_usage_text_then_close_ends_the_command(server: AgiServer) -> None:
+    """Regression: ``520-`` and a close made readline() return b"" forever (100 % CPU)."""
+    watch = LoopWatch()
+    ast = await Asterisk.connect(server.bound_port)
+    await ast.request("echo")
+    assert (await ast.command()).startswith("SET VARIABLE GOT")
+    ast.writer.write(b"520-Invalid command syntax.  Proper usage follows:\n")
+    await ast.writer.drain()
+    ast.writer.close()
+    t0 = time.monotonic()
+    await _drained(server, 1.0)
+    await asyncio.sleep(0.2)
+    assert watch.stop() >= 10  # the loop kept turning
+    assert time.monotonic() - t0 < 1.0
+    await _served_after(server)
+
+
+async def test_usage_text_cut_mid_line_ends_the_command(server: AgiServer) -> None:
+    ast = await Asterisk.connect(server.bound_port)
+    await ast.request("echo")
+    await ast.command()
+    ast.writer.write(b"520-Invalid\nUsage: SET VARIABLE <var")  # no newline, then the close
+    await ast.writer.drain()
+    ast.writer.close()
+    await _drained(server, 1.0)
+    await _served_after(server)
+
+
+async def test_endless_usage_text_is_cut_by_the_line_cap(server: AgiServer) -> None:
+    ast = await Asterisk.connect(server.bound_port)
+    await ast.request("echo")
+    await ast.command()
+    ast.writer.write(b"520-Invalid\n" + b"more usage\n" * 5000)  # never "520 End"
+    await ast.writer.drain()
+    async with asyncio.timeout(2):
+        rest = await ast.reader.read()  # the server closed the connection
+    assert b"AGI_APP_STATUS" not in rest  # out of step: nothing more is sent
+    await _drained(server, 1.0)
+    await ast.close()
+    await _served_after(server)
+
+
+async def test_slow_usage_text_is_bounded_by_one_command_timeout() -> None:
+    """The timeout covers the whole reply, not each of its lines."""
+
+    async def ask(req: AgiRequest) -> None:
+        await req.channel.command("NOOP")
+
+    srv = AgiServer({"ask": ask}, port=0, command_timeout_s=0.5)
+    await srv.start()
+    try:
+        ast = await Asterisk.connect(srv.bound_port)
+        await ast.request("ask")
+        assert await ast.command() == "NOOP"
+        t0 = time.monotonic()
+
+        async def trickle() -> None:
+            ast.writer.write(b"520-Invalid\n")
+            for _ in range(40):  # a line every 0.1 s, each well inside 0.5 s
+                await asyncio.sleep(0.1)
+                ast.writer.write(b"usage line\n")
+                await ast.writer.drain()
+
+        sender = asyncio.create_task(trickle())
+        await _drained(srv, 2.0)
+        assert time.monotonic() - t0 < 1.5
+        sender.cancel()
+        await ast.close()
+    finally:
+        await srv.close()
+
+
+async def test_usage_text_complete_returns_the_reply(server: AgiServer) -> None:
+    seen: list[int] = []
+
+    async def ask(req: AgiRequest) -> None:
+        seen.append((await req.channel.command("BOGUS")).code)
+
+    server.routes = {**server.routes, "ask": ask}
+    ast = await Asterisk.connect(server.bound_port)
+    await ast.request("ask")
+    assert await ast.command() == "BOGUS"
+    await ast.reply("520-Invalid command syntax.\nUsage: BOGUS\n520 End of proper usage.")
+    _cmds, status = await ast.answer_until_status()
+    assert seen == [520] and status == '"SUCCESS"'
+    await ast.close()
+
+
+async def test_header_cut_by_a_close_is_dropped(server: AgiServer) -> None:
+    watch = LoopWatch()
+    for partial in (b"agi_network: yes\n", b"agi_network: yes\nagi_chan", b"\n"):
+        _r, w = await asyncio.open_connection("127.0.0.1", server.bound_port)
+        w.write(partial)
+        await w.drain()
+        w.close()
+    await _drained(server, 1.0)
+    await asyncio.sleep(0.1)
+    assert watch.stop() >= 5
+    await _served_after(server)

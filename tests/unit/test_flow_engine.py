@@ -18,20 +18,24 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import BaseModel, Field
 
-from agi_app.callcontrol import QueueResult
-from agi_app.customers.model import Customer
-from agi_app.flows.bus import DataBus
-from agi_app.flows.engine import EngineDeps, Router, default_router, run_flow
-from agi_app.flows.loader import FlowSet, Known, load_flowset
-from agi_app.flows.nodes_io import SELF_SERVICE_DONE
-from agi_app.flows.transactions import TransactionError, TransactionRegistry, TxContext
-from agi_app.journey import CallStep, MemoryJourney
-from agi_app.service import FlowOutcome
+from agi_app.core.bus import DataBus
+from agi_app.core.callcontrol import QueueResult
+from agi_app.core.customer import Customer
+from agi_app.core.decisions import FlowOutcome
+from agi_app.core.flows.loader import FlowSet, Known, load_flowset
+from agi_app.core.flows.transactions import (
+    TransactionError,
+    TransactionRegistry,
+    TransactionSpec,
+    TxContext,
+)
+from agi_app.core.journey import CallStep, MemoryJourney
+from agi_app.service.flows.engine import EngineDeps, Router, default_router, run_flow
+from agi_app.service.flows.nodes_io import SELF_SERVICE_DONE
 from tests.fakes import HANGUP, FakeCall, FakeRenderer, FixedClock, Transferred, When
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 QUEUES = {"support", "vip", "english"}
-TX = TransactionRegistry()
 
 
 class CardArgs(BaseModel):
@@ -42,7 +46,6 @@ class CardBalance(BaseModel):
     balance: str
 
 
-@TX.register("card_balance", CardArgs, CardBalance)
 async def card_balance(args: CardArgs, _ctx: TxContext) -> CardBalance:
     """Card 0000 is unknown, 0001 breaks the back end, 0002 never answers."""
     if args.card == "0000":
@@ -52,6 +55,9 @@ async def card_balance(args: CardArgs, _ctx: TxContext) -> CardBalance:
     if args.card == "0002":
         await asyncio.Event().wait()
     return CardBalance(balance="12.50")
+
+
+TX = TransactionRegistry([TransactionSpec("card_balance", CardArgs, CardBalance, card_balance)])
 
 
 def write_flows(tmp_path: Path, *docs: str, **subst: object) -> FlowSet:

@@ -7,15 +7,13 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-import agi_app.flows.business  # noqa: F401  (registers the shipped transactions)
-from agi_app.flows.graph import to_dot
-from agi_app.flows.loader import FlowSet, Known, load_flowset
-from agi_app.flows.registry import FlowLoadError, FlowRegistry
-from agi_app.flows.transactions import REGISTRY, TransactionRegistry, TxContext
-from agi_app.routing.config import queue_names
+from agi_app.core.flows.graph import to_dot
+from agi_app.core.flows.loader import FlowSet, Known, load_flowset
+from agi_app.core.flows.transactions import TransactionRegistry, TransactionSpec, TxContext
+from agi_app.core.routing.config import queue_names
+from agi_app.service.business import business_transactions
+from agi_app.service.flows.registry import FlowLoadError, FlowRegistry
 from agi_app.settings import PROJECT_ROOT
-
-TX = TransactionRegistry()
 
 
 class CardArgs(BaseModel):
@@ -26,10 +24,11 @@ class CardBalance(BaseModel):
     balance: str
 
 
-@TX.register("card_balance", CardArgs, CardBalance)
 async def card_balance(_args: CardArgs, _ctx: TxContext) -> CardBalance:
     return CardBalance(balance="1.00")
 
+
+TX = TransactionRegistry([TransactionSpec("card_balance", CardArgs, CardBalance, card_balance)])
 
 KNOWN = Known(queues={"support", "vip"}, transactions=TX)
 BASE = """\
@@ -173,12 +172,17 @@ CASES = [
                 "default: true", "entry_numbers: ['200']"
             ),
         },
-        ["b.yaml field 'entry_numbers': number 200 also enters flow 't'"],
+        ["b.yaml field 'entry_numbers': number 200 also enters flow 't' in a.yaml"],
         id="duplicate entry number across files",
     ),
     pytest.param(
+        {"t.yaml": BASE.replace("default: true", "entry_numbers: ['100', '100']")},
+        ["t.yaml field 'entry_numbers': number 100 listed twice"],
+        id="number listed twice in one flow",
+    ),
+    pytest.param(
         {"a.yaml": BASE, "b.yaml": BASE.replace("id: t", "id: u")},
-        ["b.yaml field 'default': only one flow may be default (also 't')"],
+        ["b.yaml field 'default': only one flow may be default (also 't' in a.yaml)"],
         id="two default flows",
     ),
     pytest.param(
@@ -287,7 +291,7 @@ def test_loop_through_goto_is_refused(tmp_path: Path, nodes: list[str]) -> None:
 
 
 def shipped_known() -> Known:
-    return Known(queues=queue_names(PROJECT_ROOT / "config"), transactions=REGISTRY)
+    return Known(queues=queue_names(PROJECT_ROOT / "config"), transactions=business_transactions())
 
 
 def test_shipped_flows_load() -> None:
@@ -300,13 +304,13 @@ def test_shipped_flows_load() -> None:
     assert flows.by_number["95555"] == "bank_95555"
 
 
-def test_reload_refuses_an_invalid_set_and_keeps_the_running_one(tmp_path: Path) -> None:
+async def test_reload_refuses_an_invalid_set_and_keeps_the_running_one(tmp_path: Path) -> None:
     write(tmp_path, {"t.yaml": BASE})
     registry = FlowRegistry(tmp_path, KNOWN)
     running = registry.current  # what a call in progress holds
 
     write(tmp_path, {"t.yaml": BASE.replace('{"1": bye}', '{"1": nowhere}')})
-    assert registry.reload() == {
+    assert await registry.reload() == {
         "ok": False,
         "version": running.version,
         "errors": ["t.yaml: node 'main' field 'choices.1': unknown target 'nowhere'"],
@@ -314,7 +318,7 @@ def test_reload_refuses_an_invalid_set_and_keeps_the_running_one(tmp_path: Path)
     assert registry.current is running
 
     write(tmp_path, {"t.yaml": BASE.replace("主菜单", "新菜单")})
-    result = registry.reload()
+    result = await registry.reload()
     assert result == {"ok": True, "version": registry.current.version, "previous": running.version}
     assert registry.current.version != running.version
     assert registry.current.flows["t"].nodes["main"].prompt == "新菜单"  # type: ignore[union-attr]

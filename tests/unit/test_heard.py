@@ -8,10 +8,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pytest
 
-from agi_app.qa import audiomatch as am
-from agi_app.qa.g711 import Codes, Pcm, alaw_to_pcm, ulaw_to_pcm
-from agi_app.qa.heard import Expected, HeardReport, Sent, check
-from agi_app.tts.audio import alaw, ulaw
+from agi_app.adapters.tts.audio import alaw, ulaw
+from agi_app.tools.qa import audiomatch as am
+from agi_app.tools.qa.g711 import Codes, Pcm, alaw_to_pcm, ulaw_to_pcm
+from agi_app.tools.qa.heard import Expected, HeardReport, Sent, check
 
 RATE = am.RATE
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from agi_app.ari.rest import AriRest
-from agi_app.db.journeys import _step_row
-from agi_app.journey import CallStep
-from agi_app.qa.heard import Expected, expected_prompts, sent_digits
+from agi_app.adapters.ari.rest import AriRest
+from agi_app.adapters.postgres.journeys import _step_row
+from agi_app.core.journey import CallStep
+from agi_app.tools.qa.heard import Expected, expected_prompts, sent_digits
 from tests.fake_ari import FakeAri
 from tests.fakes import FakeCall
 from tests.unit.test_flow_engine import run, write_flows

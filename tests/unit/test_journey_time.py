@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from agi_app.flows.bus import DataBus
-from agi_app.journey import CallEnd, CallStart, MemoryJourney
-from agi_app.service import CallServices, FlowOutcome, Identity, Shedding, serve_call
+from agi_app.core.bus import DataBus
+from agi_app.core.decisions import FlowOutcome, Identity, Shedding
+from agi_app.core.journey import CallEnd, CallStart, MemoryJourney
+from agi_app.service.call import CallServices, serve_call
 from tests.fakes import FakeCall, FixedClock
 
 MONTH_END = datetime(2020, 2, 28, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))

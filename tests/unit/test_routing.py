@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agi_app.customers.model import Customer
-from agi_app.routing.config import ConfigError, load_queues, load_service, render_queues_conf
-from agi_app.routing.route import route
+from agi_app.core.config import ConfigError
+from agi_app.core.customer import Customer
+from agi_app.core.routing.config import load_queues, load_service, render_queues_conf
+from agi_app.core.routing.route import route
 from agi_app.settings import PROJECT_ROOT
 
 CONFIG = PROJECT_ROOT / "config"

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from agi_app.cli import run
+from agi_app.entry.cli import run
 
 
 def test_realtime_priority_requested_with_reset_on_fork(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from agi_app.tts import numbers_en, numbers_zh
-from agi_app.tts.say import TemplateError, render_template, speak_value
+from agi_app.core.speech import numbers_en, numbers_zh
+from agi_app.core.speech.say import TemplateError, render_template, speak_value
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agi_app.customers.model import Customer
+from agi_app.core.customer import Customer
+from agi_app.core.shedding.load import LoadTracker, QueueLoad
+from agi_app.core.shedding.rules import SheddingRules, decide, load_rules
 from agi_app.settings import PROJECT_ROOT
-from agi_app.shedding.load import LoadTracker, QueueLoad
-from agi_app.shedding.rules import SheddingRules, decide, load_rules
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SHIPPED = load_rules(PROJECT_ROOT / "config" / "shedding.yaml")

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from agi_app.tts.cache import PromptCache, evict_dynamic
-from agi_app.tts.errors import EngineError, PromptError, VoiceError
-from agi_app.tts.protocol import PromptRenderer
-from agi_app.tts.voices import Voice
+from agi_app.adapters.tts.cache import PromptCache, evict_dynamic
+from agi_app.adapters.tts.voices import Voice
+from agi_app.core.speech.errors import EngineError, PromptError, VoiceError
+from agi_app.core.speech.protocol import PromptRenderer
 
 
 class FakeEngine:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from agi_app.tts.audio import alaw, backfill_g711, convert_for_asterisk, ulaw
+from agi_app.adapters.tts.audio import alaw, backfill_g711, convert_for_asterisk, ulaw
 
 EVERY_SAMPLE = np.arange(-32768, 32768, dtype="<i2").tobytes()
 

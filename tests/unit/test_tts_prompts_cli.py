@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from agi_app.adapters.tts.flowscan import FlowFileError, iter_prompts
 from agi_app.settings import PROJECT_ROOT
-from agi_app.tts.flowscan import FlowFileError, iter_prompts
 
 FLOW_EN = """
 id: demo_en

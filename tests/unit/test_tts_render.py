@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from agi_app.tts.audio import read_wav
-from agi_app.tts.cache import PromptCache
-from agi_app.tts.engines import EspeakCli
-from agi_app.tts.errors import EngineError, VoiceError
-from agi_app.tts.voices import DEFAULT_VOICES, Voice, check_voice, load_voices
-from agi_app.tts.worker import Pyttsx3Worker
+from agi_app.adapters.tts.audio import read_wav
+from agi_app.adapters.tts.cache import PromptCache
+from agi_app.adapters.tts.engines import EspeakCli
+from agi_app.adapters.tts.voices import DEFAULT_VOICES, Voice, check_voice, load_voices
+from agi_app.adapters.tts.worker import Pyttsx3Worker
+from agi_app.core.speech.errors import EngineError, VoiceError
 
 # Ten words (Mandarin: ten words of two or three characters).
 PROMPTS = {

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from agi_app.tts import numbers_en, numbers_zh
-from agi_app.tts.say import (
+from agi_app.core.speech import numbers_en, numbers_zh
+from agi_app.core.speech.say import (
     SPECS,
     TemplateError,
     check_template,

@@ -1,0 +1,1 @@
+"""AMI on panoramisk: the client, and live queue load for shedding."""

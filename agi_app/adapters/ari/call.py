@@ -1,0 +1,212 @@
+"""One call under ARI control: the ARI implementation of CallControl.
+
+Events for the channel are applied by ``on_event`` in arrival order (the
+websocket reader calls it synchronously). A hangup fails the digit buffer and
+every pending wait with CallHangup, so it surfaces in the call's task as one
+exception type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from agi_app.adapters.ari.events import (
+    ChannelGoneEvent,
+    Dtmf,
+    EnteredBridge,
+    Event,
+    PlaybackFinished,
+    StasisEnd,
+    StasisStart,
+    VarSet,
+)
+from agi_app.adapters.ari.rest import AriError, AriRest, ChannelGone
+from agi_app.core.callcontrol import CallHangup, DigitBuffer, QueueResult
+from agi_app.core.metrics import METRICS
+
+log = logging.getLogger(__name__)
+
+QUEUE_CONTEXT = "hotline-queue"
+_RUN = uuid.uuid4().hex[:8]
+
+
+class AriCall:
+    """CallControl over ARI for one channel."""
+
+    def __init__(self, rest: AriRest, channel_id: str, caller: str, called: str) -> None:
+        self.rest = rest
+        self.call_id = channel_id
+        self.caller = caller
+        self.called = called
+        self.digits = DigitBuffer()
+        self.hangup_cause: int | None = None
+        self.agent: str | None = None
+        self.reached_agent = False
+        self._gone = asyncio.Event()
+        self._playbacks: dict[str, asyncio.Future[None]] = {}
+        self._digit_seen = asyncio.Event()
+        self.in_dialplan = False  # continued into the dialplan (a queue): subscribed
+        self._back: asyncio.Future[str] | None = None
+        self._last_dtmf_at: float | None = None
+        # Playback ids: unique per process run and call, no uuid4 per prompt.
+        self._play_prefix = f"{_RUN}-{channel_id}"
+        self._plays = 0
+        self._side_tasks: set[asyncio.Future[None]] = set()
+
+    # --- events -------------------------------------------------------------
+    def on_event(self, event: Event) -> None:
+        """Apply one event for this channel (never blocks)."""
+        if isinstance(event, Dtmf):
+            self._last_dtmf_at = time.perf_counter()
+            self.digits.push(event.digit)
+            self._digit_seen.set()
+        elif isinstance(event, PlaybackFinished):
+            fut = self._playbacks.pop(event.playback_id, None)
+            if fut is not None and not fut.done():
+                fut.set_result(None)
+        elif isinstance(event, ChannelGoneEvent):
+            if event.cause is not None and self.hangup_cause is None:
+                self.hangup_cause = event.cause
+            self._mark_gone()
+        elif isinstance(event, StasisEnd):
+            if not self.in_dialplan:
+                self._mark_gone()
+        elif isinstance(event, StasisStart):
+            self.in_dialplan = False
+            status = event.args[1] if len(event.args) > 1 else ""
+            if self._back is not None and not self._back.done():
+                self._back.set_result(status)
+        elif isinstance(event, EnteredBridge):
+            self.reached_agent = True
+        elif isinstance(event, VarSet) and event.name == "MEMBERNAME" and event.value:
+            # app_queue sets MEMBERNAME (setinterfacevar=yes) only once an agent answered.
+            self.agent = event.value
+            self.reached_agent = True
+
+    def _mark_gone(self) -> None:
+        if self._gone.is_set():
+            return
+        self._gone.set()
+        self.digits.fail(CallHangup(self.call_id))
+        for fut in [*self._playbacks.values(), self._back]:
+            if fut is not None and not fut.done():
+                fut.set_exception(CallHangup(self.call_id))
+        self._playbacks.clear()
+
+    @property
+    def gone(self) -> bool:
+        return self._gone.is_set()
+
+    def _check(self) -> None:
+        if self._gone.is_set():
+            raise CallHangup(self.call_id)
+
+    # --- CallControl ----------------------------------------------------------
+    async def answer(self) -> None:
+        self._check()
+        try:
+            await self.rest.answer(self.call_id)
+        except ChannelGone as exc:
+            self._mark_gone()
+            raise CallHangup(self.call_id) from exc
+
+    async def play(self, media: Sequence[str], *, barge_in: bool) -> None:
+        """Play sounds in order; with barge-in stop at the first digit."""
+        self._check()
+        if not media or (barge_in and self.digits.pending()):
+            return
+        self._plays += 1
+        playback_id = f"{self._play_prefix}-{self._plays}"
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._playbacks[playback_id] = done
+        self._digit_seen.clear()
+        self._note_dtmf_latency()
+        try:
+            await self.rest.play(self.call_id, [f"sound:{m}" for m in media], playback_id)
+        except ChannelGone as exc:
+            self._mark_gone()
+            raise CallHangup(self.call_id) from exc
+        if not barge_in:
+            await done
+            return
+        digit_wait = asyncio.ensure_future(self._digit_seen.wait())
+        waiters: set[asyncio.Future[Any]] = {done, digit_wait}
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            digit_wait.cancel()
+        if not done.done():
+            # Barge-in: ARI does not stop playback on DTMF by itself. The stop is
+            # not awaited: the caller's next prompt should not wait for a round
+            # trip, and it cannot be cut by this stop (which names the old
+            # playback; ARI queues a new one behind it until it stops).
+            self._playbacks.pop(playback_id, None)
+            done.cancel()
+            task = asyncio.ensure_future(self._stop(playback_id))
+            self._side_tasks.add(task)  # a reference until it is done
+            task.add_done_callback(self._side_tasks.discard)
+        else:
+            done.result()  # raises CallHangup when the call ended mid-prompt
+
+    async def _stop(self, playback_id: str) -> None:
+        try:
+            await self.rest.stop_playback(playback_id)
+        except (AriError, OSError) as exc:  # the call's next request reports a real outage
+            log.debug("call %s: stopping playback %s: %s", self.call_id, playback_id, exc)
+
+    def _note_dtmf_latency(self) -> None:
+        if self._last_dtmf_at is not None:
+            METRICS.observe("dtmf_to_play_ms", (time.perf_counter() - self._last_dtmf_at) * 1000)
+            self._last_dtmf_at = None
+
+    async def set_variable(self, name: str, value: str) -> None:
+        self._check()
+        try:
+            await self.rest.set_var(self.call_id, name, value)
+        except ChannelGone as exc:
+            self._mark_gone()
+            raise CallHangup(self.call_id) from exc
+
+    async def transfer_to_queue(
+        self, queue: str, priority: int, timeout_s: int, options: str = ""
+    ) -> QueueResult:
+        """Continue into the queue context; wait until the caller is back or gone."""
+        self._check()
+        for name, value in (
+            ("AGI_APP_QUEUE", queue),
+            ("QUEUE_PRIO", str(priority)),
+            ("AGI_APP_QUEUE_TIMEOUT", str(timeout_s)),
+            ("AGI_APP_QUEUE_OPTIONS", options),
+        ):
+            await self.set_variable(name, value)
+        self._back = asyncio.get_running_loop().create_future()
+        try:
+            await self.rest.subscribe_channel(self.call_id)
+            self.in_dialplan = True
+            await self.rest.continue_in_dialplan(self.call_id, QUEUE_CONTEXT)
+        except ChannelGone as exc:
+            self._mark_gone()
+            raise CallHangup(self.call_id) from exc
+        try:
+            status = await self._back
+        except CallHangup:
+            if self.reached_agent:
+                return QueueResult("ANSWERED", self.agent)
+            raise
+        if self.reached_agent:  # the agent hung up first; the caller is back with us
+            return QueueResult("ANSWERED", self.agent)
+        return QueueResult(status or "UNKNOWN", self.agent)
+
+    async def hangup(self, cause: int) -> None:
+        if self._gone.is_set():
+            return
+        self.hangup_cause = cause
+        with contextlib.suppress(ChannelGone):
+            await self.rest.hangup(self.call_id, cause)
+        self._mark_gone()

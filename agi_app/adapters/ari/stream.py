@@ -1,0 +1,155 @@
+"""The ARI event websocket with a reconnect supervisor.
+
+After every (re)connect the stream (1) checks that Asterisk answers REST
+requests on the websocket and, if so, sends the application's requests there
+instead of over HTTP, (2) sets the application's event filter so Asterisk only
+sends the event types ``events.USED_TYPES`` lists, and (3) runs
+``on_connected`` so the application can reconcile with ``GET /channels``:
+StasisStart is not replayed for calls that arrived or ended while we were
+away. Events are dispatched synchronously in arrival order, so one channel's
+events can never be reordered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+
+from agi_app.adapters.ari import jsonio
+from agi_app.adapters.ari.events import USED_TYPES, Event, parse
+from agi_app.adapters.ari.rest import AriError, AriRest
+from agi_app.adapters.ari.wsrest import WsRequester
+
+log = logging.getLogger(__name__)
+STABLE_SESSION_S = 5.0
+
+
+class AriEventStream:
+    """Reads events forever; reconnects with capped exponential backoff."""
+
+    def __init__(
+        self,
+        rest: AriRest,
+        on_event: Callable[[Event], None],
+        on_connected: Callable[[bool], Awaitable[None]],
+        *,
+        backoff_first: float = 0.1,
+        backoff_max: float = 3.0,
+        rest_over_ws: bool = True,
+        event_filter: bool = True,
+    ) -> None:
+        self._rest = rest
+        self._on_event = on_event
+        self._on_connected = on_connected
+        self._backoff_first = backoff_first
+        self._backoff_max = backoff_max
+        self.rest_over_ws = rest_over_ws
+        self.event_filter = event_filter
+        self.probe_timeout_s = 2.0
+        self.connected = asyncio.Event()
+        self.connects = 0
+
+    @property
+    def url(self) -> str:
+        ws_base = self._rest.base.replace("http://", "ws://").replace("https://", "wss://")
+        return f"{ws_base}/events?app={self._rest.app}&subscribeAll=false"
+
+    async def run(self) -> None:
+        """Connect, read, reconnect; cancel the task to stop."""
+        delay = self._backoff_first
+        while True:
+            began = asyncio.get_running_loop().time()
+            try:
+                await self._session_once()
+                # A peer that accepts and closes at once must not be redialled at
+                # full speed: only a session that lasted resets the backoff.
+                if asyncio.get_running_loop().time() - began >= STABLE_SESSION_S:
+                    delay = self._backoff_first
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                log.warning(
+                    "ARI websocket: %s; retrying in %.1f s", exc or type(exc).__name__, delay
+                )
+            self.connected.clear()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._backoff_max)
+
+    async def _session_once(self) -> None:
+        session = self._rest.session()
+        async with session.ws_connect(
+            self.url, heartbeat=5, timeout=aiohttp.ClientWSTimeout(ws_close=2)
+        ) as ws:
+            reconnect = self.connects > 0
+            self.connects += 1
+            log.info("ARI websocket connected (%s)", "reconnect" if reconnect else "first")
+            requester = WsRequester(ws.send_str)
+            reader = asyncio.create_task(self._read(ws, requester), name="ari-events")
+            sweeper = asyncio.create_task(_expire_forever(requester), name="ari-expire")
+            try:
+                await self._prepare(requester)
+                await self._on_connected(reconnect)
+                self.connected.set()
+                await reader
+            finally:
+                reader.cancel()
+                sweeper.cancel()
+                self._close_requests(requester)
+        log.warning("ARI websocket closed")
+
+    async def _prepare(self, requester: WsRequester) -> None:
+        """Requests over the websocket if Asterisk answers there; the event filter."""
+        if self.rest_over_ws:
+            try:
+                async with asyncio.timeout(self.probe_timeout_s):
+                    answer = await requester.request("GET", "asterisk/ping")
+                if answer.status == 200:
+                    self._rest.attach_ws(requester)
+            except TimeoutError:
+                log.info("ARI: no REST over the websocket here (Asterisk < 22.4); using HTTP")
+        if self.event_filter:
+            try:
+                await self._rest.set_event_filter(USED_TYPES)
+            except (AriError, OSError) as exc:
+                log.warning("ARI: event filter not set (%s); parsing every event", exc)
+        log.info("ARI requests over %s", self._rest.transport)
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse, requester: WsRequester) -> None:
+        try:
+            async for msg in ws:
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    self._dispatch(msg.data, requester)
+                elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
+                    break
+        finally:
+            self._close_requests(requester)
+
+    def _close_requests(self, requester: WsRequester) -> None:
+        """New requests go over HTTP again; waiting ones fail as on a dropped connection."""
+        self._rest.detach_ws(requester)
+        if not requester.closed:
+            requester.fail_all(ConnectionError("ARI websocket closed"))
+
+    def _dispatch(self, data: str, requester: WsRequester) -> None:
+        try:
+            msg = jsonio.loads(data)
+            if msg.get("type") == "RESTResponse":
+                requester.resolve(msg)
+                return
+            event = parse(msg)
+        except (TypeError, ValueError, AttributeError) as exc:
+            log.warning("ARI: unreadable event dropped: %s", exc)
+            return
+        if event is None:
+            return
+        try:
+            self._on_event(event)
+        except Exception:  # one bad event must not stop the stream for every call
+            log.exception("ARI: handling %s failed", type(event).__name__)
+
+
+async def _expire_forever(requester: WsRequester, every_s: float = 0.5) -> None:
+    while not requester.closed:
+        await asyncio.sleep(every_s)
+        requester.expire()

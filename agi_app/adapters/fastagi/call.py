@@ -1,0 +1,97 @@
+"""One call under FastAGI control: the AGI implementation of CallControl.
+
+AGI has no asynchronous DTMF events: a digit that interrupts STREAM FILE is
+kept in a small buffer, and waiting for a digit is ``WAIT FOR DIGIT``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+
+from agi_app.adapters.fastagi.protocol import quote
+from agi_app.adapters.fastagi.server import AgiChannel, AgiRequest
+from agi_app.core.callcontrol import CallHangup, DigitBuffer, QueueResult
+
+ESCAPE = "0123456789*#"
+
+
+class AgiDigits:
+    """DigitSource over AGI: buffered digits first (the call-control DigitBuffer),
+    then ``WAIT FOR DIGIT``."""
+
+    def __init__(self, channel: AgiChannel) -> None:
+        self._channel = channel
+        self._buffer = DigitBuffer()
+
+    def push(self, digit: str) -> None:
+        self._buffer.push(digit)
+
+    def unread(self, digit: str) -> None:
+        self._buffer.unread(digit)
+
+    def pending(self) -> bool:
+        return self._buffer.pending()
+
+    async def next(self, timeout: float) -> str | None:
+        buffered = self._buffer.pop_nowait()
+        if buffered is not None:
+            return buffered
+        reply = await self._channel.command(
+            f"WAIT FOR DIGIT {int(timeout * 1000)}", timeout_s=timeout + 10
+        )
+        return chr(reply.result) if reply.result > 0 else None
+
+
+class AgiCall:
+    """CallControl over one FastAGI session."""
+
+    def __init__(self, request: AgiRequest) -> None:
+        env = request.env
+        self.channel = request.channel
+        self.call_id = env.get("uniqueid", "")
+        self.caller = env.get("callerid", "")
+        dnid = env.get("dnid", "")
+        self.called = (request.args[0] if request.args else "") or (
+            dnid if dnid not in ("", "unknown") else env.get("extension", "")
+        )
+        self._digits = AgiDigits(self.channel)
+        self.hangup_cause: int | None = None
+
+    @property
+    def digits(self) -> AgiDigits:
+        return self._digits
+
+    async def answer(self) -> None:
+        await self.channel.command("ANSWER")
+
+    async def play(self, media: Sequence[str], *, barge_in: bool) -> None:
+        for name in media:
+            if barge_in and self._digits.pending():
+                return
+            reply = await self.channel.command(
+                f"STREAM FILE {name} {quote(ESCAPE if barge_in else '')}"
+            )
+            if reply.result > 0:
+                self._digits.push(chr(reply.result))
+                return
+
+    async def set_variable(self, name: str, value: str) -> None:
+        await self.channel.set_variable(name, value)
+
+    async def transfer_to_queue(
+        self, queue: str, priority: int, timeout_s: int, options: str = ""
+    ) -> QueueResult:
+        await self.set_variable("QUEUE_PRIO", str(priority))
+        await self.set_variable("AGI_APP_QUEUE", queue)
+        app_args = f"{queue},{options or 'c'},,,{timeout_s}"
+        await self.channel.command(f"EXEC Queue {quote(app_args)}")
+        member = await self.channel.get_variable("MEMBERNAME")
+        if member:
+            return QueueResult("ANSWERED", member)
+        return QueueResult(await self.channel.get_variable("QUEUESTATUS") or "UNKNOWN")
+
+    async def hangup(self, cause: int) -> None:
+        self.hangup_cause = cause
+        with contextlib.suppress(CallHangup):  # hanging up is the point
+            await self.channel.command(f"EXEC Hangup {int(cause)}")

@@ -1,0 +1,1 @@
+"""PostgreSQL: the pool, migrations, the journey writer, stores and queries."""

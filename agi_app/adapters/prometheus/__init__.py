@@ -1,0 +1,1 @@
+"""Prometheus: the hotline's figures in the text exposition format."""

@@ -1,0 +1,1 @@
+"""Flows as data: the pydantic model, validation and graph checks, conditions."""

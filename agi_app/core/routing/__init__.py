@@ -1,0 +1,1 @@
+"""Grades, queues and routing: policy as data, and the pure route decision."""

@@ -1,0 +1,1 @@
+"""Load shedding: calendar and live-load rules (pure), hysteresis."""

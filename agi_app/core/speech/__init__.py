@@ -1,0 +1,1 @@
+"""What prompts say: values read aloud (Mandarin, English), the renderer protocol."""

@@ -1,1 +1,0 @@
-"""Customers: number normalisation, lookup by caller, grades, import/export."""

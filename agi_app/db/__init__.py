@@ -1,1 +1,0 @@
-"""PostgreSQL access: pool, migrations, journey writer."""

@@ -1,0 +1,103 @@
+"""The admin HTTP endpoint (127.0.0.1 only by default, bearer token).
+
+POST /admin/reload          reload flows (refused versions keep the running one)
+POST /admin/clock {"now"}   set the business clock (ISO time) or reset it (null)
+GET  /admin/stats[?reset=1] timing figures and counters (JSON); reset after reading
+GET  /metrics               Prometheus text format: from loopback with no token, or
+                            with the metrics token when one is configured
+GET  /health                liveness and whether ARI is connected, no token
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from agi_app.adapters.prometheus.exporter import CONTENT_TYPE
+from agi_app.core.clock import BusinessClock
+from agi_app.core.metrics import METRICS
+
+log = logging.getLogger(__name__)
+
+Reload = Callable[[], Awaitable[dict[str, Any]]]
+Stats = Callable[[], dict[str, Any]]
+
+
+Exposition = Callable[[], bytes]
+OPEN_PATHS = ("/health", "/metrics")  # /metrics checks its own access
+
+
+def build_admin(
+    token: str,
+    clock: BusinessClock,
+    reload: Reload,
+    stats: Stats,
+    exposition: Exposition | None = None,
+    metrics_token: str = "",
+) -> web.Application:
+    """The aiohttp application; the caller decides where it listens."""
+
+    @web.middleware
+    async def auth(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path not in OPEN_PATHS and not _bearer_ok(request, token):
+            return web.json_response({"error": "unauthorised"}, status=401)
+        result: web.StreamResponse = await handler(request)
+        return result
+
+    async def do_reload(_r: web.Request) -> web.Response:
+        result = await reload()
+        return web.json_response(result, status=200 if result.get("ok") else 422)
+
+    async def do_clock(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            raw = body.get("now") if isinstance(body, dict) else None
+            clock.set(datetime.fromisoformat(raw) if raw else None)
+        except (ValueError, TypeError) as exc:
+            return web.json_response({"error": f"bad time: {exc}"}, status=400)
+        return web.json_response(
+            {"ok": True, "now": clock.now().isoformat(), "overridden": clock.overridden}
+        )
+
+    async def admin_stats(request: web.Request) -> web.Response:
+        body = {"timings": METRICS.summary(), "counters": dict(METRICS.counters), **stats()}
+        if request.query.get("reset"):
+            METRICS.reset()  # the bench reads figures per run
+        return web.json_response(body)
+
+    async def prometheus(request: web.Request) -> web.Response:
+        allowed = _bearer_ok(request, metrics_token) if metrics_token else _loopback(request)
+        if not allowed:
+            return web.json_response({"error": "unauthorised"}, status=401)
+        if exposition is None:
+            return web.json_response({"error": "no exporter"}, status=404)
+        return web.Response(body=exposition(), headers={"Content-Type": CONTENT_TYPE})
+
+    async def health(_r: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "ari_connected": bool(stats().get("ari_connected"))})
+
+    app = web.Application(middlewares=[auth], client_max_size=64 * 1024)
+    app.router.add_post("/admin/reload", do_reload)
+    app.router.add_post("/admin/clock", do_clock)
+    app.router.add_get("/admin/stats", admin_stats)
+    app.router.add_get("/metrics", prometheus)
+    app.router.add_get("/health", health)
+    return app
+
+
+def _bearer_ok(request: web.Request, token: str) -> bool:
+    given = request.headers.get("Authorization", "")
+    return bool(token) and hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+
+def _loopback(request: web.Request) -> bool:
+    try:
+        return ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,75 @@
+"""`agi-app clock set|reset|show`: the QA business clock of the running app.
+
+Three ways to act as if it were another time (all logged by the app):
+  AGI_APP_BUSINESS_CLOCK=2026-11-30T10:00  (environment, at start)
+  agi-app run --clock 2026-11-30T10:00     (command line, at start)
+  agi-app clock set 2026-11-30T10:00       (at run time, over the admin endpoint)
+A time without an offset is hotline time (settings.timezone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+
+from agi_app.settings import get_settings
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "clock", help="QA business clock of the running app"
+    )
+    cs = p.add_subparsers(dest="clock_cmd", required=True)
+    st = cs.add_parser("set", help="act as if it were this ISO time (time keeps running)")
+    st.add_argument("when")
+    cs.add_parser("reset", help="back to the real time")
+    cs.add_parser("show", help="what time the app acts on")
+    p.set_defaults(handler=_handle)
+
+
+async def set_clock_remote(base_url: str, token: str, when: str | None) -> dict[str, Any]:
+    """POST /admin/clock; ``when`` None resets."""
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session,
+        session.post(f"{base_url}/admin/clock", json={"now": when}) as resp,
+    ):
+        body: dict[str, Any] = await resp.json()
+        if resp.status != 200:
+            raise ValueError(body.get("error", f"HTTP {resp.status}"))
+        return body
+
+
+def _handle(args: argparse.Namespace) -> int:
+    s = get_settings()
+    base = f"http://{s.bind_address}:{s.admin_port}"
+    token = s.admin_token.get_secret_value()
+    try:
+        if args.clock_cmd == "show":
+            body = asyncio.run(_show(base, token))
+        else:
+            when = args.when if args.clock_cmd == "set" else None
+            if when is not None:
+                datetime.fromisoformat(when)  # fail here, clearly, on a bad time
+            body = asyncio.run(set_clock_remote(base, token, when))
+    except ValueError as exc:
+        print(f"error: {exc}")
+        return 1
+    except aiohttp.ClientError as exc:
+        print(f"error: the app is not reachable at {base}: {exc}")
+        return 1
+    print(json.dumps(body, ensure_ascii=False))
+    return 0
+
+
+async def _show(base: str, token: str) -> dict[str, Any]:
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session,
+        session.get(f"{base}/admin/stats") as resp,
+    ):
+        body = await resp.json()
+    return {"now": body.get("business_clock"), "overridden": body.get("business_clock_overridden")}

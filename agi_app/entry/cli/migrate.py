@@ -1,0 +1,24 @@
+"""`agi-app migrate`: apply migrations/NNNN_name.sql in order."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from agi_app.adapters.postgres.migrate import MigrationError
+from agi_app.settings import get_settings
+from agi_app.tools.stack.lifecycle import run_migrations
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("migrate", help="apply database migrations")
+    p.set_defaults(handler=lambda _a: _handle())
+
+
+def _handle() -> int:
+    try:
+        run_migrations(get_settings())
+    except MigrationError as exc:
+        print(f"error: {exc}")
+        return 1
+    return 0

@@ -1,0 +1,125 @@
+"""`agi-app qa call`: place a scripted SIPp call and check the journey it left.
+
+    agi-app qa call --from 13800000005 --to 10086 --keys "wait 6; 1; wait 6; 9" \\
+        --expect "entry > welcome > main[1] > balance > say_balance > after_service[9] > bye" \\
+        --expect-outcome completed --cause 16
+
+With ``--heard`` a recording SIP user agent (pjsua2) places the call instead
+of SIPp, and each prompt the journey names must be found in what it heard
+(``agi_app.tools.qa.heard``); a prompt not heard is a mismatch.
+
+Exit codes: 0 the call and its journey are as expected, 1 a mismatch (printed),
+2 the call itself failed (SIPp), 3 no journey appeared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from agi_app.adapters.postgres.journey_queries import node_path, wait_journey
+from agi_app.settings import get_settings
+from agi_app.tools.qa import heard_call
+from agi_app.tools.qa.recorder import RecordedCall
+from agi_app.tools.qa.runner import SippResult, run_callers
+from agi_app.tools.qa.scenario import KeyScriptError, build_caller, parse_keys
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("qa", help="QA: scripted SIPp calls")
+    qs = p.add_subparsers(dest="qa_cmd", required=True)
+    c = qs.add_parser("call", help="place one call with a key script; print its journey")
+    c.add_argument("--from", dest="caller", required=True, help="calling number")
+    c.add_argument("--to", dest="called", required=True, help="called number (e.g. 10086)")
+    c.add_argument("--keys", default="", help='e.g. "wait 2; 1; wait 1; 0007#"')
+    c.add_argument("--cause", type=int, help="expected Q.850 cause in the BYE")
+    c.add_argument("--expect", help='expected node path, "a > b[1] > c"')
+    c.add_argument("--expect-outcome", help="expected outcome (completed, transferred, ...)")
+    c.add_argument("--timeout", type=float, default=120)
+    c.add_argument("--json", action="store_true")
+    c.add_argument(
+        "--heard",
+        action="store_true",
+        help="call with a recording SIP user agent (pjsua2) and check that each prompt"
+        " the journey names was heard (exit 1 if one was not)",
+    )
+    p.set_defaults(handler=lambda a: asyncio.run(run_qa_call(a)))
+
+
+async def _journey(dsn: str, caller: str, since: dt.datetime, timeout: float) -> Any:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await wait_journey(conn, caller, since, timeout)
+    finally:
+        await conn.close()
+
+
+async def run_qa_call(args: argparse.Namespace) -> int:
+    try:
+        steps = parse_keys(args.keys)
+    except KeyScriptError as exc:
+        print(f"error: {exc}")
+        return 1
+    since = dt.datetime.now(dt.UTC)
+    result: SippResult | RecordedCall
+    if args.heard:
+        result = await heard_call.place(
+            get_settings(), steps, args.caller, args.called, args.timeout
+        )
+    else:
+        with tempfile.TemporaryDirectory(prefix="agi-app-qa-") as tmp:
+            scenario = build_caller(steps, Path(tmp), expect_cause=args.cause)
+            result = await run_callers(
+                scenario,
+                service=args.called,
+                callers=[args.caller],
+                calls=1,
+                limit=1,
+                timeout_s=args.timeout,
+            )
+    print(f"call: {result.summary()}")
+    if result.successful != 1:
+        print(result.output[-1500:])
+        return 2
+    try:
+        journey = await _journey(get_settings().pg_dsn, args.caller, since, 15)
+    except TimeoutError:
+        print("error: no journey was recorded for this call")
+        return 3
+    path = node_path(journey["steps"])
+    if args.json:
+        print(json.dumps(journey, default=str, ensure_ascii=False, indent=1))
+    print(
+        f"journey: {journey['flow']} v{journey['flow_version']} outcome={journey['outcome']}"
+        f" cause={journey['hangup_cause']} grade={journey['grade']} "
+        f"shedding={journey['shedding_level']}\n  {path}"
+    )
+    failures = []
+    if isinstance(result, RecordedCall):
+        if args.cause is not None and result.cause != args.cause:
+            failures.append(f"BYE cause {result.cause}, expected {args.cause}")
+        heard = heard_call.report(get_settings(), result, journey["steps"])
+        print(heard.table())
+        if not heard.ok:
+            failures.append("a prompt the journey names was not heard (see the table)")
+    if args.expect and " ".join(args.expect.split()) != path:
+        failures.append(f"path differs:\n  expected {args.expect}\n  got      {path}")
+    if args.expect_outcome and args.expect_outcome != journey["outcome"]:
+        failures.append(f"outcome {journey['outcome']!r}, expected {args.expect_outcome!r}")
+    for f in failures:
+        print(f"MISMATCH: {f}")
+    if failures and journey["shedding_level"]:
+        print(
+            f"note: load shedding was at level {journey['shedding_level']}"
+            f" ({journey['shedding_rule']}) for this call, which changes the path on peak"
+            " days and under queue load. For the quiet-day path set the business clock,"
+            " e.g. `agi-app clock set 2026-12-10T10:00`, and `agi-app clock reset` after."
+        )
+    return 1 if failures else 0

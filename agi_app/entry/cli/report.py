@@ -1,0 +1,75 @@
+"""`agi-app report --from DATE --to DATE [--format table|csv|json]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import json
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+from agi_app.service.report import DailyFigures, fetch_report, fluctuation
+from agi_app.settings import get_settings
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "report", help="daily self-service and load figures"
+    )
+    p.add_argument("--from", dest="first", type=date.fromisoformat, required=True)
+    p.add_argument("--to", dest="last", type=date.fromisoformat, required=True)
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.set_defaults(handler=_handle)
+
+
+def render(figs: list[DailyFigures], fmt: str) -> str:
+    rows = [f.as_dict() for f in figs]
+    coeff = fluctuation(figs)
+    if fmt == "json":
+        return json.dumps({"days": rows, "fluctuation_coefficient": coeff}, indent=1)
+    if fmt == "csv":
+        out = io.StringIO()
+        w = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["day"])
+        w.writeheader()
+        w.writerows(rows)
+        return out.getvalue() + f"# fluctuation_coefficient,{coeff}\n"
+    head = (
+        f"{'day':<11}{'calls':>7}{'self-svc':>10}{'transfer':>10}{'L1':>5}{'L2':>5}{'L3':>5}"
+        f"{'L4':>5}{'abandon':>9}{'cb req':>8}{'cb made':>8}"
+    )
+    lines = [head, "-" * len(head)]
+    for f in figs:
+        lines.append(
+            f"{f.day.isoformat():<11}{f.calls:>7}{f.self_service_share:>10.1%}"
+            f"{f.transfer_share:>10.1%}"
+            + "".join(f"{f.shed[k]:>5}" for k in (1, 2, 3, 4))
+            + f"{f.abandoned_in_queue:>9}{f.callbacks_requested:>8}{f.callbacks_made:>8}"
+        )
+    total = sum(f.calls for f in figs)
+    ss = sum(f.self_service for f in figs)
+    lines.append(
+        f"\ncalls {total}, self-service share {ss / total if total else 0:.2%}, "
+        f"fluctuation coefficient {coeff}"
+    )
+    return "\n".join(lines)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    if args.last < args.first:
+        print("error: --to is before --from")
+        return 1
+    s = get_settings()
+
+    async def run() -> list[DailyFigures]:
+        conn = await asyncpg.connect(s.pg_dsn)
+        try:
+            return await fetch_report(conn, args.first, args.last, s.timezone)
+        finally:
+            await conn.close()
+
+    print(render(asyncio.run(run()), args.format))
+    return 0

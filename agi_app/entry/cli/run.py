@@ -1,0 +1,90 @@
+"""`agi-app run [--with-stack] [--clock ISO]`: serve the hotline in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+from typing import Any
+
+from agi_app.settings import get_settings
+
+log = logging.getLogger("agi_app")
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("run", help="serve the hotline (foreground)")
+    p.add_argument(
+        "--with-stack",
+        action="store_true",
+        help="also start PostgreSQL and Asterisk, and stop them on exit",
+    )
+    p.add_argument("--clock", help="QA business clock: act as if it were this ISO time")
+    p.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    s = get_settings()
+    if args.clock:
+        s = s.model_copy(update={"business_clock": args.clock})
+    if args.with_stack:
+        from agi_app.tools.stack.lifecycle import start, stop
+
+        start()
+        _banner(s)
+        try:
+            return _serve(s)
+        finally:
+            stop()
+    return _serve(s)
+
+
+def _serve(s: Any) -> int:
+    from agi_app.entry.wiring import build_runtime
+
+    if s.realtime_priority:
+        _realtime(s.realtime_priority)
+    if not s.orjson:
+        from agi_app.adapters.ari import jsonio
+
+        jsonio.use_stdlib()
+    if s.uvloop:
+        try:
+            import uvloop
+
+            uvloop.install()
+        except ImportError:  # optional speed-up
+            pass
+    runtime = build_runtime(s)
+    return asyncio.run(runtime.run())
+
+
+def _realtime(priority: int) -> None:
+    """SCHED_RR for this process; threads started later inherit it, children do not."""
+    try:
+        # Children (the TTS worker, espeak) start at normal priority again.
+        os.sched_setscheduler(0, os.SCHED_RR | os.SCHED_RESET_ON_FORK, os.sched_param(priority))
+        log.info("running at real-time priority %d (SCHED_RR)", priority)
+    except (PermissionError, OSError) as exc:
+        log.warning("real-time priority %d not set: %s", priority, exc)
+
+
+def _banner(s: Any) -> None:
+    from agi_app.tools.stack import postgres
+
+    print(
+        f"""
+==> The hotline is up. Call it with any SIP client on this machine:
+      sip:<number>@{s.bind_address}:{s.sip_port}
+    Numbers: 100 (demo IVR), 10086 (mobile operator, Mandarin), 95555 (bank, 中文/English),
+             8000 (native dialplan IVR, the benchmark baseline)
+    A test call from a second shell (press 1 after a second):
+      .venv/bin/agi-app qa call --from 13800138000 --to 100 --keys "wait 1; 1"
+    Journeys:   .venv/bin/agi-app journeys --last 5
+    Logs:       this terminal (app), {s.asterisk_root}/var/log/asterisk/messages.log,
+                {postgres.log_path(s)}
+    Stop:       Ctrl-C here, or `make stop` from another shell
+""",
+        flush=True,
+    )

@@ -1,0 +1,33 @@
+"""`agi-app stack`: set up, start, stop and inspect the real parts.
+
+``setup`` is idempotent: secrets, the Asterisk root, the PostgreSQL cluster,
+migrations, demo data. ``start``/``stop`` bring PostgreSQL and Asterisk up and down.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from agi_app.tools.stack.lifecycle import purge, setup, start, status, stop
+from agi_app.tools.stack.shell import StackError
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("stack", help="set up / start / stop the stack")
+    ss = p.add_subparsers(dest="stack_cmd", required=True)
+    ss.add_parser("setup", help="secrets, Asterisk root, database, migrations, demo data")
+    ss.add_parser("start", help="start PostgreSQL and Asterisk")
+    ss.add_parser("stop", help="stop the app, Asterisk and PostgreSQL; unmount")
+    ss.add_parser("status", help="what is running")
+    ss.add_parser("purge", help="stop everything and delete this checkout's database cluster")
+    p.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    try:
+        commands = {"setup": setup, "start": start, "stop": stop, "status": status, "purge": purge}
+        return commands[args.stack_cmd]()
+    except StackError as exc:
+        print(f"error: {exc}")
+        return 1

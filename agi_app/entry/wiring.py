@@ -1,0 +1,238 @@
+"""Assembling the running hotline from its parts (used by `agi-app run`).
+
+Everything is built here, before the first call, and validated: flows, the
+service policy, queues, shedding rules. A bad file stops the start with a
+message naming it. Wiring builds and hands in; it holds no business logic
+(that is in agi_app.service).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from agi_app.adapters.ami.client import Ami
+from agi_app.adapters.ami.live_load import LoadMonitor
+from agi_app.adapters.ari.app import Admission, AriApplication
+from agi_app.adapters.ari.call import AriCall
+from agi_app.adapters.ari.dialer import AriDialer, side_event
+from agi_app.adapters.ari.rest import AriRest
+from agi_app.adapters.fastagi.server import AgiServer
+from agi_app.adapters.postgres.customers import PgCustomerStore
+from agi_app.adapters.postgres.journeys import JourneyWriter
+from agi_app.adapters.postgres.pool import Database
+from agi_app.adapters.postgres.risk import PgRiskHistory
+from agi_app.adapters.postgres.spool import Spool
+from agi_app.adapters.prometheus.exporter import HotlineState, PrometheusExporter
+from agi_app.adapters.tts.factory import build_cache
+from agi_app.adapters.tts.voices import speakable_languages
+from agi_app.core.bus import DataBus
+from agi_app.core.clock import BusinessClock
+from agi_app.core.decisions import Identity
+from agi_app.core.flows.loader import Known
+from agi_app.core.journey import TeeJourney
+from agi_app.core.risk import load_risk
+from agi_app.core.routing.config import load_queues, load_service
+from agi_app.core.shedding.load import LoadTracker
+from agi_app.core.shedding.rules import load_rules
+from agi_app.entry.admin import build_admin
+from agi_app.entry.agi_routes import build_routes
+from agi_app.entry.runtime import Runtime, loop_lag_monitor
+from agi_app.entry.supervisor import Supervisor
+from agi_app.service.business import business_transactions
+from agi_app.service.call import CallServices, serve_call
+from agi_app.service.callbacks import CallbackWorker
+from agi_app.service.flows.engine import EngineDeps
+from agi_app.service.flows.registry import FlowRegistry
+from agi_app.service.identify import RiskCheck, identify
+from agi_app.service.route_only import RouteOnly
+from agi_app.service.shedding import SheddingService
+from agi_app.service.walk import FlowWalker
+from agi_app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AdminServer:
+    """The admin HTTP endpoint as a component."""
+
+    app: web.Application
+    host: str
+    port: int
+    runner: list[web.AppRunner]  # set at start
+
+    async def start(self) -> None:
+        runner = web.AppRunner(self.app)
+        await runner.setup()
+        await web.TCPSite(runner, self.host, self.port).start()
+        self.runner.append(runner)
+
+    async def stop(self) -> None:
+        for runner in self.runner:
+            await runner.cleanup()
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What is only closed at the end: HTTP sessions, the pool, TTS workers."""
+
+    rest: AriRest
+    db: Database
+    close_tts: Callable[[], None]
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        await self.rest.close()
+        await self.db.close()
+        self.close_tts()
+
+
+def _standard_caller() -> DataBus:
+    """An unknown caller's data bus: what the shedding gauge asks about."""
+    return DataBus("", "", "", None, None, "unknown")
+
+
+def build_runtime(s: Settings) -> Runtime:
+    """Validate configuration and assemble the runtime; raises on bad files."""
+    clock = BusinessClock(s.timezone)
+    if s.business_clock:
+        clock.set(datetime.fromisoformat(s.business_clock))
+    db = Database(s)
+    journey = JourneyWriter(
+        db.pool,
+        rejected_path=s.var_dir / "log" / "journeys-rejected.jsonl",
+        spool=Spool(s.journey_spool, s.journey_spool_max_bytes),
+        deadline_s=s.journey_write_deadline_ms / 1000,
+    )
+    rest = AriRest(
+        s.ari_base,
+        s.ari_user,
+        s.ari_password.get_secret_value(),
+        s.ari_app,
+        ws_max_waiting=s.ari_ws_max_waiting,
+    )
+    queues = load_queues(s.config_dir / "queues.yaml")
+    policy = load_service(s.config_dir / "service.yaml", queues)
+    transactions = business_transactions()
+    known = Known(
+        queues=set(queues.queues),
+        transactions=transactions,
+        languages=speakable_languages(s.config_dir),
+    )
+    registry = FlowRegistry(s.flows_dir, known)
+    cache = build_cache(s)
+    store = PgCustomerStore(db)
+    rules = load_rules(s.config_dir / "shedding.yaml")
+    tracker = LoadTracker(rules)
+    monitor = LoadMonitor(Ami(s), tracker, clock.now)
+    shedding = SheddingService(rules, policy, clock, tracker)
+    worker = CallbackWorker(db.pool, AriDialer(rest), lambda: monitor.queues)
+    deadline = s.lookup_deadline_ms / 1000
+
+    risk = RiskCheck(PgRiskHistory(db.pool), load_risk(s.config_dir / "risk.yaml"))
+
+    async def who(raw_caller: str) -> Identity:
+        return await identify(store, raw_caller, deadline, risk)
+
+    def flows() -> Any:
+        return registry.current
+
+    walker = FlowWalker(
+        policy,
+        queues,
+        clock,
+        flows,
+        EngineDeps(
+            renderer=cache,
+            journey=journey,
+            clock=clock,
+            transactions=transactions,
+            get_pool=db.pool,
+        ),
+    )
+    loops = Supervisor()
+    exporter = PrometheusExporter(
+        lambda: registry.current.by_number,
+        HotlineState(
+            shedding_level=lambda: shedding.decide(_standard_caller()).level,
+            queues=lambda: monitor.queues,
+            journey_backlog=lambda: journey.backlog,
+            journey_dropped=lambda: journey.dropped,
+            ari_reconnects=lambda: max(0, ari.stream.connects - 1),
+            loop_restarts=lambda: loops.restarts,
+            live_load_stale=lambda: monitor.stale,
+        ),
+    )
+    services = CallServices(clock, TeeJourney(journey, exporter), who, shedding.decide, walker)
+
+    async def serve_ari(call: AriCall, _args: tuple[str, ...]) -> None:
+        await serve_call(call, "ari", services)
+
+    ari = AriApplication(
+        rest,
+        serve_ari,
+        Admission(s.max_concurrent_calls, s.max_calls_per_second),
+        rest_over_ws=s.ari_rest_over_ws,
+        event_filter=s.ari_event_filter,
+        side_channels=worker.owns,  # channels the app dialled itself (callbacks)
+        on_side_event=lambda event: side_event(event, worker),
+    )
+    route_only = RouteOnly(who, shedding.decide, policy, queues, clock, flows)
+    agi = AgiServer(build_routes(services, route_only), s.agi_host, s.agi_port)
+
+    def stats() -> dict[str, Any]:
+        return {
+            "ari_connected": ari.stream.connected.is_set(),
+            "active_calls": len(ari.calls),
+            "ari_transport": rest.transport,
+            "ari_requests": {"websocket": rest.sent_ws, "http": rest.sent_http},
+            "journeys_written": journey.written,
+            "journeys_dropped": journey.dropped,
+            "journeys_rejected": journey.rejected,
+            "journeys_pending": journey.pending,
+            "journeys_spooling": journey.spooling,
+            "journeys_spooled": journey.spooled,
+            "journeys_replayed": journey.replayed,
+            "journey_spool_bytes": journey.spool_bytes,
+            "loop_restarts": dict(loops.restarts),
+            "live_load_stale": monitor.stale,
+            "business_clock": clock.now().isoformat(),
+            "business_clock_overridden": clock.overridden,
+        }
+
+    admin = AdminServer(
+        build_admin(
+            s.admin_token.get_secret_value(),
+            clock,
+            registry.reload,
+            stats,
+            exporter.render,
+            s.metrics_token.get_secret_value(),
+        ),
+        s.bind_address,
+        s.admin_port,
+        [],
+    )
+    return Runtime(
+        settings=s,
+        ari=ari,
+        journey=journey,
+        loops=loops,
+        background=(
+            ("journey-writer", journey.run),
+            ("ari-events", ari.run),
+            ("loop-lag", loop_lag_monitor),
+            ("load-monitor", monitor.run),
+            ("callback-worker", worker.run),
+        ),
+        components=(Resources(rest, db, cache.close), admin, agi),
+        reload=registry.reload,
+    )

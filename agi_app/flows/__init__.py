@@ -1,1 +1,0 @@
-"""Flow engine: IVR flows as validated YAML data, walked one task per call."""

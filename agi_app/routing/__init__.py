@@ -1,1 +1,0 @@
-"""Grades, queues and routing: configuration as data, decisions as pure functions."""

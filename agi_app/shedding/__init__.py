@@ -1,1 +1,0 @@
-"""Load shedding: month-start/month-end calendar and live queue load."""

@@ -1,0 +1,1 @@
+"""Benchmarks: SIPp load against the real stack, TTS renders, customer lookups."""
