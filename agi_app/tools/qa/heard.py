@@ -184,7 +184,9 @@ def check(
             result.status = "heard"
         else:
             _judge_cut(result, end, digits)
-        prev_start, cursor = found.start_s, max(cursor, end - 0.05)
+        # The last block that matched may hold the next prompt's quiet start
+        # (measured: 80 ms): the next one is looked for from a block before.
+        prev_start, cursor = found.start_s, max(cursor, end - am.BLOCK_S)
     return HeardReport(out, round(recording.size / am.RATE, 2), digits)
 
 
