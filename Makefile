@@ -25,11 +25,12 @@ packages:
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	else echo "==> System packages present"; fi
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements-qa.txt
 	@echo "==> Creating the virtualenv in $(VENV)"
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip
 	@$(PY) -m pip install -q -e '.[dev]'
+	@$(PY) -m pip install -q --require-hashes --only-binary :all: -r requirements-qa.txt
 	@touch $@
 
 venv: $(VENV)/.installed

@@ -28,6 +28,10 @@ class CallStep:
     at: datetime
     digits: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
+    # The sounds this node asked Asterisk to play, in order, each with its
+    # barge-in flag (stored in the step's detail as "prompts"; QA's heard check
+    # matches the caller's recording against them).
+    prompts: list[tuple[str, bool]] = field(default_factory=list)
 
 
 @dataclass

@@ -124,7 +124,9 @@ class AriRest:
         await self.request("POST", f"/channels/{channel}/answer", channel_op=True)
 
     async def play(self, channel: str, media: Sequence[str], playback_id: str) -> None:
-        params = [("media", m) for m in media]
+        # One comma-separated value: Asterisk keeps only the last of repeated
+        # media= parameters (measured: a six-sound menu played its last sound).
+        params = [("media", ",".join(media))]
         await self.request(
             "POST", f"/channels/{channel}/play/{playback_id}", params, channel_op=True
         )

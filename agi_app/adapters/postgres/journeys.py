@@ -369,6 +369,8 @@ def _text(value: str, limit: int) -> str:
 def _step_row(e: CallStep) -> tuple[Any, ...]:
     detail = dict(e.detail)
     seq = detail.pop("_seq", 0)
+    if e.prompts:
+        detail["prompts"] = [{"sound": s, "barge_in": b} for s, b in e.prompts]
     return (
         e.call_id,
         seq,

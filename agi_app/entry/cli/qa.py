@@ -4,6 +4,10 @@
         --expect "entry > welcome > main[1] > balance > say_balance > after_service[9] > bye" \\
         --expect-outcome completed --cause 16
 
+With ``--heard`` a recording SIP user agent (pjsua2) places the call instead
+of SIPp, and each prompt the journey names must be found in what it heard
+(``agi_app.tools.qa.heard``); a prompt not heard is a mismatch.
+
 Exit codes: 0 the call and its journey are as expected, 1 a mismatch (printed),
 2 the call itself failed (SIPp), 3 no journey appeared.
 """
@@ -23,8 +27,10 @@ import asyncpg
 from agi_app.adapters.postgres.journey_queries import node_path, wait_journey
 from agi_app.entry.cli import qa_run
 from agi_app.settings import get_settings
+from agi_app.tools.qa import heard_call
 from agi_app.tools.qa.ports import PortError
-from agi_app.tools.qa.runner import run_callers
+from agi_app.tools.qa.recorder import RecordedCall
+from agi_app.tools.qa.runner import SippResult, run_callers
 from agi_app.tools.qa.scenario import KeyScriptError, build_caller, parse_keys
 
 
@@ -42,6 +48,12 @@ def register(sub: Any) -> None:
     c.add_argument("--json", action="store_true")
     c.add_argument("--port", type=int, help="SIPp's SIP port (default: a free one)")
     c.add_argument("--media-port", type=int, help="SIPp's media port (uses it and +2)")
+    c.add_argument(
+        "--heard",
+        action="store_true",
+        help="call with a recording SIP user agent (pjsua2) and check that each prompt"
+        " the journey names was heard (exit 1 if one was not)",
+    )
     p.set_defaults(handler=lambda a: asyncio.run(run_qa_call(a)))
     qa_run.register(qs)
 
@@ -61,22 +73,28 @@ async def run_qa_call(args: argparse.Namespace) -> int:
         print(f"error: {exc}")
         return 1
     since = dt.datetime.now(dt.UTC)
-    with tempfile.TemporaryDirectory(prefix="agi-app-qa-") as tmp:
-        scenario = build_caller(steps, Path(tmp), expect_cause=args.cause)
-        try:
-            result = await run_callers(
-                scenario,
-                service=args.called,
-                callers=[args.caller],
-                calls=1,
-                limit=1,
-                timeout_s=args.timeout,
-                sip_port=args.port,
-                media_port=args.media_port,
-            )
-        except PortError as exc:
-            print(f"error: {exc}")
-            return 2
+    result: SippResult | RecordedCall
+    if args.heard:
+        result = await heard_call.place(
+            get_settings(), steps, args.caller, args.called, args.timeout
+        )
+    else:
+        with tempfile.TemporaryDirectory(prefix="agi-app-qa-") as tmp:
+            scenario = build_caller(steps, Path(tmp), expect_cause=args.cause)
+            try:
+                result = await run_callers(
+                    scenario,
+                    service=args.called,
+                    callers=[args.caller],
+                    calls=1,
+                    limit=1,
+                    timeout_s=args.timeout,
+                    sip_port=args.port,
+                    media_port=args.media_port,
+                )
+            except PortError as exc:
+                print(f"error: {exc}")
+                return 2
     print(f"call: {result.summary()}")
     if result.successful != 1:
         print(result.output[-1500:])
@@ -95,6 +113,13 @@ async def run_qa_call(args: argparse.Namespace) -> int:
         f"shedding={journey['shedding_level']}\n  {path}"
     )
     failures = []
+    if isinstance(result, RecordedCall):
+        if args.cause is not None and result.cause != args.cause:
+            failures.append(f"BYE cause {result.cause}, expected {args.cause}")
+        heard = heard_call.report(get_settings(), result, journey["steps"])
+        print(heard.table())
+        if not heard.ok:
+            failures.append("a prompt the journey names was not heard (see the table)")
     if args.expect and " ".join(args.expect.split()) != path:
         failures.append(f"path differs:\n  expected {args.expect}\n  got      {path}")
     if args.expect_outcome and args.expect_outcome != journey["outcome"]:

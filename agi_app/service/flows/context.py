@@ -54,10 +54,13 @@ class Ctx:
     cause: int | None = None
     facts: dict[str, Any] = field(default_factory=dict)
     reached_agent: bool = False
+    said: list[tuple[str, bool]] = field(default_factory=list)  # for the next step
 
     def step(self, node_id: str, node_type: str, digits: str = "", **detail: Any) -> None:
+        """Record a journey step, with the sounds said since the last one."""
+        said, self.said = self.said, []
         self.deps.journey.emit(
-            CallStep(self.call.call_id, node_id, node_type, self.deps.wall(), digits, detail)
+            CallStep(self.call.call_id, node_id, node_type, self.deps.wall(), digits, detail, said)
         )
 
 

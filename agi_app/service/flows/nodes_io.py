@@ -8,15 +8,14 @@ from agi_app.core.callcontrol import CallHangup
 from agi_app.core.flows import model as m
 from agi_app.core.flows.conditions import holds
 from agi_app.service.flows.context import Ctx
-from agi_app.service.flows.prompts import say, text_for
+from agi_app.service.flows.prompts import say, step_and_say, text_for
 
 CHOICE_TEXT = {"zh": "按{n}，{label}。", "en": "Press {n} for {label}. "}
 SELF_SERVICE_DONE = "self_service_attempted"
 
 
 async def play(node: m.Play, node_id: str, ctx: Ctx) -> str | None:
-    ctx.step(node_id, "play")
-    await say(ctx, *node.prompts, barge_in=node.barge_in)
+    await step_and_say(ctx, node_id, "play", *node.prompts, barge_in=node.barge_in)
     return node.next
 
 
@@ -159,8 +158,9 @@ async def transfer(node: m.Transfer, node_id: str, ctx: Ctx) -> str | None:
     if node.priority is not None:
         priority = node.priority
     ctx.facts.update(queue=queue)
-    ctx.step(node_id, "transfer", queue=queue, priority=priority)
-    await say(ctx, node.announce, barge_in=False)
+    await step_and_say(
+        ctx, node_id, "transfer", node.announce, barge_in=False, queue=queue, priority=priority
+    )
     try:
         result = await ctx.call.transfer_to_queue(queue, priority, node.timeout_s)
     except CallHangup:
@@ -175,8 +175,7 @@ async def transfer(node: m.Transfer, node_id: str, ctx: Ctx) -> str | None:
 
 
 async def hangup(node: m.Hangup, node_id: str, ctx: Ctx) -> str | None:
-    ctx.step(node_id, "hangup", cause=node.cause)
-    await say(ctx, node.prompt, barge_in=False)
+    await step_and_say(ctx, node_id, "hangup", node.prompt, barge_in=False, cause=node.cause)
     if not ctx.reached_agent:
         ctx.outcome = node.outcome
     ctx.cause = node.cause

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agi_app.core.flows.model import Prompt
 from agi_app.core.speech.say import render_template
@@ -37,6 +37,20 @@ async def media(ctx: Ctx, *prompts: Prompt | None) -> list[str]:
 
 
 async def say(ctx: Ctx, *prompts: Prompt | None, barge_in: bool = True) -> None:
+    """Play the prompts; the node's next journey step records their sounds."""
     sounds = await media(ctx, *prompts)
+    ctx.said.extend((s, barge_in) for s in sounds)
+    if sounds:
+        await ctx.call.play(sounds, barge_in=barge_in)
+
+
+async def step_and_say(
+    ctx: Ctx, node_id: str, node_type: str, *prompts: Prompt | None, barge_in: bool, **detail: Any
+) -> None:
+    """A step recorded before its prompts play (so a hangup mid-prompt keeps
+    it), with the sounds it is about to play."""
+    sounds = await media(ctx, *prompts)
+    ctx.said.extend((s, barge_in) for s in sounds)
+    ctx.step(node_id, node_type, **detail)
     if sounds:
         await ctx.call.play(sounds, barge_in=barge_in)
