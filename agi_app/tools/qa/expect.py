@@ -62,6 +62,7 @@ class Seen:
     connects: list[Connect] = field(default_factory=list)
     callbacks: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # E.164 -> row
     dialled: list[Dialled] = field(default_factory=list)
+    heard: dict[str, Any] = field(default_factory=dict)  # caller id -> HeardReport or error text
 
 
 def node_path(steps: list[dict[str, Any]]) -> list[str]:
@@ -173,7 +174,27 @@ class CallbackExpect(Strict):
         return Verdict(after <= self.within_s, what, text)
 
 
-KINDS = ("journey", "order", "callback")  # each expectation's first key, its tag below
+class HeardExpect(Strict):
+    """Every prompt the caller's journey names was heard (``qa call --heard``): that
+    caller is placed by the recording user agent instead of SIPp."""
+
+    heard: str  # caller id
+
+    def callers(self) -> list[str]:
+        return [self.heard]
+
+    def check(self, seen: Seen) -> Verdict:
+        what = f"heard {self.heard}"
+        report = seen.heard.get(self.heard)
+        if report is None:
+            return Verdict(False, what, "no recording or no journey to check it against")
+        if isinstance(report, str):
+            return Verdict(False, what, report)
+        table = "\n    ".join(report.table().splitlines())
+        return Verdict(bool(report.ok), what, table)
+
+
+KINDS = ("journey", "order", "callback", "heard")  # each expectation's first key, its tag below
 
 
 def _kind(raw: Any) -> str | None:
@@ -187,7 +208,8 @@ def _kind(raw: Any) -> str | None:
 Expectation = Annotated[
     Annotated[JourneyExpect, Tag("journey")]
     | Annotated[OrderExpect, Tag("order")]
-    | Annotated[CallbackExpect, Tag("callback")],
+    | Annotated[CallbackExpect, Tag("callback")]
+    | Annotated[HeardExpect, Tag("heard")],
     Discriminator(
         _kind,
         custom_error_type="expectation_kind",

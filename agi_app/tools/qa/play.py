@@ -26,8 +26,18 @@ from agi_app.adapters.ami.client import Ami
 from agi_app.adapters.postgres.journey_queries import wait_journey
 from agi_app.core.numbers import normalise
 from agi_app.settings import Settings
-from agi_app.tools.qa.expect import CallbackExpect, Connect, Dialled, JourneyExpect, Seen, Verdict
+from agi_app.tools.qa import heard_call
+from agi_app.tools.qa.expect import (
+    CallbackExpect,
+    Connect,
+    Dialled,
+    HeardExpect,
+    JourneyExpect,
+    Seen,
+    Verdict,
+)
 from agi_app.tools.qa.plan import Caller, Scenario
+from agi_app.tools.qa.recorder import RecordedCall
 from agi_app.tools.qa.runner import Answerer, SippResult, run_callers
 from agi_app.tools.qa.scenario import build_answerer, build_busy_agent, build_caller, parse_keys
 
@@ -125,7 +135,14 @@ async def _start_parties(scn: Scenario, s: Settings, ports: dict[str, int], work
     return started
 
 
-async def _place(cid: str, c: Caller, tl: Timeline, work: Path) -> SippResult:
+async def _place(
+    cid: str,
+    c: Caller,
+    tl: Timeline,
+    work: Path,
+    s: Settings,
+    recorded: dict[str, RecordedCall | None],
+) -> SippResult | RecordedCall:
     if c.at:
         await asyncio.sleep(max(0.0, c.at - tl.t()))
     for cond in c.after:
@@ -133,6 +150,12 @@ async def _place(cid: str, c: Caller, tl: Timeline, work: Path) -> SippResult:
         await tl.wait(other, event)
     if c.delay_s:
         await asyncio.sleep(c.delay_s)
+    if cid in recorded:  # a heard expectation: the recording user agent places it
+        tl.mark(cid, "started", f"({c.number} calls {c.line}, recorded)")
+        rec = await heard_call.place(s, parse_keys(c.keys), c.number, c.line, c.timeout_s)
+        recorded[cid] = rec
+        tl.mark(cid, "ended", f"({rec.summary()})")
+        return rec
     xml = build_caller(parse_keys(c.keys), work / cid, expect_cause=c.cause)
     tl.mark(cid, "started", f"({c.number} calls {c.line})")
     result = await run_callers(
@@ -147,6 +170,18 @@ async def _place(cid: str, c: Caller, tl: Timeline, work: Path) -> SippResult:
     )
     tl.mark(cid, "ended", f"({result.summary()})")
     return result
+
+
+def _heard(s: Settings, recorded: dict[str, RecordedCall | None], seen: Seen) -> None:
+    """Match each recorded caller's recording against its journey's prompts."""
+    for cid, rec in recorded.items():
+        journey = seen.journeys.get(cid)
+        if rec is None or journey is None:
+            continue
+        try:
+            seen.heard[cid] = heard_call.report(s, rec, journey["steps"])
+        except (OSError, ValueError) as exc:
+            seen.heard[cid] = f"cannot check the recording: {exc}"
 
 
 def _watch(ami: Ami, scn: Scenario, tl: Timeline, seen: Seen) -> None:
@@ -172,7 +207,10 @@ def _watch(ami: Ami, scn: Scenario, tl: Timeline, seen: Seen) -> None:
 
 
 async def _journeys(conn: Any, scn: Scenario, since: dt.datetime, seen: Seen) -> None:
-    wanted = sorted({e.journey for e in scn.expect if isinstance(e, JourneyExpect)})
+    wanted = sorted(
+        {e.journey for e in scn.expect if isinstance(e, JourneyExpect)}
+        | {e.heard for e in scn.expect if isinstance(e, HeardExpect)}
+    )
     deadline = time.monotonic() + JOURNEY_WAIT_S
     for cid in wanted:
         left = max(0.5, deadline - time.monotonic())
@@ -234,7 +272,7 @@ async def play(
         ami.close()
         raise
     parties: dict[str, Answerer] = {}
-    tasks: dict[str, asyncio.Task[SippResult]] = {}
+    tasks: dict[str, asyncio.Task[SippResult | RecordedCall]] = {}
     try:
         await cancel_open_callbacks(conn, scn, say)
         if scn.clock is not None:
@@ -250,13 +288,18 @@ async def play(
         since = dt.datetime.now(dt.UTC)
         tl.t0 = time.monotonic()
         end = tl.t0 + scn.timeout_s
+        recorded: dict[str, RecordedCall | None] = {
+            e.heard: None for e in scn.expect if isinstance(e, HeardExpect)
+        }
         tasks = {
-            cid: asyncio.create_task(_place(cid, c, tl, work)) for cid, c in scn.callers.items()
+            cid: asyncio.create_task(_place(cid, c, tl, work, s, recorded))
+            for cid, c in scn.callers.items()
         }
         _, pending = await asyncio.wait(tasks.values(), timeout=scn.timeout_s)
         for task in pending:
             task.cancel()
         await _journeys(conn, scn, since, seen)
+        _heard(s, recorded, seen)
         await _callbacks(conn, scn, since, parties.get("phone"), seen, end)
     finally:
         for task in tasks.values():
@@ -273,7 +316,7 @@ async def play(
     ]
 
 
-def _call_verdict(cid: str, task: asyncio.Task[SippResult], work: Path) -> Verdict:
+def _call_verdict(cid: str, task: asyncio.Task[SippResult | RecordedCall], work: Path) -> Verdict:
     what = f"call {cid}"
     if task.cancelled():
         return Verdict(False, what, "did not finish within the scenario's timeout_s")
