@@ -23,6 +23,7 @@ from agi_app.adapters.ari.call import AriCall
 from agi_app.adapters.ari.dialer import AriDialer, side_event
 from agi_app.adapters.ari.rest import AriRest
 from agi_app.adapters.fastagi.server import AgiServer
+from agi_app.adapters.postgres.controls import PgControlStore
 from agi_app.adapters.postgres.customers import PgCustomerStore
 from agi_app.adapters.postgres.journeys import JourneyWriter
 from agi_app.adapters.postgres.pool import Database
@@ -44,6 +45,7 @@ from agi_app.entry.supervisor import Supervisor
 from agi_app.service.business import business_transactions
 from agi_app.service.call import CallServices, serve_call
 from agi_app.service.callbacks import CallbackWorker
+from agi_app.service.controls import ControlsService
 from agi_app.service.flows.engine import EngineDeps
 from agi_app.service.flows.registry import FlowRegistry
 from agi_app.service.identify import identify
@@ -126,6 +128,8 @@ def build_runtime(s: Settings) -> Runtime:
     tracker = LoadTracker(rules)
     monitor = LoadMonitor(Ami(s), tracker, clock.now)
     shedding = SheddingService(rules, policy, clock, tracker)
+    controls = ControlsService(PgControlStore(db.pool), rules.levels, cache)
+    decide = controls.decide_with(shedding.decide)  # a forced level over the rules
     worker = CallbackWorker(db.pool, AriDialer(rest), lambda: monitor.queues)
     deadline = s.lookup_deadline_ms / 1000
 
@@ -147,12 +151,13 @@ def build_runtime(s: Settings) -> Runtime:
             transactions=transactions,
             get_pool=db.pool,
         ),
+        controls,
     )
     loops = Supervisor()
     exporter = PrometheusExporter(
         lambda: registry.current.by_number,
         HotlineState(
-            shedding_level=lambda: shedding.decide(_standard_caller()).level,
+            shedding_level=lambda: decide(_standard_caller()).level,
             queues=lambda: monitor.queues,
             journey_backlog=lambda: journey.backlog,
             journey_dropped=lambda: journey.dropped,
@@ -160,7 +165,7 @@ def build_runtime(s: Settings) -> Runtime:
             loop_restarts=lambda: loops.restarts,
         ),
     )
-    services = CallServices(clock, TeeJourney(journey, exporter), who, shedding.decide, walker)
+    services = CallServices(clock, TeeJourney(journey, exporter), who, decide, walker)
 
     async def serve_ari(call: AriCall, _args: tuple[str, ...]) -> None:
         await serve_call(call, "ari", services)
@@ -174,7 +179,7 @@ def build_runtime(s: Settings) -> Runtime:
         side_channels=worker.owns,  # channels the app dialled itself (callbacks)
         on_side_event=lambda event: side_event(event, worker),
     )
-    route_only = RouteOnly(who, shedding.decide, policy, queues, clock, flows)
+    route_only = RouteOnly(who, decide, policy, queues, clock, flows)
     agi = AgiServer(build_routes(services, route_only), s.agi_host, s.agi_port)
 
     def stats() -> dict[str, Any]:
@@ -215,6 +220,7 @@ def build_runtime(s: Settings) -> Runtime:
             ("loop-lag", loop_lag_monitor),
             ("load-monitor", monitor.run),
             ("callback-worker", worker.run),
+            ("controls", controls.run),
         ),
         components=(Resources(rest, db, cache.close), admin, agi),
         reload=registry.reload,

@@ -42,6 +42,8 @@ END_FIELDS = (
     "queue",
     "queue_status",
     "agent",
+    "announcement",
+    "ab_variant",
 )
 
 
