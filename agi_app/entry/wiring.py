@@ -40,6 +40,7 @@ from agi_app.core.shedding.load import LoadTracker
 from agi_app.core.shedding.rules import load_rules
 from agi_app.entry.admin import build_admin
 from agi_app.entry.agi_routes import build_routes
+from agi_app.entry.console import ConsoleDeps, add_console
 from agi_app.entry.runtime import Runtime, loop_lag_monitor
 from agi_app.entry.supervisor import Supervisor
 from agi_app.service.business import business_transactions
@@ -49,6 +50,7 @@ from agi_app.service.controls import ControlsService
 from agi_app.service.flows.engine import EngineDeps
 from agi_app.service.flows.registry import FlowRegistry
 from agi_app.service.identify import identify
+from agi_app.service.live import LiveCalls
 from agi_app.service.route_only import RouteOnly
 from agi_app.service.shedding import SheddingService
 from agi_app.service.walk import FlowWalker
@@ -105,7 +107,9 @@ def build_runtime(s: Settings) -> Runtime:
     if s.business_clock:
         clock.set(datetime.fromisoformat(s.business_clock))
     db = Database(s)
-    journey = JourneyWriter(db.pool, rejected_path=s.var_dir / "log" / "journeys-rejected.jsonl")
+    writer = JourneyWriter(db.pool, rejected_path=s.var_dir / "log" / "journeys-rejected.jsonl")
+    live = LiveCalls()  # calls in progress, for the console
+    journey = TeeJourney(writer, live)
     rest = AriRest(
         s.ari_base,
         s.ari_user,
@@ -159,13 +163,13 @@ def build_runtime(s: Settings) -> Runtime:
         HotlineState(
             shedding_level=lambda: decide(_standard_caller()).level,
             queues=lambda: monitor.queues,
-            journey_backlog=lambda: journey.backlog,
-            journey_dropped=lambda: journey.dropped,
+            journey_backlog=lambda: writer.backlog,
+            journey_dropped=lambda: writer.dropped,
             ari_reconnects=lambda: max(0, ari.stream.connects - 1),
             loop_restarts=lambda: loops.restarts,
         ),
     )
-    services = CallServices(clock, TeeJourney(journey, exporter), who, decide, walker)
+    services = CallServices(clock, TeeJourney(writer, live, exporter), who, decide, walker)
 
     async def serve_ari(call: AriCall, _args: tuple[str, ...]) -> None:
         await serve_call(call, "ari", services)
@@ -188,14 +192,28 @@ def build_runtime(s: Settings) -> Runtime:
             "active_calls": len(ari.calls),
             "ari_transport": rest.transport,
             "ari_requests": {"websocket": rest.sent_ws, "http": rest.sent_http},
-            "journeys_written": journey.written,
-            "journeys_dropped": journey.dropped,
-            "journeys_rejected": journey.rejected,
+            "journeys_written": writer.written,
+            "journeys_dropped": writer.dropped,
+            "journeys_rejected": writer.rejected,
             "loop_restarts": dict(loops.restarts),
             "business_clock": clock.now().isoformat(),
             "business_clock_overridden": clock.overridden,
         }
 
+    console = ConsoleDeps(
+        token=s.admin_token.get_secret_value(),
+        controls=controls,
+        flows=lambda: registry.current,
+        live=live,
+        queues=lambda: monitor.queues,
+        shedding=lambda: decide(_standard_caller()),
+        get_pool=db.pool,
+        reload=registry.reload,
+        rules=rules,
+        timezone=s.timezone,
+        sounds_dir=s.sounds_dir,
+        now=clock.now,
+    )
     admin = AdminServer(
         build_admin(
             s.admin_token.get_secret_value(),
@@ -204,6 +222,7 @@ def build_runtime(s: Settings) -> Runtime:
             stats,
             exporter.render,
             s.metrics_token.get_secret_value(),
+            lambda app: add_console(app, console),
         ),
         s.bind_address,
         s.admin_port,
@@ -212,10 +231,10 @@ def build_runtime(s: Settings) -> Runtime:
     return Runtime(
         settings=s,
         ari=ari,
-        journey=journey,
+        journey=writer,
         loops=loops,
         background=(
-            ("journey-writer", journey.run),
+            ("journey-writer", writer.run),
             ("ari-events", ari.run),
             ("loop-lag", loop_lag_monitor),
             ("load-monitor", monitor.run),
