@@ -71,8 +71,11 @@ async def one_flow(request: web.Request) -> web.Response:
     key = (flow.id, flows.version)
     if key not in SVG_CACHE:
         SVG_CACHE[key] = await _svg(to_dot(flow))
-    async with (await _pool(deps)).acquire() as conn:
-        traffic = await node_traffic(conn, flow.id, first, last, deps.timezone)
+    traffic: dict[str, dict[str, int]] = {}
+    pool = await deps.get_pool()
+    if pool is not None:  # the graph is drawn even while the database is away
+        async with pool.acquire() as conn:
+            traffic = await node_traffic(conn, flow.id, first, last, deps.timezone)
     nodes = {nid: node.model_dump(mode="json") for nid, node in flow.nodes.items()}
     return web.json_response(
         {
