@@ -195,7 +195,15 @@ class MemoryControlStore:
         before = self.rows.get((kind, scope))
         self.rows[(kind, scope)] = body
         self.audit_lines.append(
-            {"who": who, "action": "set", "kind": kind, "before": before, "after": body}
+            {
+                "at": "",
+                "who": who,
+                "action": "set",
+                "kind": kind,
+                "scope": scope,
+                "before": before,
+                "after": body,
+            }
         )
         return before
 
@@ -204,7 +212,15 @@ class MemoryControlStore:
         before = self.rows.pop((kind, scope), None)
         if before is not None:
             self.audit_lines.append(
-                {"who": who, "action": "clear", "kind": kind, "before": before, "after": None}
+                {
+                    "at": "",
+                    "who": who,
+                    "action": "clear",
+                    "kind": kind,
+                    "scope": scope,
+                    "before": before,
+                    "after": None,
+                }
             )
         return before
 
