@@ -135,6 +135,11 @@ async def test_pages_need_a_session(console: Console) -> None:
 async def test_log_in_without_the_form_token_is_refused(console: Console) -> None:
     resp = await console.client.post("/login", data={"token": TOKEN}, allow_redirects=False)
     assert resp.status == 403
+    await console.client.get("/login")  # a pre-session cookie, then a hostile form token
+    resp = await console.client.post(
+        "/login", data={"token": "令牌", "csrf": "令牌"}, allow_redirects=False
+    )
+    assert resp.status == 403
     assert (await console.client.get("/api/controls")).status == 401
 
 

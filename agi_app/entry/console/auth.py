@@ -52,7 +52,9 @@ class Sessions:
 
     def log_in(self, address: str, given: str) -> tuple[str, Session] | None:
         """A new session for the right token; None (and one failure counted) if wrong."""
-        if not self.token or not hmac.compare_digest(given.encode(), self.token.encode()):
+        if not self.token or not hmac.compare_digest(
+            given.encode("utf-8", "surrogateescape"), self.token.encode("utf-8", "surrogateescape")
+        ):
             self.failures.setdefault(address, deque()).append(self.now())
             return None
         self.failures.pop(address, None)
@@ -89,4 +91,6 @@ async def csrf_ok(request: web.Request, expected: str) -> bool:
         form = await request.post()
         raw = form.get("csrf", "")
         given = raw if isinstance(raw, str) else ""
-    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+    return bool(expected) and hmac.compare_digest(
+        given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape")
+    )

@@ -22,7 +22,10 @@ async def operator(request: web.Request, *, post: bool = False) -> str:
     deps = request.app[DEPS_KEY]
     given = request.headers.get("Authorization", "")
     if given and deps.token:
-        if hmac.compare_digest(given.encode(), f"Bearer {deps.token}".encode()):
+        if hmac.compare_digest(
+            given.encode("utf-8", "surrogateescape"),
+            f"Bearer {deps.token}".encode("utf-8", "surrogateescape"),
+        ):
             return f"token@{request.remote or '-'}"
         raise refuse(web.HTTPUnauthorized, "unauthorised")
     session = deps.sessions.get(request)

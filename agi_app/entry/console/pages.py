@@ -84,6 +84,13 @@ def _page(page: str, title: str) -> Callable[[web.Request], Awaitable[web.Stream
     return handler
 
 
+def _same(a: str, b: str) -> bool:
+    """Constant-time comparison that any text (non-ASCII too) may reach."""
+    return secrets.compare_digest(
+        a.encode("utf-8", "surrogateescape"), b.encode("utf-8", "surrogateescape")
+    )
+
+
 def _login_page(error: str = "", status: int = 200) -> web.Response:
     pre = secrets.token_urlsafe(24)
     resp = _html(LOGIN.format(csrf=pre, error=escape(error)), status)
@@ -104,7 +111,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         return _login_page("尝试过多，请稍后再试 Too many attempts: wait a minute", 429)
     form = await request.post()
     pre, given = request.cookies.get(PRE_COOKIE, ""), form.get("csrf", "")
-    if not pre or not isinstance(given, str) or not secrets.compare_digest(pre, given):
+    if not pre or not isinstance(given, str) or not _same(pre, given):
         return _login_page("表单已过期，请重试 The form expired: try again", 403)
     token = form.get("token", "")
     made = sessions.log_in(address, token if isinstance(token, str) else "")
