@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -212,7 +213,7 @@ def build_runtime(s: Settings) -> Runtime:
         rules=rules,
         timezone=s.timezone,
         sounds_dir=s.sounds_dir,
-        now=clock.now,
+        now=lambda: datetime.now(ZoneInfo(s.timezone)),  # journeys are in real time
     )
     admin = AdminServer(
         build_admin(

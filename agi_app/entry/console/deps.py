@@ -36,7 +36,7 @@ class ConsoleDeps:
     rules: SheddingRules
     timezone: str
     sounds_dir: Path
-    now: Callable[[], datetime]  # business time (days of the report)
+    now: Callable[[], datetime]  # real time in the hotline's zone (journeys' days)
     sessions: Sessions = field(init=False)
 
     def __post_init__(self) -> None:

@@ -51,6 +51,7 @@ async def list_flows(request: web.Request) -> web.Response:
     flows = request.app[DEPS_KEY].flows()
     return web.json_response(
         {
+            "today": request.app[DEPS_KEY].now().date().isoformat(),
             "version": flows.version,
             "flows": [
                 {"id": fid, "file": flows.files.get(fid, ""), "numbers": f.entry_numbers}

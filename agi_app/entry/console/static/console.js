@@ -270,11 +270,12 @@ async function showFlow() {
 }
 
 async function initFlows() {
-  const today = new Date();
-  const week = new Date(today.getTime() - 6 * 86400000);
-  $("flow-to").value = today.toISOString().slice(0, 10);
-  $("flow-from").value = week.toISOString().slice(0, 10);
   const flows = await api("/api/flows");
+  // The hotline's today, not the browser's: journeys' days are in its time zone.
+  const today = new Date(flows.today + "T00:00:00Z");
+  const week = new Date(today.getTime() - 6 * 86400000);
+  $("flow-to").value = flows.today;
+  $("flow-from").value = week.toISOString().slice(0, 10);
   fillSelect("flow-select", flows.flows.map((f) => f.id));
   $("flow-show").addEventListener("click", showFlow);
   $("flow-select").addEventListener("change", showFlow);
@@ -293,7 +294,9 @@ async function initFlows() {
 // --- Month -----------------------------------------------------------------------
 
 async function showMonth() {
-  const data = await api(`/api/month?month=${encodeURIComponent($("month-pick").value)}`);
+  const picked = $("month-pick").value;
+  const data = await api(picked ? `/api/month?month=${encodeURIComponent(picked)}` : "/api/month");
+  $("month-pick").value = data.month;
   $("m-calls").textContent = data.calls;
   $("m-fluct").textContent = data.fluctuation;
   const labels = data.days.map((d) => d.day.slice(8));
@@ -305,7 +308,6 @@ async function showMonth() {
 }
 
 async function initMonth() {
-  $("month-pick").value = new Date().toISOString().slice(0, 7);
   $("month-show").addEventListener("click", showMonth);
   await showMonth();
 }
