@@ -193,10 +193,12 @@ async def test_ab_split_from_the_console_shows_both_variants(
 def screenshots(d: WebDriver, app: AppProcess) -> None:
     """The Flows and Month pages (traffic from the calls above), and Now on a phone."""
     d.get(base(app) + "/flows")
-    Select(until(d, lambda d: d.find_element(By.ID, "flow-select"))).select_by_value("demo_ivr")
-    until(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#graph svg text.traffic"))
+    until(d, lambda d: "demo_ivr" in text(d, "flow-select"))
+    Select(d.find_element(By.ID, "flow-select")).select_by_value("demo_ivr")
+    until(d, lambda d: "greeting" in text(d, "traffic"))  # demo_ivr's, with the calls above
     until(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#variants tbody tr"))
-    d.find_element(By.CSS_SELECTOR, "#graph svg g.node").click()
+    node = d.find_element(By.CSS_SELECTOR, "#graph svg g.node")
+    d.execute_script("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", node)
     until(d, lambda d: "visits" in text(d, "node-detail"))
     d.save_screenshot(str(SHOTS / "flows.png"))
     d.get(base(app) + "/month")

@@ -238,10 +238,14 @@ function showNode(id, data) {
     el("pre", JSON.stringify(data.nodes[id], null, 2)));
 }
 
+let flowShown = 0; // only the latest request draws (a quick change of flow races the first)
+
 async function showFlow() {
+  const mine = ++flowShown;
   const id = $("flow-select").value;
   const q = new URLSearchParams({ from: $("flow-from").value, to: $("flow-to").value });
   const data = await api(`/api/flows/${encodeURIComponent(id)}?${q}`);
+  if (mine !== flowShown) return;
   const graph = safeSvg(data.svg);
   graph.removeAttribute("width");
   graph.removeAttribute("height");
@@ -263,6 +267,7 @@ async function showFlow() {
   fillTable("traffic", Object.entries(data.traffic).sort((a, b) => b[1].visits - a[1].visits)
     .map(([n, t]) => [n, t.visits, t.hangups, t.agent_requests]));
   const v = await api(`/api/variants?${q}`);
+  if (mine !== flowShown) return;
   fillTable("variants", v.variants.map((r) => [r.variant, r.calls,
     `${pct(r.self_service_share)} (${r.self_service}/${r.calls})`,
     `${pct(r.transfer_share)} (${r.transferred}/${r.calls})`,
