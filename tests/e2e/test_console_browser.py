@@ -123,7 +123,7 @@ async def test_announcement_from_the_console_reaches_the_next_call(
         assert result.successful == 1, result.output
         journey = await wait_journey(db, "13900008002", since)
         assert journey["announcement"] == ident
-        assert journey["steps"][0]["node"] == "announcement"
+        assert journey["steps"][0]["node"] == "emergency-announcement"
         await asyncio.to_thread(browser.save_screenshot, str(SHOTS / "now-announcement.png"))
     finally:
         await asyncio.to_thread(browser.find_element(By.ID, "announce-clear").click)
@@ -197,9 +197,12 @@ def screenshots(d: WebDriver, app: AppProcess) -> None:
     Select(d.find_element(By.ID, "flow-select")).select_by_value("demo_ivr")
     until(d, lambda d: "greeting" in text(d, "traffic"))  # demo_ivr's, with the calls above
     until(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#variants tbody tr"))
-    node = d.find_element(By.CSS_SELECTOR, "#graph svg g.node")
+    node = d.execute_script(
+        "return [...document.querySelectorAll('#graph svg g.node')]"
+        ".find(g => g.dataset.node === 'greeting')"
+    )
     d.execute_script("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", node)
-    until(d, lambda d: "visits" in text(d, "node-detail"))
+    until(d, lambda d: "greeting" in text(d, "node-detail"))
     d.save_screenshot(str(SHOTS / "flows.png"))
     d.get(base(app) + "/month")
     until(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#month-chart svg rect"))

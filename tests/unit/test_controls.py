@@ -269,7 +269,7 @@ async def test_announcement_plays_before_the_flow_and_is_recorded(tmp_path: Path
     assert call.media == ["fake/zh/紧急通知", "fake/zh/这是甲流程"]
     assert call.plays[0].barge_in is False
     steps = [e for e in journey.events if isinstance(e, CallStep)]
-    assert (steps[0].node, steps[0].detail["id"]) == ("announcement", "a1")
+    assert (steps[0].node, steps[0].detail["id"]) == ("emergency-announcement", "a1")
     assert result.facts["announcement"] == "a1" and "ab_variant" not in result.facts
 
 

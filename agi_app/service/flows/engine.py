@@ -23,6 +23,7 @@ from agi_app.service.flows.runners import RUNNERS
 __all__ = ["EngineDeps", "Preamble", "Router", "default_router", "run_flow"]
 
 log = logging.getLogger(__name__)
+EMERGENCY_STEP = "emergency-announcement"  # the journey step of an operator's announcement
 
 
 async def run_flow(
@@ -65,7 +66,8 @@ async def _preamble(ctx: Ctx, pre: Preamble, split: bool) -> None:
     if ann is None:
         return
     ctx.facts["announcement"] = ann.id
-    ctx.step("announcement", "announcement", id=ann.id, text=ann.text[:200], prompt=ann.prompt)
+    # Its own step before the flow's first node (its name is not a node of the shipped flows).
+    ctx.step(EMERGENCY_STEP, "announcement", id=ann.id, text=ann.text[:200], prompt=ann.prompt)
     if ann.prompt:
         sounds = [ann.prompt]
     else:
