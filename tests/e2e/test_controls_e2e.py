@@ -94,6 +94,8 @@ async def test_forced_level_from_the_cli_reaches_the_next_call(
         assert (journey["shedding_level"], journey["shedding_rule"]) == (2, "manual")
     finally:
         assert cli("shedding", "clear").returncode == 0
+        # The next test's calls must not meet the level the app has not yet dropped.
+        await app_controls(app.settings, lambda c: c["escalation"] is None)
     audit = await db.fetch(
         "SELECT action, who FROM control_audit WHERE kind = 'escalation' ORDER BY id DESC LIMIT 2"
     )
