@@ -46,16 +46,17 @@ async def test_store_round_trip_with_audit(stack: Settings) -> None:
         return pool
 
     store = PgControlStore(get_pool)
-    body = {"line": "100", "flow_a": "demo_ivr", "flow_b": "mobile_10086", "share": 0.5}
+    # A line no call dials: the running app may read this split before it is cleared.
+    body = {"line": "e2e-line", "flow_a": "demo_ivr", "flow_b": "mobile_10086", "share": 0.5}
     try:
-        await store.clear("ab_split", "100", "e2e")
-        assert await store.put("ab_split", "100", body, None, "e2e") is None
-        assert (await store.load()).splits["100"].share == 0.5
+        await store.clear("ab_split", "e2e-line", "e2e")
+        assert await store.put("ab_split", "e2e-line", body, None, "e2e") is None
+        assert (await store.load()).splits["e2e-line"].share == 0.5
         past = {"level": 2, "until": "2000-01-01T00:00:00+00:00", "reason": "old"}
         await store.put("escalation", "", past, dt.datetime(2000, 1, 1, tzinfo=dt.UTC), "e2e")
         assert (await store.load()).escalation is None  # expired rows are not read
         await store.clear("escalation", "", "e2e")
-        assert await store.clear("ab_split", "100", "e2e") == body
+        assert await store.clear("ab_split", "e2e-line", "e2e") == body
         audit = await store.audit(4)
         assert [(a["action"], a["kind"]) for a in audit][:2] == [
             ("clear", "ab_split"),
