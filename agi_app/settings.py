@@ -78,6 +78,15 @@ class Settings(BaseSettings):
     pg_pool_min: int = 2
     pg_pool_max: int = 10
     lookup_deadline_ms: int = 150
+    # Complaint risk: the score is always computed and recorded; with this off,
+    # routing never treats a caller as at risk (QA of grade order and shedding
+    # with callers whose test calls pile up a history).
+    risk_routing: bool = True
+    # Journeys while PostgreSQL is away or slower than the deadline: a spool on
+    # local disk (default var/spool/journeys), replayed when it is back and at start.
+    journey_spool_dir: Path | None = None
+    journey_spool_max_bytes: int = Field(default=1_000_000_000, ge=0)
+    journey_write_deadline_ms: int = Field(default=2000, ge=1)
     # CRM import: files over either limit are refused before anything is written.
     import_max_bytes: int = 200_000_000
     import_max_rows: int = 2_000_000
@@ -102,6 +111,10 @@ class Settings(BaseSettings):
     def pg_dsn(self) -> str:
         pw = self.pg_password.get_secret_value()
         return f"postgresql://{self.pg_user}:{pw}@{self.pg_host}:{self.pg_port}/{self.pg_database}"
+
+    @property
+    def journey_spool(self) -> Path:
+        return self.journey_spool_dir or self.var_dir / "spool" / "journeys"
 
     @property
     def ari_base(self) -> str:

@@ -12,7 +12,7 @@ import datetime as dt
 import shutil
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,7 +21,10 @@ import aiohttp
 import asyncpg
 import pytest
 
+from agi_app.adapters.ami.client import Ami
+from agi_app.adapters.ami.live_load import parse_queue_summary
 from agi_app.adapters.postgres.journey_queries import wait_journey
+from agi_app.core.shedding.load import QueueLoad
 from agi_app.core.shedding.rules import calendar_holds, load_rules
 from agi_app.settings import PROJECT_ROOT, Settings, get_settings
 from agi_app.tools.appproc import AppProcess as BaseAppProcess
@@ -147,6 +150,10 @@ def app(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[A
     for f in (PROJECT_ROOT / "flows").glob("*.yaml"):
         shutil.copy(f, flows / f.name)
     proc = AppProcess(stack, log_path)
+    # Test callers call again and again: their history would make them complaint
+    # risks and change their routing. Scores are still recorded; the risk test
+    # turns routing on for itself.
+    proc.env["AGI_APP_RISK_ROUTING"] = "0"
     proc.flows_dir = flows
     # Flow paths differ on peak days: the test app lives on a quiet business day.
     proc.quiet_clock = True
@@ -226,3 +233,68 @@ async def admin(s: Settings, method: str, path: str, body: Any = None) -> tuple[
         session.request(method, url, json=body) as resp,
     ):
         return resp.status, await resp.json()
+
+
+async def wait_queue(
+    s: Settings, queue: str, holds: Callable[[QueueLoad], bool], timeout: float = 30
+) -> QueueLoad:
+    """Until AMI QueueSummary shows ``queue`` as ``holds`` wants it; its figures then."""
+    ami = Ami(s)
+    await ami.connect()
+    seen: list[QueueLoad] = []  # each change, for the failure message
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                loads = parse_queue_summary(
+                    list(await ami.action({"Action": "QueueSummary"}, as_list=True))
+                )
+                load = loads.get(queue)
+                if load is not None and holds(load):
+                    return load
+                if load is not None and (not seen or seen[-1] != load):
+                    seen.append(load)
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        raise AssertionError(f"queue {queue} within {timeout} s: {seen}") from None
+    finally:
+        ami.close()
+
+
+async def route_decision(s: Settings, caller: str, called: str) -> dict[str, str]:
+    """What the running app decides for ``caller`` now (grade, queue, shedding level),
+    asked as a site's dialplan asks: FastAGI ``route``, the test playing Asterisk."""
+    reader, writer = await asyncio.open_connection(s.agi_host, s.agi_port)
+    header = (
+        "agi_network: yes\nagi_network_script: route\n"
+        f"agi_request: agi://{s.agi_host}/route\nagi_channel: PJSIP/probe-0001\n"
+        f"agi_uniqueid: probe-{time.monotonic_ns()}\nagi_callerid: {caller}\n"
+        f"agi_dnid: {called}\nagi_extension: {called}\nagi_arg_1: {called}\n\n"
+    )
+    found: dict[str, str] = {}
+    try:
+        writer.write(header.encode())
+        await writer.drain()
+        async with asyncio.timeout(10):
+            while "AGI_APP_STATUS" not in found:
+                line = (await reader.readline()).decode().strip()
+                if not line:
+                    raise AssertionError(f"route: closed after {found}")
+                if line.startswith("SET VARIABLE "):
+                    name, _, value = line.removeprefix("SET VARIABLE ").partition(" ")
+                    found[name] = value.strip('"')
+                writer.write(b"200 result=1\n")
+                await writer.drain()
+    finally:
+        writer.close()
+    return found
+
+
+async def wait_app_sheds(s: Settings, level: int, timeout: float = 30) -> None:
+    """Until the running app gives an unknown caller at least shedding ``level``
+    (its live-load monitor has seen what AMI shows)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            decided = await route_decision(s, "19900000009", "10086")
+            if int(decided["AGI_APP_SHEDDING_LEVEL"]) >= level:
+                return
+            await asyncio.sleep(0.1)

@@ -195,3 +195,25 @@ def playback_finished(channel_id: str, playback_id: str) -> dict[str, Any]:
 
 def hangup(channel_id: str, cause: int = 16) -> dict[str, Any]:
     return {"type": "ChannelDestroyed", "cause": cause, "channel": {"id": channel_id}}
+
+
+def stasis_end(channel_id: str) -> dict[str, Any]:
+    """The channel left the application (for the dialplan, or hung up)."""
+    return {"type": "StasisEnd", "channel": {"id": channel_id}}
+
+
+def varset(channel_id: str, variable: str, value: str) -> dict[str, Any]:
+    return {
+        "type": "ChannelVarset",
+        "variable": variable,
+        "value": value,
+        "channel": {"id": channel_id},
+    }
+
+
+def entered_bridge(channel_id: str, bridge_id: str = "bridge-1") -> dict[str, Any]:
+    return {
+        "type": "ChannelEnteredBridge",
+        "bridge": {"id": bridge_id, "bridge_type": "mixing"},
+        "channel": {"id": channel_id},
+    }

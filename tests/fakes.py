@@ -9,6 +9,7 @@ never sleeps, and what the caller does is fixed by counted events, not by timing
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -167,6 +168,23 @@ class FixedClock:
 
     def now(self) -> datetime:
         return self.when
+
+
+class LoopWatch:
+    """Counts 10 ms event-loop turns: a spinning loop starves it."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+        self._task = asyncio.create_task(self._tick())
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(0.01)
+            self.ticks += 1
+
+    def stop(self) -> int:
+        self._task.cancel()
+        return self.ticks
 
 
 class MemoryControlStore:

@@ -22,6 +22,9 @@ class DataBus:
     shedding_level: int = 0
     shedding_rule: str = ""
     shedding_actions: frozenset[str] = field(default_factory=frozenset)
+    risk: float | None = None  # complaint-risk score, None when not assessed
+    risk_reasons: tuple[str, ...] = ()
+    at_risk: bool = False  # risk at or above the threshold (config/risk.yaml)
     inputs: dict[str, str] = field(default_factory=dict)  # collected digits by name
     results: dict[str, dict[str, Any]] = field(default_factory=dict)  # transaction results
     vars: dict[str, Any] = field(default_factory=dict)  # `set` node values and flags
@@ -46,6 +49,8 @@ class DataBus:
             "language": self.language,
             "shedding_level": self.shedding_level,
             "lookup": self.lookup,
+            "risk": self.risk if self.risk is not None else 0.0,
+            "at_risk": self.at_risk,
         }
         if self.customer:
             out["name"] = self.customer.name

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agi_app.core.customer import Customer
+from agi_app.core.risk import Risk
 
 
 @dataclass(frozen=True)
@@ -13,6 +14,7 @@ class Identity:
     customer: Customer | None
     e164: str | None
     status: str  # "ok", "unknown", "lookup_failed"
+    risk: Risk | None = None  # complaint risk; None when not assessed in time
 
 
 @dataclass(frozen=True)

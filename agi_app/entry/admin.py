@@ -5,6 +5,8 @@ POST /admin/clock {"now"}   set the business clock (ISO time) or reset it (null)
 GET  /admin/stats[?reset=1] timing figures and counters (JSON); reset after reading
 GET  /metrics               Prometheus text format: from loopback with no token, or
                             with the metrics token when one is configured
+POST /admin/shedding {"level"}  force a shedding level 0-4 for non-exempt callers (QA);
+                            null ends it
 GET  /health                liveness and whether ARI is connected, no token
 
 The operations console (agi_app.entry.console) shares the port: its pages and
@@ -25,6 +27,7 @@ from aiohttp import web
 from agi_app.adapters.prometheus.exporter import CONTENT_TYPE
 from agi_app.core.clock import BusinessClock
 from agi_app.core.metrics import METRICS
+from agi_app.service.shedding import SheddingOverride
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,7 @@ def build_admin(
     stats: Stats,
     exposition: Exposition | None = None,
     metrics_token: str = "",
+    shedding: SheddingOverride | None = None,
     console: Callable[[web.Application], None] | None = None,
 ) -> web.Application:
     """The aiohttp application; the caller decides where it listens."""
@@ -74,6 +78,19 @@ def build_admin(
             {"ok": True, "now": clock.now().isoformat(), "overridden": clock.overridden}
         )
 
+    async def do_shedding(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            level = body.get("level") if isinstance(body, dict) else None
+            if level is not None and (type(level) is not int or level not in range(5)):
+                raise ValueError(f"level must be 0-4 or null, not {level!r}")
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        assert shedding is not None
+        shedding.level = level
+        log.warning("shedding override: %s", "off" if level is None else f"level {level}")
+        return web.json_response({"ok": True, "level": level})
+
     async def admin_stats(request: web.Request) -> web.Response:
         body = {"timings": METRICS.summary(), "counters": dict(METRICS.counters), **stats()}
         if request.query.get("reset"):
@@ -96,6 +113,8 @@ def build_admin(
     app.router.add_post("/admin/clock", do_clock)
     app.router.add_get("/admin/stats", admin_stats)
     app.router.add_get("/metrics", prometheus)
+    if shedding is not None:
+        app.router.add_post("/admin/shedding", do_shedding)
     app.router.add_get("/health", health)
     if console is not None:
         console(app)

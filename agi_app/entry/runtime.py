@@ -77,6 +77,7 @@ class Runtime:
             await self._finish_calls()
         finally:
             await self.loops.stop()
+            self.journey.close()  # what is still in memory goes to the spool
             for job in self._jobs:
                 job.cancel()
             await asyncio.gather(*self._jobs, return_exceptions=True)

@@ -28,6 +28,8 @@ from agi_app.adapters.postgres.controls import PgControlStore
 from agi_app.adapters.postgres.customers import PgCustomerStore
 from agi_app.adapters.postgres.journeys import JourneyWriter
 from agi_app.adapters.postgres.pool import Database
+from agi_app.adapters.postgres.risk import PgRiskHistory
+from agi_app.adapters.postgres.spool import Spool
 from agi_app.adapters.prometheus.exporter import HotlineState, PrometheusExporter
 from agi_app.adapters.tts.factory import build_cache
 from agi_app.adapters.tts.voices import speakable_languages
@@ -36,6 +38,7 @@ from agi_app.core.clock import BusinessClock
 from agi_app.core.decisions import Identity
 from agi_app.core.flows.loader import Known
 from agi_app.core.journey import TeeJourney
+from agi_app.core.risk import load_risk
 from agi_app.core.routing.config import load_queues, load_service
 from agi_app.core.shedding.load import LoadTracker
 from agi_app.core.shedding.rules import load_rules
@@ -50,7 +53,7 @@ from agi_app.service.callbacks import CallbackWorker
 from agi_app.service.controls import ControlsService
 from agi_app.service.flows.engine import EngineDeps
 from agi_app.service.flows.registry import FlowRegistry
-from agi_app.service.identify import identify
+from agi_app.service.identify import RiskCheck, identify
 from agi_app.service.live import LiveCalls
 from agi_app.service.route_only import RouteOnly
 from agi_app.service.shedding import SheddingService
@@ -108,7 +111,12 @@ def build_runtime(s: Settings) -> Runtime:
     if s.business_clock:
         clock.set(datetime.fromisoformat(s.business_clock))
     db = Database(s)
-    writer = JourneyWriter(db.pool, rejected_path=s.var_dir / "log" / "journeys-rejected.jsonl")
+    writer = JourneyWriter(
+        db.pool,
+        rejected_path=s.var_dir / "log" / "journeys-rejected.jsonl",
+        spool=Spool(s.journey_spool, s.journey_spool_max_bytes),
+        deadline_s=s.journey_write_deadline_ms / 1000,
+    )
     live = LiveCalls()  # calls in progress, for the console
     journey = TeeJourney(writer, live)
     rest = AriRest(
@@ -138,8 +146,12 @@ def build_runtime(s: Settings) -> Runtime:
     worker = CallbackWorker(db.pool, AriDialer(rest), lambda: monitor.queues)
     deadline = s.lookup_deadline_ms / 1000
 
+    risk = RiskCheck(
+        PgRiskHistory(db.pool), load_risk(s.config_dir / "risk.yaml"), routing=s.risk_routing
+    )
+
     async def who(raw_caller: str) -> Identity:
-        return await identify(store, raw_caller, deadline)
+        return await identify(store, raw_caller, deadline, risk)
 
     def flows() -> Any:
         return registry.current
@@ -168,6 +180,7 @@ def build_runtime(s: Settings) -> Runtime:
             journey_dropped=lambda: writer.dropped,
             ari_reconnects=lambda: max(0, ari.stream.connects - 1),
             loop_restarts=lambda: loops.restarts,
+            live_load_stale=lambda: monitor.stale,
         ),
     )
     services = CallServices(clock, TeeJourney(writer, live, exporter), who, decide, walker)
@@ -196,9 +209,16 @@ def build_runtime(s: Settings) -> Runtime:
             "journeys_written": writer.written,
             "journeys_dropped": writer.dropped,
             "journeys_rejected": writer.rejected,
+            "journeys_pending": writer.pending,
+            "journeys_spooling": writer.spooling,
+            "journeys_spooled": writer.spooled,
+            "journeys_replayed": writer.replayed,
+            "journey_spool_bytes": writer.spool_bytes,
             "loop_restarts": dict(loops.restarts),
+            "live_load_stale": monitor.stale,
             "business_clock": clock.now().isoformat(),
             "business_clock_overridden": clock.overridden,
+            "shedding_override": shedding.override.level,
         }
 
     console = ConsoleDeps(
@@ -223,6 +243,7 @@ def build_runtime(s: Settings) -> Runtime:
             stats,
             exporter.render,
             s.metrics_token.get_secret_value(),
+            shedding.override,
             lambda app: add_console(app, console),
         ),
         s.bind_address,

@@ -64,6 +64,8 @@ async def open_call(
         lookup=who.status,
         language=(who.customer.language if who.customer else None) or default_language,
     )
+    if who.risk is not None:
+        bus.risk, bus.risk_reasons, bus.at_risk = who.risk.score, who.risk.reasons, who.risk.at_risk
     shed = decide(bus)
     bus.shedding_level, bus.shedding_actions, bus.shedding_rule = (
         shed.level,
@@ -111,6 +113,8 @@ async def serve_call(call: CallControl, via: str, svc: CallServices) -> FlowOutc
         "lookup": who.status,
         "shedding_level": shed.level,
         "shedding_rule": shed.rule or None,
+        "risk": bus.risk,
+        "risk_reasons": list(bus.risk_reasons) if bus.risk is not None else None,
         **result.facts,
     }
     svc.journey.emit(CallEnd(call.call_id, svc.wall(), result.outcome, result.cause, facts))

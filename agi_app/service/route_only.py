@@ -24,8 +24,8 @@ class RouteOnly:
     flows: Callable[[], FlowSet]
 
     async def __call__(self, call: CallControl) -> None:
-        who, _bus, shed = await open_call(call, self.identify, self.decide)
-        entry = route(who.customer, self.clock.now(), self.policy, self.queues)
+        who, bus, shed = await open_call(call, self.identify, self.decide)
+        entry = route(who.customer, self.clock.now(), self.policy, self.queues, at_risk=bus.at_risk)
         flow = self.flows().for_number(call.called)
         for name, value in (
             ("AGI_APP_GRADE", entry.grade),

@@ -38,7 +38,7 @@ class FlowWalker:
     controls: CallControls | None = None  # operator controls (announcement, A/B split)
 
     async def __call__(self, call: CallControl, bus: DataBus) -> FlowOutcome:
-        entry = route(bus.customer, self.clock.now(), self.policy, self.queues)
+        entry = route(bus.customer, self.clock.now(), self.policy, self.queues, at_risk=bus.at_risk)
         bus.vars.update(
             skip_first_menu=entry.skip_first_menu,
             route_reason=entry.reason,
@@ -63,5 +63,7 @@ class FlowWalker:
 
     def route_transfer(self, bus: DataBus, requested_queue: str) -> tuple[str, int]:
         """(queue, QUEUE_PRIO) for a transfer this caller's flow asks for."""
-        r = route(bus.customer, self.clock.now(), self.policy, self.queues, requested_queue)
+        r = route(
+            bus.customer, self.clock.now(), self.policy, self.queues, requested_queue, bus.at_risk
+        )
         return r.queue, r.priority

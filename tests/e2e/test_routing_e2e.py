@@ -13,28 +13,49 @@ import pytest
 
 from agi_app.settings import PROJECT_ROOT, Settings
 from agi_app.tools.stack import postgres
-from tests.conftest import Agents, AppProcess, place_call, wait_journey
+from tests.conftest import Agents, AppProcess, place_call, wait_journey, wait_queue
 
 pytestmark = pytest.mark.e2e
 TO_AGENT = "wait 1; 1; wait 2; 0"  # bank line: Chinese, then 0 for an agent
 
 
+PRESSED_SQL = (
+    "SELECT 1 FROM call_steps s JOIN calls c ON c.id = s.call_id"
+    " WHERE c.caller = $1 AND c.started_at >= $2 AND s.digits = $3 LIMIT 1"
+)
+
+
+async def wait_pressed(db: Any, caller: str, since: dt.datetime, digits: str) -> None:
+    """Until the journey of ``caller`` has a step that took ``digits``."""
+    async with asyncio.timeout(30):
+        while await db.fetchval(PRESSED_SQL, caller, since, digits) is None:
+            await asyncio.sleep(0.1)
+
+
 async def test_vip_who_calls_last_is_connected_first(
     app: AppProcess, db: Any, tmp_path: Path, agents: Agents
 ) -> None:
-    await agents.start("agent1", 5071, hold_ms=12000)
-    await agents.start("agent2", 5072, hold_ms=12000)
+    await agents.start("agent1", 5071, hold_ms=15000)
+    await agents.start("agent2", 5072, hold_ms=15000)
     since = dt.datetime.now(dt.UTC)
+    occupiers = ("13900002001", "13900002002")  # they take both agents
+    queued = ("13900002003", "13900002004", "13800000001")  # two standard, then diamond
     calls = [
         asyncio.create_task(place_call(tmp_path, "95555", n, TO_AGENT, timeout_s=120))
-        for n in ("13900002001", "13900002002")
-    ]  # occupy both agents
-    await asyncio.sleep(4)  # the occupiers are talking; now the queue fills in order
-    for number in ("13900002003", "13900002004", "13800000001"):  # two standard, then diamond
+        for n in occupiers
+    ]
+    # Every caller walks the same flow: one who starts once the one before has
+    # pressed 1 reaches the queue after it. So the queue fills in this order.
+    ahead: tuple[str, ...] = occupiers
+    for number in queued:
+        for caller in ahead:
+            await wait_pressed(db, caller, since, "1")
         calls.append(
             asyncio.create_task(place_call(tmp_path, "95555", number, TO_AGENT, timeout_s=120))
         )
-        await asyncio.sleep(1.5)
+        ahead = (number,)
+    # All three wait at once behind the busy agents: the order is the queue's to decide.
+    await wait_queue(app.settings, "support", lambda q: q.waiting >= len(queued))
     results = await asyncio.gather(*calls)
     assert all(r.successful == 1 for r in results), [r.summary() for r in results]
     ended = {
@@ -122,6 +143,16 @@ def _import(csv_file: Path, env: dict[str, str] | None = None) -> subprocess.Com
     )
 
 
+def _export() -> str:
+    return subprocess.run(
+        [str(PROJECT_ROOT / ".venv/bin/agi-app"), "customers", "export"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+
+
 def test_import_of_a_real_crm_export(stack: Settings, tmp_path: Path) -> None:
     """Empty optional fields, a BOM, CRLF, columns reordered, unknown columns."""
     csv_file = tmp_path / "export.csv"
@@ -136,13 +167,7 @@ def test_import_of_a_real_crm_export(stack: Settings, tmp_path: Path) -> None:
     assert "warning: " in proc.stdout and "'crm_id', 'segment'" in proc.stdout
     assert f"{csv_file}:4: bad number 'junk'" in proc.stdout
     assert "imported 2 row(s); 1 bad row(s) refused" in proc.stdout
-    export = subprocess.run(
-        [str(PROJECT_ROOT / ".venv/bin/agi-app"), "customers", "export"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    export = _export()
     assert "+8613700000011,王五,gold,,,,,active,," in export  # defaults: no language, bill day
     assert "+8613700000012,Smith,standard,,,en,,active,," in export
 
@@ -155,11 +180,5 @@ def test_an_oversized_import_is_refused_before_writing(stack: Settings, tmp_path
     assert "over the limit of 1,000 (AGI_APP_IMPORT_MAX_BYTES): nothing imported" in proc.stdout
     rows = _import(csv_file, {"AGI_APP_IMPORT_MAX_ROWS": "10"})
     assert rows.returncode == 2 and "more than 10 rows: nothing imported" in rows.stdout
-    export = subprocess.run(
-        [str(PROJECT_ROOT / ".venv/bin/agi-app"), "customers", "export"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    export = _export()
     assert "+8613700000021" not in export

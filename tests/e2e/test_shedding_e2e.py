@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 
-from agi_app.adapters.ami.client import Ami
-from agi_app.adapters.ami.live_load import parse_queue_summary
 from agi_app.service.report import fetch_report, fluctuation
 from tests.conftest import (
     Agents,
@@ -19,7 +17,9 @@ from tests.conftest import (
     month_end_business_time,
     place_call,
     quiet_clock,
+    wait_app_sheds,
     wait_journey,
+    wait_queue,
 )
 
 pytestmark = pytest.mark.e2e
@@ -53,21 +53,10 @@ async def test_month_end_standard_hears_self_service_first_vip_does_not(
 
 
 async def wait_no_agent_available(app: AppProcess, queue: str, timeout: float = 30) -> None:
-    """Until AMI shows every agent of ``queue`` busy, and the app's monitor has polled."""
-    ami = Ami(app.settings)
-    await ami.connect()
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                loads = parse_queue_summary(
-                    list(await ami.action({"Action": "QueueSummary"}, as_list=True))
-                )
-                if queue in loads and loads[queue].available == 0:
-                    break
-                await asyncio.sleep(0.2)
-    finally:
-        ami.close()
-    await asyncio.sleep(1.5)  # the app polls QueueSummary every second
+    """Until AMI shows every agent of ``queue`` busy, and the app sheds for it
+    (its monitor polls QueueSummary about once a second)."""
+    await wait_queue(app.settings, queue, lambda q: q.available == 0, timeout)
+    await wait_app_sheds(app.settings, 3, timeout)  # no_agents_free
 
 
 async def test_busy_agents_lead_to_a_callback_that_is_made(

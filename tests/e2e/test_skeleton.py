@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from agi_app.adapters.ari.rest import AriRest
 from agi_app.settings import Settings
 from agi_app.tools.qa.runner import run_callers
 from agi_app.tools.qa.scenario import build_caller, parse_keys
@@ -76,12 +77,22 @@ async def test_app_reconnects_after_asterisk_restart(
     assert (await wait_journey(db, who, since))["outcome"] == "completed"
 
 
+async def wait_in_stasis(rest: AriRest, caller: str, timeout: float = 30) -> None:
+    """Until ARI lists a channel from ``caller`` inside the application."""
+    async with asyncio.timeout(timeout):
+        while True:
+            for ch in await rest.channels():
+                in_app = (ch.get("dialplan") or {}).get("app_name") == "Stasis"
+                if in_app and (ch.get("caller") or {}).get("number") == caller:
+                    return
+            await asyncio.sleep(0.1)
+
+
 async def test_full_house_is_refused_busy_in_the_dialplan_before_stasis(
     app: AppProcess, db: Any, tmp_path: Path
 ) -> None:
     """Over AGI_APP_MAX_CALLS the dialplan answers 486 itself: no ARI work per refusal."""
     from agi_app.adapters.ari.app import MAX_CALLS_VAR
-    from agi_app.adapters.ari.rest import AriRest
 
     s = app.settings
     rest = AriRest(s.ari_base, s.ari_user, s.ari_password.get_secret_value(), s.ari_app)
@@ -92,7 +103,7 @@ async def test_full_house_is_refused_busy_in_the_dialplan_before_stasis(
     await rest.set_global(MAX_CALLS_VAR, "1")
     try:
         inside = asyncio.create_task(call(tmp_path / "a", "wait 5; 1", 16, [first]))
-        await asyncio.sleep(1.5)  # the first call is in the flow
+        await wait_in_stasis(rest, first)  # the first call is in the flow: the house is full
         refused = await call(tmp_path / "b", "wait 1; 1", 16, [second])
         assert refused.failed == 1 and refused.successful == 0  # 486 Busy, not answered
         assert (await inside).successful == 1

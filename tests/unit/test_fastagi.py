@@ -11,6 +11,7 @@ import pytest
 from agi_app.adapters.fastagi.call import AgiCall
 from agi_app.adapters.fastagi.protocol import AgiProtocolError, parse_reply, quote, split_script
 from agi_app.adapters.fastagi.server import AgiRequest, AgiServer
+from tests.fakes import LoopWatch
 
 HEADER = (
     "agi_network: yes\nagi_network_script: {script}\nagi_request: agi://127.0.0.1/{script}\n"
@@ -206,23 +207,6 @@ async def test_overlong_command_is_refused_not_split(server: AgiServer) -> None:
     cmds, _status = await ast.answer_until_status()
     assert cmds == ['SET VARIABLE AGI_APP_STATUS "FAILURE"']  # nothing of the value was sent
     await ast.close()
-
-
-class LoopWatch:
-    """Counts event-loop turns of 10 ms: a spinning loop starves it."""
-
-    def __init__(self) -> None:
-        self.ticks = 0
-        self._task = asyncio.create_task(self._tick())
-
-    async def _tick(self) -> None:
-        while True:
-            await asyncio.sleep(0.01)
-            self.ticks += 1
-
-    def stop(self) -> int:
-        self._task.cancel()
-        return self.ticks
 
 
 async def _served_after(server: AgiServer) -> None:

@@ -22,24 +22,7 @@ from agi_app.adapters.ari.stream import AriEventStream
 from agi_app.settings import Settings
 from agi_app.tools.qa.runner import SippResult, _read_rtt, _read_stats
 from tests.fake_ari import FakeAri, stasis_start
-
-
-class LoopWatch:
-    """Counts 10 ms event-loop turns: a spinning loop starves it."""
-
-    def __init__(self) -> None:
-        self.ticks = 0
-        self._task = asyncio.create_task(self._tick())
-
-    async def _tick(self) -> None:
-        while True:
-            await asyncio.sleep(0.01)
-            self.ticks += 1
-
-    def stop(self) -> int:
-        self._task.cancel()
-        return self.ticks
-
+from tests.fakes import LoopWatch
 
 # --- ARI event websocket -------------------------------------------------------
 
@@ -241,3 +224,34 @@ async def test_closed_ami_does_not_redial() -> None:
     await asyncio.sleep(1.6)  # past panoramisk's reconnect_timeout (1 s)
     server.close()
     assert accepts == seen
+
+
+async def test_ami_peer_that_never_ends_a_message_is_cut() -> None:
+    """panoramisk buffers until a blank line; a peer that never sends one is
+    disconnected past the cap instead of growing the buffer forever."""
+    closed = asyncio.Event()
+    sent_per_connection: list[int] = []
+
+    async def no_message_end(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        sent_per_connection.append(0)
+        w.write(b"Asterisk Call Manager/9.0.0\r\n")
+        chunk = b"Header: " + b"x" * 65_000 + b"\r\n"  # lines, never a blank one
+        try:
+            for _ in range(200):  # 13 MB at most
+                w.write(chunk)
+                sent_per_connection[-1] += len(chunk)
+                await w.drain()
+        except (ConnectionError, OSError):
+            closed.set()
+        finally:
+            w.close()
+
+    server = await _tcp_server(no_message_end)
+    ami = Ami(_ami_settings(server.sockets[0].getsockname()[1]))
+    with pytest.raises(AmiError):
+        await ami.connect(timeout=3)
+    ami.close()
+    server.close()
+    assert closed.is_set()
+    # each connection cut near the 4 MB cap (plus socket buffers), not after 13 MB
+    assert sent_per_connection and max(sent_per_connection) < 9_000_000

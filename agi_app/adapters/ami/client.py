@@ -16,10 +16,28 @@ import logging
 from typing import Any
 
 from panoramisk import Manager
+from panoramisk.ami_protocol import AMIProtocol
 
 from agi_app.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+MAX_PENDING_BYTES = 4_000_000  # one AMI message (a long Command output) fits well inside
+
+
+class _BoundedProtocol(AMIProtocol):  # type: ignore[misc]
+    """panoramisk keeps every byte until a blank line ends a message: a peer that
+    never sends one would grow that buffer forever. Past the cap, hang up."""
+
+    def data_received(self, data: bytes) -> None:
+        pending = sum(len(part) for part in self.queue) + len(data)
+        if pending > MAX_PENDING_BYTES:
+            log.error("AMI: %d bytes without a message end; closing the connection", pending)
+            self.queue.clear()
+            self.transport.close()
+            return
+        super().data_received(data)
 
 
 class _Manager(Manager):  # type: ignore[misc]
@@ -72,6 +90,7 @@ class Ami:
             ping_delay=5,
             reconnect_timeout=1,
             on_login=lambda _m: self._logged_in.set(),
+            protocol_factory=_BoundedProtocol,
             on_disconnect=lambda _m, _e: self._logged_in.clear(),
         )
         self.manager.connect()

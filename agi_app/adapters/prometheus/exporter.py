@@ -39,6 +39,7 @@ class HotlineState:
     journey_dropped: Callable[[], int]
     ari_reconnects: Callable[[], int]
     loop_restarts: Callable[[], Mapping[str, int]]
+    live_load_stale: Callable[[], bool] = lambda: False
 
 
 @dataclass
@@ -112,6 +113,9 @@ class _StateCollector(Collector):
             free.add_metric([name], load.available)
             hold.add_metric([name], load.longest_hold_s)
         yield from (waiting, free, hold)
+        yield _gauge(
+            "agi_app_live_load_stale", "1: AMI silent, calendar rules only", s.live_load_stale()
+        )
         yield _gauge(
             "agi_app_journey_backlog", "Journey events not yet written", s.journey_backlog()
         )

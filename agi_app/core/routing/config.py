@@ -55,6 +55,14 @@ class Sticky(Strict):
     priority_boost: int = Field(default=5, ge=0, le=50)
 
 
+class RiskPolicy(Strict):
+    """What routing does for a caller at complaint risk (config/risk.yaml's threshold)."""
+
+    exempt_from_shedding: bool = False
+    priority_boost: int = Field(default=0, ge=0, le=50)
+    queue: str | None = None  # a retention queue, if the line has one
+
+
 class ServicePolicy(Strict):
     grades: list[str] = Field(min_length=1)
     unknown_grade: str
@@ -62,6 +70,7 @@ class ServicePolicy(Strict):
     policy: dict[str, GradePolicy]
     suspended_priority: int = 0
     sticky_agent: Sticky = Sticky()
+    complaint_risk: RiskPolicy = RiskPolicy()
 
     @model_validator(mode="after")
     def _complete(self) -> ServicePolicy:
@@ -89,6 +98,9 @@ def load_service(path: Path, queues: QueuesFile) -> ServicePolicy:
     for grade, gp in policy.policy.items():
         if gp.queue not in queues.queues:
             raise field_error(path, f"policy.{grade}.queue", f"unknown queue {gp.queue!r}")
+    risk_queue = policy.complaint_risk.queue
+    if risk_queue is not None and risk_queue not in queues.queues:
+        raise field_error(path, "complaint_risk.queue", f"unknown queue {risk_queue!r}")
     return policy
 
 

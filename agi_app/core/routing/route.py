@@ -27,6 +27,7 @@ def route(
     policy: ServicePolicy,
     queues: QueuesFile,
     requested_queue: str | None = None,
+    at_risk: bool = False,
 ) -> Route:
     """The queue and QUEUE_PRIO for this caller, and how the entry differs."""
     grade = customer.grade if customer and customer.grade in policy.policy else policy.unknown_grade
@@ -41,13 +42,20 @@ def route(
     if sticky is not None:
         queue, reason = sticky, f"sticky agent {customer.last_agent if customer else ''}"
         priority += policy.sticky_agent.priority_boost
+    exempt = gp.exempt_from_shedding
+    if at_risk:
+        risk = policy.complaint_risk
+        priority += risk.priority_boost
+        queue = risk.queue or queue
+        exempt = exempt or risk.exempt_from_shedding
+        reason += ", complaint risk"
     return Route(
         queue,
         priority,
         grade,
         gp.skip_first_menu,
         gp.offer_dedicated_agent,
-        gp.exempt_from_shedding,
+        exempt,
         gp.language,
         reason,
     )

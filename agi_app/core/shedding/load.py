@@ -39,6 +39,11 @@ class LoadTracker:
     active: frozenset[str] = frozenset()
     _below_since: dict[str, datetime] = field(default_factory=dict)
 
+    def clear(self) -> None:
+        """No live load is known (AMI away): no load rule is active."""
+        self.active = frozenset()
+        self._below_since.clear()
+
     def update(self, now: datetime, queues: dict[str, QueueLoad]) -> frozenset[str]:
         """Feed one snapshot; return the load rules now active."""
         h: Hysteresis = self.rules.hysteresis

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "qa",
     "dialplan",
     "report",
+    "analytics",
     "clock",
     "stack",
     "bench",

@@ -21,7 +21,9 @@ from typing import Any
 import asyncpg
 
 from agi_app.adapters.postgres.journey_queries import node_path, wait_journey
+from agi_app.entry.cli import qa_run
 from agi_app.settings import get_settings
+from agi_app.tools.qa.ports import PortError
 from agi_app.tools.qa.runner import run_callers
 from agi_app.tools.qa.scenario import KeyScriptError, build_caller, parse_keys
 
@@ -38,7 +40,10 @@ def register(sub: Any) -> None:
     c.add_argument("--expect-outcome", help="expected outcome (completed, transferred, ...)")
     c.add_argument("--timeout", type=float, default=120)
     c.add_argument("--json", action="store_true")
+    c.add_argument("--port", type=int, help="SIPp's SIP port (default: a free one)")
+    c.add_argument("--media-port", type=int, help="SIPp's media port (uses it and +2)")
     p.set_defaults(handler=lambda a: asyncio.run(run_qa_call(a)))
+    qa_run.register(qs)
 
 
 async def _journey(dsn: str, caller: str, since: dt.datetime, timeout: float) -> Any:
@@ -58,14 +63,20 @@ async def run_qa_call(args: argparse.Namespace) -> int:
     since = dt.datetime.now(dt.UTC)
     with tempfile.TemporaryDirectory(prefix="agi-app-qa-") as tmp:
         scenario = build_caller(steps, Path(tmp), expect_cause=args.cause)
-        result = await run_callers(
-            scenario,
-            service=args.called,
-            callers=[args.caller],
-            calls=1,
-            limit=1,
-            timeout_s=args.timeout,
-        )
+        try:
+            result = await run_callers(
+                scenario,
+                service=args.called,
+                callers=[args.caller],
+                calls=1,
+                limit=1,
+                timeout_s=args.timeout,
+                sip_port=args.port,
+                media_port=args.media_port,
+            )
+        except PortError as exc:
+            print(f"error: {exc}")
+            return 2
     print(f"call: {result.summary()}")
     if result.successful != 1:
         print(result.output[-1500:])

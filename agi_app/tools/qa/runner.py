@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import itertools
+import datetime as dt
+import re
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agi_app.tools.qa.ports import PortError, PortLease, is_bind_failure, lease, udp_bound
+
 SIPP = "sipp"
-_ports = itertools.count(0)
-
-
-def next_ports(base: int = 15000) -> tuple[int, int]:
-    """A fresh (sip, media) port pair for one SIPp instance in this process."""
-    n = next(_ports) % 500
-    return base + n * 10, base + 6000 + n * 10
+BIND_RETRIES = 5  # fresh leases when SIPp still loses a port to another process
 
 
 @dataclass
@@ -57,10 +54,51 @@ async def run_callers(
     timeout_s: float = 120,
     target: str = "127.0.0.1:5060",
     call_timeout_s: int = 60,
+    sip_port: int | None = None,
+    media_port: int | None = None,
 ) -> SippResult:
-    """Place ``calls`` calls with a UAC scenario; wait for SIPp to finish."""
+    """Place ``calls`` calls with a UAC scenario; wait for SIPp to finish.
+
+    Ports are leased (``agi_app.tools.qa.ports``) unless given; when SIPp cannot bind
+    a leased port (taken in the meantime) it is run again on fresh ones.
+    """
+    explicit = sip_port is not None or media_port is not None
+    for _attempt in range(1 if explicit else BIND_RETRIES):
+        ports = lease(sip_port, media_port)
+        try:
+            result = await _run_uac(
+                scenario,
+                ports,
+                service,
+                callers,
+                calls,
+                rate,
+                limit,
+                timeout_s,
+                target,
+                call_timeout_s,
+            )
+        finally:
+            ports.release()
+        if not is_bind_failure(result.rc, result.output):
+            break
+    return result
+
+
+async def _run_uac(
+    scenario: Path,
+    ports: PortLease,
+    service: str,
+    callers: list[str],
+    calls: int,
+    rate: float,
+    limit: int,
+    timeout_s: float,
+    target: str,
+    call_timeout_s: int,
+) -> SippResult:
     workdir = scenario.parent
-    sip_port, media_port = next_ports()
+    sip_port, media_port = ports.sip, ports.media
     stat = workdir / "stats.csv"
     rtt = workdir / "rtt.csv"
     for f in (stat, rtt):
@@ -113,6 +151,10 @@ async def run_callers(
     except TimeoutError:
         proc.kill()
         out, _ = await proc.communicate()
+    finally:
+        if proc.returncode is None:  # cancelled (Ctrl-C): never leave a SIPp behind
+            proc.kill()
+            await proc.wait()
     result = SippResult(
         rc=proc.returncode if proc.returncode is not None else -1,
         output=out.decode(errors="replace")[-4000:],
@@ -159,38 +201,113 @@ def _read_rtt(path: Path, result: SippResult) -> None:
         return
 
 
-class Answerer:
-    """A SIPp UAS on its own port (an agent, or a customer's phone)."""
+@dataclass(frozen=True)
+class Answered:
+    """One call an answerer took (or refused), from its SIPp log."""
 
-    def __init__(self, scenario: Path, port: int) -> None:
+    at: dt.datetime
+    to: str  # the user part of the request URI (the number dialled)
+    caller: str  # the user part of the From header
+    accepted: bool
+
+
+_LOG_LINE = re.compile(r"^(answered|rejected) to=(\S*) from=(\S*) at=([\d.]+) ([\d.]+)")
+
+
+class Answerer:
+    """A SIPp UAS on its own SIP port (an agent, or a customer's phone).
+
+    Its media port is leased unless given. ``start`` returns once SIPp holds
+    its SIP port (or raises with SIPp's own words); ``answered`` reads the calls
+    it took from the log lines the scenario writes (``build_answerer``).
+    """
+
+    def __init__(self, scenario: Path, port: int, media_port: int | None = None) -> None:
         self.scenario = scenario
         self.port = port
+        self.media_port = media_port
         self.proc: asyncio.subprocess.Process | None = None
+        self._ports: PortLease | None = None
+        self.log_file = scenario.with_suffix(f".{port}.log")
+        self.err_file = scenario.with_suffix(f".{port}.err")
 
-    async def start(self) -> None:
-        media = 30000 + (self.port % 1000) * 4
-        self.proc = await asyncio.create_subprocess_exec(
-            SIPP,
-            "-sf",
-            str(self.scenario),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-mi",
-            "127.0.0.1",
-            "-mp",
-            str(media),
-            "-nostdin",
-            "-trace_stat",
-            "-fd",
-            "1",
-            "-stf",
-            str(self.scenario.with_suffix(f".{self.port}.stat.csv")),
-            cwd=self.scenario.parent,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+    async def start(self, ready_timeout: float = 5) -> None:
+        for _attempt in range(1 if self.media_port is not None else BIND_RETRIES):
+            self._ports = lease(self.port, self.media_port)
+            await self._spawn(self._ports)
+            rc, err = await self._wait_bound(ready_timeout)
+            if rc is None:
+                return
+            self._ports.release()
+            if not is_bind_failure(rc, err):
+                break
+        raise PortError(f"SIPp answerer on port {self.port} did not start (rc={rc}): {err}")
+
+    async def _spawn(self, ports: PortLease) -> None:
+        self.log_file.unlink(missing_ok=True)
+        with self.err_file.open("wb") as err:
+            self.proc = await asyncio.create_subprocess_exec(
+                SIPP,
+                "-sf",
+                str(self.scenario),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(ports.sip),
+                "-mi",
+                "127.0.0.1",
+                "-mp",
+                str(ports.media),
+                "-nostdin",
+                "-trace_stat",
+                "-fd",
+                "1",
+                "-stf",
+                str(self.scenario.with_suffix(f".{self.port}.stat.csv")),
+                "-trace_logs",
+                "-log_file",
+                str(self.log_file),
+                cwd=self.scenario.parent,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=err,
+            )
+
+    async def _wait_bound(self, timeout: float) -> tuple[int | None, str]:
+        """(None, "") once SIPp holds its SIP port; its exit code and error if it exits."""
+        assert self.proc is not None
+        try:
+            async with asyncio.timeout(timeout):
+                while self.proc.returncode is None:
+                    if udp_bound(self.port):
+                        break
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+            return -1, f"port {self.port} still unbound after {timeout} s"
+        if self.proc.returncode is None:
+            return None, ""
+        rc = await self.proc.wait()
+        return rc, self.err_file.read_text(errors="replace")[-500:].strip()
+
+    def answered(self) -> list[Answered]:
+        """Every call this answerer took or refused so far, in order."""
+        if not self.log_file.exists():
+            return []
+        out = []
+        for line in self.log_file.read_text(errors="replace").splitlines():
+            m = _LOG_LINE.match(line)
+            if m:
+                when = float(m.group(4).split(".")[0]) + float(m.group(5)) / 1e6
+                out.append(
+                    Answered(
+                        dt.datetime.fromtimestamp(when, dt.UTC),
+                        m.group(2),
+                        m.group(3),
+                        m.group(1) == "answered",
+                    )
+                )
+        return out
 
     def stats(self) -> SippResult:
         result = SippResult(rc=0)
@@ -206,3 +323,6 @@ class Answerer:
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
+        if self._ports is not None:
+            self._ports.release()
+            self._ports = None

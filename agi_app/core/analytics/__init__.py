@@ -1,0 +1,1 @@
+"""Journey analytics: Erlang C and the report shapes (pure)."""

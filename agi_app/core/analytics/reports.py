@@ -1,0 +1,290 @@
+"""From aggregated rows to the figures each command prints (pure functions)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from agi_app.core.analytics.erlang import ResourceInputs, agents_needed
+
+SLOT_S = 1800  # staffing intervals: half hours
+
+
+@dataclass
+class Report:
+    """A table (rows of equal keys) and the figures about the whole of it."""
+
+    title: str
+    rows: list[dict[str, Any]]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _r(x: float | None, digits: int = 1) -> float | None:
+    return None if x is None else round(float(x), digits)
+
+
+def _share(part: float, whole: float) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def percentile(counts: list[tuple[float, int]], q: float) -> float | None:
+    """The ``q`` quantile (0..1) of values given as (value, how many), by linear
+    interpolation between order statistics, as PostgreSQL's percentile_cont."""
+    pairs = sorted((v, n) for v, n in counts if n > 0)
+    total = sum(n for _, n in pairs)
+    if not total:
+        return None
+    pos = q * (total - 1)  # 0-based rank of the quantile
+    rank = int(pos)
+
+    def value_at(r: int) -> float:
+        seen = 0
+        for v, n in pairs:
+            seen += n
+            if r < seen:
+                return v
+        return pairs[-1][0]
+
+    lo, hi = value_at(rank), value_at(min(rank + 1, total - 1))
+    return lo + (pos - rank) * (hi - lo)
+
+
+SUMMED = ("visits", "hung_up", "asked_agent", "invalid", "timeouts", "failed", "served")
+
+
+LEFT_STAMPED = ("menu", "dynamic_menu", "input", "transaction")
+
+
+def hung_up_in(nodes: dict[str, Any], node: str, hint: dict[str, Any]) -> str:
+    """Where a caller whose journey ends at ``node`` (with the step's ``hint``:
+    digits, case, ok, status, result) hung up: the node the flow went on to
+    when that one records a step only when left (a menu, input or transaction),
+    else ``node`` itself. ``nodes`` are the flow's node models (none: unknown)."""
+    here: Any = nodes.get(node)
+    kind = getattr(here, "type", None)
+    nxt: str | None = None
+    if kind in ("play", "set"):
+        nxt = here.next
+    elif kind == "branch":
+        case = hint.get("case")
+        nxt = here.cases[case].goto if isinstance(case, int) else here.default
+    elif kind == "transaction":
+        nxt = here.on_success if hint.get("ok") else here.on_failure
+    elif kind == "menu":
+        failed = hint.get("result") == "failed"
+        nxt = here.on_failure if failed else here.choices.get(hint.get("digits", ""))
+    elif kind == "transfer" and hint.get("status"):
+        nxt = here.on_status.get(hint["status"]) or here.on_status.get("default")
+    target: Any = nodes.get(nxt) if nxt else None
+    if nxt and target is not None and target.type in LEFT_STAMPED:
+        return nxt
+    return node
+
+
+def funnel(
+    rows: list[dict[str, Any]], calls: dict[str, int], flows: dict[str, Any] | None = None
+) -> Report:
+    """Per node: visits, hang-ups, agent requests, errors, median and p90 dwell;
+    for a transaction, the share of calls it served (a self-service result).
+    ``flows`` (flow id: Flow) places hang-ups in the menus they happened in."""
+    nodes: dict[tuple[str, str], dict[str, Any]] = {}
+    moved: list[tuple[str, str, str, int]] = []
+    for r in rows:
+        key = (r["flow"], r["node"])
+        flow = (flows or {}).get(r["flow"])
+        if r["last_hint"] is not None and flow is not None and r["hung_up"]:
+            where = hung_up_in(flow.nodes, r["node"], json.loads(r["last_hint"]))
+            if where != r["node"]:
+                moved.append((r["flow"], r["node"], where, int(r["hung_up"])))
+        n = nodes.setdefault(
+            key, {"type": None, "seq": r["first_seq"], "dwell": [], **dict.fromkeys(SUMMED, 0)}
+        )
+        n["seq"] = min(n["seq"], r["first_seq"])
+        n["type"] = n["type"] or r["node_type"]
+        for k in SUMMED:
+            n[k] += int(r[k])
+        if r["dwell_s"] is not None:
+            n["dwell"].append((float(r["dwell_s"]), int(r["samples"])))
+    for flow_id, node, where, count in moved:
+        nodes[(flow_id, node)]["hung_up"] -= count
+        target = nodes.setdefault(
+            (flow_id, where),
+            {
+                "type": flows[flow_id].nodes[where].type if flows else None,
+                "dwell": [],
+                "seq": nodes[(flow_id, node)]["seq"],
+                **dict.fromkeys(SUMMED, 0),
+            },
+        )
+        target["hung_up"] += count
+    out = []
+    for (flow, node), n in sorted(nodes.items(), key=lambda kv: (kv[0][0], kv[1]["seq"], kv[0][1])):
+        total = calls.get(flow, 0)
+        out.append(
+            {
+                "flow": flow,
+                "node": node,
+                "type": n["type"],
+                "visits": n["visits"],
+                "per_call": _share(n["visits"], total),
+                "hung_up": n["hung_up"],
+                "asked_agent": n["asked_agent"],
+                "invalid": n["invalid"],
+                "timeouts": n["timeouts"],
+                "failed": n["failed"],
+                "median_s": _r(percentile(n["dwell"], 0.5)),
+                "p90_s": _r(percentile(n["dwell"], 0.9)),
+                "served_share": _share(n["served"], total) if n["type"] == "transaction" else None,
+            }
+        )
+    return Report("funnel", out, {"calls": calls})
+
+
+def paths(rows: list[dict[str, Any]], top: int) -> Report:
+    """The ``top`` commonest paths per flow with their share; per path and per
+    flow the median seconds from answer to first service."""
+    by_path: dict[tuple[str, str], list[tuple[float, int]]] = {}
+    counts: dict[tuple[str, str], int] = {}
+    flows: dict[str, list[tuple[float, int]]] = {}
+    totals: dict[str, int] = {}
+    for r in rows:
+        key = (r["flow"], r["path"])
+        counts[key] = counts.get(key, 0) + r["calls"]
+        totals[r["flow"]] = totals.get(r["flow"], 0) + r["calls"]
+        if r["to_service_s"] is not None:
+            by_path.setdefault(key, []).append((float(r["to_service_s"]), r["calls"]))
+            flows.setdefault(r["flow"], []).append((float(r["to_service_s"]), r["calls"]))
+    out: list[dict[str, Any]] = []
+    shown: dict[str, int] = {}
+    for (flow, path), n in sorted(counts.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1])):
+        if shown.get(flow, 0) >= top:
+            continue
+        shown[flow] = shown.get(flow, 0) + 1
+        served = by_path.get((flow, path), [])
+        out.append(
+            {
+                "flow": flow,
+                "calls": n,
+                "share": _share(n, totals[flow]),
+                "served": sum(c for _, c in served),
+                "median_to_service_s": _r(percentile(served, 0.5)),
+                "path": path,
+            }
+        )
+    summary = {
+        flow: {
+            "calls": total,
+            "served": sum(c for _, c in flows.get(flow, [])),
+            "median_to_service_s": _r(percentile(flows.get(flow, []), 0.5)),
+        }
+        for flow, total in sorted(totals.items())
+    }
+    return Report("paths", out, summary)
+
+
+def repeats(rows: list[dict[str, Any]]) -> Report:
+    """Repeat-call rates within 24 h and 7 days, per flow and per last node of
+    the first call (what the caller got last; see queries)."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for r in rows:
+        for key in ((r["flow"], "(all)"), (r["flow"], r["last_node"])):
+            g = groups.setdefault(key, [0, 0, 0])
+            g[0] += r["calls"]
+            g[1] += r["again_24h"]
+            g[2] += r["again_7d"]
+    order = sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] != "(all)", -kv[1][1]))
+    out = [
+        {
+            "flow": flow,
+            "last_node": node,
+            "calls": calls,
+            "again_24h": a24,
+            "rate_24h": _share(a24, calls),
+            "again_7d": a7,
+            "rate_7d": _share(a7, calls),
+        }
+        for (flow, node), (calls, a24, a7) in order
+    ]
+    return Report("repeats", out)
+
+
+@dataclass(frozen=True)
+class Targets:
+    service_level: float = 0.8
+    answer_within_s: float = 20
+    max_occupancy: float = 1.0
+    aht_s: float | None = None  # overrides the measured handling time
+
+
+def staffing(
+    rows: list[dict[str, Any]],
+    volume: dict[str, int],
+    days: int,
+    targets: Targets,
+    resource: dict[str, float],
+) -> Report:
+    """Per queue and half hour of the day (mean over ``days``): arrivals, the
+    measured handling time and the Erlang C agents for the targets; and the
+    resource formula over the whole period (inputs measured, factors given)."""
+    slots: dict[tuple[str, int], dict[str, Any]] = {}
+    for r in rows:  # slices and flows of one queue and half hour add up
+        key = (r["queue"], int(r["slot"]))
+        m = slots.setdefault(key, {"queue": r["queue"], "slot": key[1], "arrivals": 0,
+                                   "answered": 0, "handled_s": 0.0})  # fmt: skip
+        m["arrivals"] += r["arrivals"]
+        m["answered"] += r["answered"]
+        m["handled_s"] += float(r["handled_s"])
+    rows = [slots[k] for k in sorted(slots)]
+    by_queue: dict[str, tuple[int, float]] = {}
+    for r in rows:
+        answered, handled = by_queue.get(r["queue"], (0, 0.0))
+        by_queue[r["queue"]] = (answered + r["answered"], handled + float(r["handled_s"]))
+    out = []
+    for r in rows:
+        answered, handled = by_queue[r["queue"]]
+        aht = targets.aht_s or (handled / answered if answered else 0.0)
+        per_day = r["arrivals"] / days
+        need = agents_needed(
+            per_day,
+            SLOT_S,
+            aht,
+            targets.service_level,
+            targets.answer_within_s,
+            targets.max_occupancy,
+        )
+        slot = int(r["slot"])
+        out.append(
+            {
+                "queue": r["queue"],
+                "slot": f"{slot // 2:02d}:{slot % 2 * 30:02d}",
+                "arrivals": round(per_day, 2),
+                "slot_aht_s": _r(float(r["handled_s"]) / r["answered"]) if r["answered"] else None,
+                "aht_s": _r(aht),
+                "erlangs": round(need.traffic, 2),
+                "agents": need.agents,
+                "service_level": round(need.service_level, 4),
+                "occupancy": round(need.occupancy, 4),
+                "asa_s": _r(need.asa_s),
+            }
+        )
+    answered_all = sum(a for a, _ in by_queue.values())
+    handled_all = sum(h for _, h in by_queue.values())
+    inputs = ResourceInputs(
+        volume_per_day=volume["calls"] / days,
+        answer_rate=_share(volume["answered"], volume["asked_agent"]),
+        service_share=_share(volume["asked_agent"], volume["calls"]),
+        aht_s=targets.aht_s or (handled_all / answered_all if answered_all else 0.0),
+        **resource,
+    )
+    summary = {
+        "days": days,
+        "targets": {
+            "service_level": targets.service_level,
+            "answer_within_s": targets.answer_within_s,
+            "max_occupancy": targets.max_occupancy,
+        },
+        "peak_agents": max((r["agents"] for r in out), default=0),
+        "resource_formula": inputs.as_dict(),
+    }
+    return Report("staffing", out, summary)

@@ -1,0 +1,227 @@
+"""`agi-app analytics funnel|paths|repeats|staffing|generate`: journeys as figures.
+
+Each report takes ``--from DATE --to DATE`` (days in the hotline's time zone,
+both included), ``--flow F``, ``--format table|csv|json`` and ``--chart
+FILE.svg|png``. ``generate`` writes a sample of journeys of a known shape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import json
+import os
+import time
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import yaml
+
+from agi_app.core.analytics import reports
+from agi_app.core.flows.model import Flow
+from agi_app.core.risk import load_risk
+from agi_app.service.analytics import queries, risk_eval
+from agi_app.settings import get_settings
+from agi_app.tools.analytics.charts import CHARTS
+from agi_app.tools.analytics.generate import month_sample, write_calls
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "analytics", help="funnel, paths, repeats, staffing"
+    )
+    ss = p.add_subparsers(dest="report", required=True)
+    for name, text in (
+        ("funnel", "per node: visits, hang-ups, agent requests, errors, dwell"),
+        ("paths", "commonest node paths and time to first service"),
+        ("repeats", "callers who called again within 24 h and 7 days"),
+        ("staffing", "arrivals, handling time and Erlang C agents per half hour"),
+    ):
+        r = ss.add_parser(name, help=text)
+        r.add_argument("--from", dest="first", type=date.fromisoformat, required=True)
+        r.add_argument("--to", dest="last", type=date.fromisoformat, required=True)
+        r.add_argument("--flow")
+        r.add_argument("--format", choices=["table", "csv", "json"], default="table")
+        r.add_argument("--chart", type=Path, help="also draw FILE.svg or FILE.png")
+        r.add_argument(
+            "--fresh", action="store_true", help="recompute settled days instead of reading them"
+        )
+        r.set_defaults(handler=_handle)
+    ss.choices["paths"].add_argument("--top", type=int, default=10)
+    st = ss.choices["staffing"]
+    st.add_argument("--service-level", type=float, default=0.8, help="share answered in time")
+    st.add_argument("--within", type=float, default=20, help="seconds (service level target)")
+    st.add_argument("--max-occupancy", type=float, default=1.0)
+    st.add_argument("--aht", type=float, help="handling seconds instead of the measured ones")
+    st.add_argument("--utilisation", type=float, default=0.85, help="online utilisation")
+    st.add_argument("--attendance", type=float, default=0.95)
+    st.add_argument("--shift-hours", type=float, default=8.0)
+    st.add_argument("--loss-factor", type=float, default=0.9)
+    rk = ss.add_parser("risk", help="how well the complaint-risk score would have predicted")
+    rk.add_argument("--from", dest="first", type=date.fromisoformat, required=True)
+    rk.add_argument("--to", dest="last", type=date.fromisoformat, required=True)
+    rk.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    rk.add_argument("--sample", type=int, default=5000, help="callers at most (first come)")
+    rk.set_defaults(handler=_risk)
+    g = ss.add_parser("generate", help="write generated journeys (a scaled sample)")
+    g.add_argument("--start", type=date.fromisoformat, required=True, help="first day")
+    g.add_argument("--days", type=int, default=30)
+    g.add_argument("--calls-per-day", type=int, default=17_000)
+    g.add_argument("--seed", type=int, default=17)
+    g.set_defaults(handler=_generate)
+
+
+def _period(first: date, last: date, tz: str) -> tuple[datetime, datetime]:
+    zone = ZoneInfo(tz)
+    start = datetime.combine(first, dtime(), zone)
+    return start, datetime.combine(last + timedelta(days=1), dtime(), zone)
+
+
+def flow_models(folder: Path) -> dict[str, Flow]:
+    """The flows in ``folder`` by id (files that do not parse are left out: the
+    funnel then counts hang-ups at the last recorded step)."""
+    out: dict[str, Flow] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            flow = Flow.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, yaml.YAMLError):
+            continue
+        out[flow.id] = flow
+    return out
+
+
+async def build(
+    conns: list[Any], args: argparse.Namespace, tz: str, flows: dict[str, Flow] | None = None
+) -> reports.Report:
+    """The report ``args.report`` for the period and flow of ``args``."""
+    start, end = _period(args.first, args.last, tz)
+    now = None if getattr(args, "fresh", True) else datetime.now(UTC)
+    period = queries.Period(start, end, tz, now)
+    if args.report == "funnel":
+        rows, calls = await queries.funnel_rows(conns, period, args.flow)
+        return reports.funnel(rows, calls, flows)
+    if args.report == "paths":
+        return reports.paths(await queries.path_rows(conns, period, args.flow), args.top)
+    if args.report == "repeats":
+        return reports.repeats(await queries.repeat_rows(conns, period, args.flow))
+    rows, volume = await queries.staffing_rows(conns, period, args.flow)
+    targets = reports.Targets(args.service_level, args.within, args.max_occupancy, args.aht)
+    resource = {
+        "utilisation": args.utilisation,
+        "attendance": args.attendance,
+        "shift_hours": args.shift_hours,
+        "loss_factor": args.loss_factor,
+    }
+    days = (args.last - args.first).days + 1
+    return reports.staffing(rows, volume, days, targets, resource)
+
+
+def render(report: reports.Report, fmt: str) -> str:
+    """The report as an aligned table, CSV (summary as # lines) or JSON."""
+    if fmt == "json":
+        return json.dumps({"report": report.title, "rows": report.rows, **report.summary},
+                          indent=1, ensure_ascii=False, default=str)  # fmt: skip
+    summary = json.dumps(report.summary, ensure_ascii=False, default=str)
+    if fmt == "csv":
+        out = io.StringIO()
+        w = csv.DictWriter(out, fieldnames=list(report.rows[0]) if report.rows else ["none"])
+        w.writeheader()
+        w.writerows(report.rows)
+        return out.getvalue() + f"# {summary}\n"
+    if not report.rows:
+        return f"no calls in the period\n{summary}"
+    cols = list(report.rows[0])
+    cells = [[_cell(r[c]) for c in cols] for r in report.rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(line.rstrip() for line in lines) + f"\n{summary}"
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    if args.last < args.first:
+        print("error: --to is before --from")
+        return 1
+    s = get_settings()
+
+    async def run() -> reports.Report:
+        # One connection per core: each scans its own slice of the period.
+        conns = [await asyncpg.connect(s.pg_dsn) for _ in range(max(1, os.cpu_count() or 1))]
+        try:
+            return await build(conns, args, s.timezone, flow_models(s.flows_dir))
+        finally:
+            for c in conns:
+                await c.close()
+
+    began = time.monotonic()
+    report = asyncio.run(run())
+    print(render(report, args.format))
+    if args.chart is not None:
+        CHARTS[args.report](report, args.chart)
+        print(f"chart: {args.chart}")
+    if args.format == "table":
+        print(f"({time.monotonic() - began:.2f} s)")
+    return 0
+
+
+def _risk(args: argparse.Namespace) -> int:
+    if args.last < args.first:
+        print("error: --to is before --from")
+        return 1
+    s = get_settings()
+    cfg = load_risk(s.config_dir / "risk.yaml")
+    start, end = _period(args.first, args.last, s.timezone)
+
+    async def run() -> list[risk_eval.Scored]:
+        conn = await asyncpg.connect(s.pg_dsn)
+        try:
+            return await risk_eval.scored_callers(conn, start, end, cfg, args.sample)
+        finally:
+            await conn.close()
+
+    scored = asyncio.run(run())
+    thresholds = [cfg.threshold / 2, cfg.threshold * 0.75, cfg.threshold, cfg.threshold * 1.5]
+    rows = risk_eval.precision_recall(scored, [round(t, 2) for t in thresholds])
+    summary = {
+        "callers": len(scored),
+        "positives": sum(s.positive for s in scored),
+        "configured_threshold": cfg.threshold,
+        "positive_means": "asked for an agent within 7 days, or tagged complaint_risk",
+    }
+    print(render(reports.Report("complaint risk", rows, summary), args.format))
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    s = get_settings()
+    start = datetime.combine(args.start, dtime(), ZoneInfo(s.timezone))
+
+    async def run() -> tuple[int, int]:
+        conn = await asyncpg.connect(s.pg_dsn)
+        calls = steps = 0
+        try:
+            for day in month_sample(start, args.days, args.calls_per_day, args.seed):
+                await write_calls(conn, day)
+                calls += len(day)
+                steps += sum(len(c.steps) for c in day)
+        finally:
+            await conn.close()
+        return calls, steps
+
+    calls, steps = asyncio.run(run())
+    print(f"wrote {calls} calls, {steps} steps from {args.start} over {args.days} days")
+    return 0

@@ -1,0 +1,1 @@
+"""Journey analytics queries: funnels, paths, repeats, staffing inputs."""

@@ -1,0 +1,42 @@
+"""The complaint-risk signals of one caller at one moment, as one query on the
+``calls_caller_e164`` index (and the last call's steps): the same query at call
+start (adapters.postgres.risk) and when the score is evaluated afterwards
+(service.analytics.risk_eval)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agi_app.core.risk import CallerHistory
+
+HISTORY_SQL = """
+WITH recent AS (
+    SELECT id, started_at, outcome, queue, queue_status, agent, shedding_level
+    FROM calls
+    WHERE caller_e164 = $1 AND started_at >= $2::timestamptz - interval '7 days'
+      AND started_at < $2::timestamptz
+), last_call AS (
+    SELECT id FROM recent ORDER BY started_at DESC LIMIT 1
+), last_steps AS (
+    SELECT detail FROM call_steps WHERE call_id = (SELECT id FROM last_call)
+)
+SELECT
+    count(*) FILTER (WHERE started_at >= $2::timestamptz - interval '24 hours') AS calls_24h,
+    count(*) AS calls_7d,
+    count(*) FILTER (WHERE queue IS NOT NULL AND shedding_level > 0) AS agent_during_shedding,
+    count(*) FILTER (
+        WHERE queue IS NOT NULL AND agent IS NULL AND coalesce(outcome, '') <> 'transferred'
+          AND (outcome = 'abandoned' OR queue_status IN ('ABANDON', 'TIMEOUT', 'LEAVEEMPTY'))
+    ) AS abandoned_in_queue,
+    (SELECT coalesce(sum((detail->>'invalid')::int), 0) FROM last_steps
+      WHERE detail ? 'invalid') AS invalid_last,
+    (SELECT coalesce(sum((detail->>'timeouts')::int), 0) FROM last_steps
+      WHERE detail ? 'timeouts') AS timeouts_last,
+    (SELECT count(*) FROM callbacks WHERE number = $1 AND state = 'failed'
+      AND requested_at >= $2::timestamptz - interval '7 days') AS callback_failed
+FROM recent
+"""
+
+
+def history_from_row(row: Any) -> CallerHistory:
+    return CallerHistory(**{k: int(v or 0) for k, v in dict(row).items()})

@@ -1,0 +1,148 @@
+"""The admin HTTP endpoint over a real socket: the bearer token, /health, the clock.
+(The Prometheus /metrics, with its own access rule, is tested in test_prometheus.)"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from agi_app.core.clock import BusinessClock
+from agi_app.entry.admin import build_admin
+
+TOKEN = "s3cret-token"
+GUARDED = [("GET", "/admin/stats"), ("POST", "/admin/reload"), ("POST", "/admin/clock")]
+
+
+class Admin:
+    """The admin app's collaborators, recording what the endpoint asked of them."""
+
+    def __init__(self) -> None:
+        self.clock = BusinessClock("Asia/Shanghai")
+        self.reloads = 0
+
+    async def reload(self) -> dict[str, Any]:
+        self.reloads += 1
+        return {"ok": True, "flows": ["demo"]}
+
+    def stats(self) -> dict[str, Any]:
+        return {"ari_connected": True, "active_calls": 3}
+
+
+@pytest.fixture
+def parts() -> Admin:
+    return Admin()
+
+
+@pytest.fixture
+async def client(parts: Admin) -> AsyncIterator[TestClient[Any, Any]]:
+    app = build_admin(TOKEN, parts.clock, parts.reload, parts.stats)
+    async with TestClient(TestServer(app)) as c:  # a real socket on 127.0.0.1, port 0
+        yield c
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize(("method", "path"), GUARDED)
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        bearer("wrong"),
+        bearer(TOKEN + "x"),
+        {"Authorization": TOKEN},  # the token without the scheme
+        {"Authorization": f"Basic {TOKEN}"},
+    ],
+    ids=["none", "wrong", "longer", "no-scheme", "basic"],
+)
+async def test_guarded_paths_refuse_without_the_token(
+    client: TestClient[Any, Any], parts: Admin, method: str, path: str, headers: dict[str, str]
+) -> None:
+    async with client.request(method, path, headers=headers, json={"now": None}) as resp:
+        assert resp.status == 401
+        assert await resp.json() == {"error": "unauthorised"}
+    assert parts.reloads == 0 and not parts.clock.overridden
+
+
+async def test_health_is_open(client: TestClient[Any, Any]) -> None:
+    async with client.get("/health") as resp:
+        assert resp.status == 200
+        assert await resp.json() == {"ok": True, "ari_connected": True}
+
+
+async def test_stats_with_the_token(client: TestClient[Any, Any]) -> None:
+    async with client.get("/admin/stats", headers=bearer(TOKEN)) as resp:
+        assert resp.status == 200
+        body = await resp.json()
+    assert {"timings", "counters"} <= set(body)
+    assert body["active_calls"] == 3 and body["ari_connected"] is True
+
+
+async def test_reload_with_the_token(client: TestClient[Any, Any], parts: Admin) -> None:
+    async with client.post("/admin/reload", headers=bearer(TOKEN)) as resp:
+        assert resp.status == 200
+        assert await resp.json() == {"ok": True, "flows": ["demo"]}
+    assert parts.reloads == 1
+
+
+async def test_a_refused_reload_is_422(parts: Admin) -> None:
+    async def refused() -> dict[str, Any]:
+        return {"ok": False, "errors": ["demo.yaml: node x: unknown target"]}
+
+    app = build_admin(TOKEN, parts.clock, refused, parts.stats)
+    async with (
+        TestClient(TestServer(app)) as c,
+        c.post("/admin/reload", headers=bearer(TOKEN)) as resp,
+    ):
+        assert resp.status == 422
+        assert (await resp.json())["ok"] is False
+
+
+async def test_clock_set_and_reset_with_the_token(
+    client: TestClient[Any, Any], parts: Admin
+) -> None:
+    when = datetime(2030, 1, 30, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    async with client.post(
+        "/admin/clock", headers=bearer(TOKEN), json={"now": when.isoformat()}
+    ) as resp:
+        assert resp.status == 200
+        body = await resp.json()
+    assert body["ok"] is True and body["overridden"] is True
+    assert abs((datetime.fromisoformat(body["now"]) - when).total_seconds()) < 60
+    assert parts.clock.overridden
+    async with client.post("/admin/clock", headers=bearer(TOKEN), json={"now": None}) as resp:
+        assert resp.status == 200
+        assert (await resp.json())["overridden"] is False
+    assert not parts.clock.overridden
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"now": "not a time"}', b'{"now": "2030-13-45T10:00"}', b'{"now": 17}', b"not json"],
+    ids=["words", "bad-date", "number", "not-json"],
+)
+async def test_a_bad_clock_body_is_400(
+    client: TestClient[Any, Any], parts: Admin, body: bytes
+) -> None:
+    headers = {**bearer(TOKEN), "Content-Type": "application/json"}
+    async with client.post("/admin/clock", headers=headers, data=body) as resp:
+        assert resp.status == 400
+        assert (await resp.json())["error"].startswith("bad time")
+    assert not parts.clock.overridden
+
+
+async def test_an_empty_token_refuses_everyone(parts: Admin) -> None:
+    """A deployment that forgot the token is closed, not open to ``Bearer ``."""
+    app = build_admin("", parts.clock, parts.reload, parts.stats)
+    async with TestClient(TestServer(app)) as c:
+        for headers in ({}, bearer("")):
+            async with c.get("/admin/stats", headers=headers) as resp:
+                assert resp.status == 401
+        async with c.get("/health") as resp:
+            assert resp.status == 200

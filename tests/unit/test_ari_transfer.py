@@ -1,0 +1,171 @@
+"""The ARI queue transfer against the fake ARI: the call leaves Stasis for the
+queue context and comes back (``Stasis(app,after-queue,${QUEUESTATUS})``, see
+dialplan/20-queues.conf) or hangs up while queued."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from agi_app.adapters.ari.app import Admission, AriApplication
+from agi_app.adapters.ari.call import QUEUE_CONTEXT, AriCall
+from agi_app.adapters.ari.rest import AriRest
+from agi_app.core.callcontrol import CallHangup, QueueResult
+from tests.fake_ari import (
+    FakeAri,
+    Request,
+    dtmf,
+    entered_bridge,
+    hangup,
+    stasis_end,
+    stasis_start,
+    varset,
+)
+
+SUBSCRIPTION = "/applications/agi-app/subscription"
+Outcome = QueueResult | BaseException
+
+
+class Transfer:
+    """The application with one call that goes to the queue; its outcome."""
+
+    def __init__(self, fake: FakeAri) -> None:
+        self.fake = fake
+        self.outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self.app: AriApplication | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    async def serve(self, call: AriCall, args: tuple[str, ...]) -> None:
+        try:
+            result: Outcome = await call.transfer_to_queue("support", 7, 120, "t")
+        except CallHangup as exc:
+            result = exc
+        self.outcome.set_result(result)
+
+    async def start(self) -> None:
+        rest = AriRest(await self.fake.start(), "user", "pw", "agi-app")
+        self.app = AriApplication(rest, self.serve, Admission(10, 0))
+        self.app.stream._backoff_first = 0.01
+        self.task = asyncio.create_task(self.app.run())
+        async with asyncio.timeout(5):
+            await self.app.stream.connected.wait()
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+        if self.app is not None:
+            await self.app.rest.close()
+
+    async def result(self) -> Outcome:
+        async with asyncio.timeout(5):
+            return await self.outcome
+
+    async def in_queue(self, channel: str = "c1") -> Request:
+        """The call was sent to the queue context; Asterisk says it left Stasis."""
+        await self.fake.send(stasis_start(channel))
+        cont = await self.fake.wait_request("POST", f"/channels/{channel}/continue")
+        await self.fake.send(stasis_end(channel))
+        return cont
+
+
+@pytest.fixture
+async def transfer() -> AsyncIterator[Transfer]:
+    fake = FakeAri()
+    t = Transfer(fake)
+    await t.start()
+    yield t
+    await t.stop()
+    await fake.stop()
+
+
+def channel_requests(fake: FakeAri, channel: str = "c1") -> list[Request]:
+    return [
+        r
+        for r in fake.requests
+        if r.path.startswith(f"/channels/{channel}")
+        or (r.path == SUBSCRIPTION and r.params.get("eventSource") == [f"channel:{channel}"])
+    ]
+
+
+async def test_transfer_sets_variables_subscribes_then_continues(transfer: Transfer) -> None:
+    cont = await transfer.in_queue()
+    assert cont.params == {"context": [QUEUE_CONTEXT], "extension": ["s"], "priority": ["1"]}
+    steps = [(r.method, r.path, r.params) for r in channel_requests(transfer.fake)]
+    assert steps == [
+        ("POST", "/channels/c1/variable", {"variable": ["AGI_APP_QUEUE"], "value": ["support"]}),
+        ("POST", "/channels/c1/variable", {"variable": ["QUEUE_PRIO"], "value": ["7"]}),
+        (
+            "POST",
+            "/channels/c1/variable",
+            {"variable": ["AGI_APP_QUEUE_TIMEOUT"], "value": ["120"]},
+        ),
+        ("POST", "/channels/c1/variable", {"variable": ["AGI_APP_QUEUE_OPTIONS"], "value": ["t"]}),
+        ("POST", SUBSCRIPTION, {"eventSource": ["channel:c1"]}),  # before it leaves Stasis
+        ("POST", "/channels/c1/continue", cont.params),
+    ]
+    # StasisEnd into the dialplan is not a hangup: a DTMF sent after it is seen
+    # (events are applied in order), and the call is still waiting for the queue.
+    assert transfer.app is not None
+    call = transfer.app.calls["c1"]
+    await transfer.fake.send(dtmf("c1", "5"))
+    async with asyncio.timeout(5):
+        while not call.digits.pending():
+            await asyncio.sleep(0.005)
+    assert not call.gone and call.in_dialplan and not transfer.outcome.done()
+    await transfer.fake.send(stasis_start("c1", args=("after-queue", "TIMEOUT")))
+    assert await transfer.result() == QueueResult("TIMEOUT", None)
+
+
+@pytest.mark.parametrize("status", ["TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY"])
+async def test_the_queue_status_comes_back_with_the_caller(transfer: Transfer, status: str) -> None:
+    await transfer.in_queue()
+    await transfer.fake.send(stasis_start("c1", args=("after-queue", status)))
+    assert await transfer.result() == QueueResult(status, None)
+    assert transfer.app is not None and "c1" not in transfer.app.calls
+
+
+async def test_back_without_a_status_is_unknown(transfer: Transfer) -> None:
+    await transfer.in_queue()
+    await transfer.fake.send(stasis_start("c1", args=("after-queue",)))
+    assert await transfer.result() == QueueResult("UNKNOWN", None)
+
+
+async def test_an_agent_answered_and_hung_up_first(transfer: Transfer) -> None:
+    await transfer.in_queue()
+    await transfer.fake.send(varset("c1", "MEMBERNAME", "agent2"))
+    await transfer.fake.send(entered_bridge("c1"))
+    await transfer.fake.send(stasis_start("c1", args=("after-queue", "CONTINUE")))
+    assert await transfer.result() == QueueResult("ANSWERED", "agent2")
+    # Subscribed while in the dialplan: the app lets go once the call task ends.
+    await transfer.fake.wait_request("DELETE", SUBSCRIPTION)
+
+
+async def test_hanging_up_while_queued_is_call_hangup(transfer: Transfer) -> None:
+    await transfer.in_queue()
+    await transfer.fake.send(hangup("c1", cause=16))
+    outcome = await transfer.result()
+    assert isinstance(outcome, CallHangup)
+    assert transfer.app is not None
+    async with asyncio.timeout(5):
+        while "c1" in transfer.app.calls:
+            await asyncio.sleep(0.005)
+
+
+async def test_the_caller_hanging_up_after_talking_to_an_agent_is_answered(
+    transfer: Transfer,
+) -> None:
+    await transfer.in_queue()
+    await transfer.fake.send(varset("c1", "MEMBERNAME", "agent1"))
+    await transfer.fake.send(hangup("c1", cause=16))
+    assert await transfer.result() == QueueResult("ANSWERED", "agent1")
+
+
+async def test_a_channel_gone_before_the_queue_is_call_hangup(transfer: Transfer) -> None:
+    transfer.fake.gone_channels.add("c1")  # hung up as the transfer began
+    await transfer.fake.send(stasis_start("c1"))
+    outcome = await transfer.result()
+    assert isinstance(outcome, CallHangup)
+    assert [r for r in transfer.fake.requests if r.path.endswith("/continue")] == []
