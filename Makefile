@@ -9,7 +9,8 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 APP := $(VENV)/bin/agi-app
-APT_PACKAGES := debootstrap sip-tester espeak-ng libespeak-ng1 graphviz sox postgresql-15 python3-venv
+APT_PACKAGES := debootstrap sip-tester espeak-ng libespeak-ng1 graphviz sox postgresql-15 python3-venv \
+  chromium chromium-driver fonts-wqy-microhei
 PYTEST_ARGS ?=
 
 .PHONY: help setup packages venv run test test-unit check lint types stop bench bench-smoke clean

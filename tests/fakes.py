@@ -14,9 +14,10 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from agi_app.core.callcontrol import CallHangup, QueueResult
+from agi_app.core.controls import Controls, controls_from_rows
 
 When = Literal["play", "wait", "transfer"]
 HANGUP = "hangup"  # a moment's action: the caller hangs up instead of pressing digits
@@ -184,3 +185,62 @@ class LoopWatch:
     def stop(self) -> int:
         self._task.cancel()
         return self.ticks
+
+
+class MemoryControlStore:
+    """ControlStore (service.controls) in memory, with the same audit lines as
+    PostgreSQL's: the fake at the store's edge."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], dict[str, Any]] = {}
+        self.audit_lines: list[dict[str, Any]] = []
+        self.fail = False  # the database is down
+        self.loads = 0  # reads, failed ones included
+
+    def _check(self) -> None:
+        if self.fail:
+            raise ConnectionError("database down")
+
+    async def load(self) -> Controls:
+        self.loads += 1
+        self._check()
+        return controls_from_rows([(k, s, b) for (k, s), b in self.rows.items()])
+
+    async def put(
+        self, kind: str, scope: str, body: dict[str, Any], expires_at: datetime | None, who: str
+    ) -> dict[str, Any] | None:
+        self._check()
+        before = self.rows.get((kind, scope))
+        self.rows[(kind, scope)] = body
+        self.audit_lines.append(
+            {
+                "at": "",
+                "who": who,
+                "action": "set",
+                "kind": kind,
+                "scope": scope,
+                "before": before,
+                "after": body,
+            }
+        )
+        return before
+
+    async def clear(self, kind: str, scope: str, who: str) -> dict[str, Any] | None:
+        self._check()
+        before = self.rows.pop((kind, scope), None)
+        if before is not None:
+            self.audit_lines.append(
+                {
+                    "at": "",
+                    "who": who,
+                    "action": "clear",
+                    "kind": kind,
+                    "scope": scope,
+                    "before": before,
+                    "after": None,
+                }
+            )
+        return before
+
+    async def audit(self, limit: int = 50) -> list[dict[str, Any]]:
+        return list(reversed(self.audit_lines))[:limit]

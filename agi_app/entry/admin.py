@@ -8,6 +8,9 @@ GET  /metrics               Prometheus text format: from loopback with no token,
 POST /admin/shedding {"level"}  force a shedding level 0-4 for non-exempt callers (QA);
                             null ends it
 GET  /health                liveness and whether ARI is connected, no token
+
+The operations console (agi_app.entry.console) shares the port: its pages and
+/api routes check their own session (or the same bearer token).
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ Stats = Callable[[], dict[str, Any]]
 
 Exposition = Callable[[], bytes]
 OPEN_PATHS = ("/health", "/metrics")  # /metrics checks its own access
+BEARER_PREFIX = "/admin/"  # the console's routes check their own access
+MAX_BODY = 3 * 1024 * 1024  # an uploaded announcement prompt (2 MB) and its form
 
 
 def build_admin(
@@ -44,12 +49,16 @@ def build_admin(
     exposition: Exposition | None = None,
     metrics_token: str = "",
     shedding: SheddingOverride | None = None,
+    console: Callable[[web.Application], None] | None = None,
 ) -> web.Application:
     """The aiohttp application; the caller decides where it listens."""
 
     @web.middleware
     async def auth(request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path not in OPEN_PATHS and not _bearer_ok(request, token):
+        guarded = request.path.startswith(BEARER_PREFIX) or (
+            console is None and request.path not in OPEN_PATHS
+        )
+        if guarded and not _bearer_ok(request, token):
             return web.json_response({"error": "unauthorised"}, status=401)
         result: web.StreamResponse = await handler(request)
         return result
@@ -99,7 +108,7 @@ def build_admin(
     async def health(_r: web.Request) -> web.Response:
         return web.json_response({"ok": True, "ari_connected": bool(stats().get("ari_connected"))})
 
-    app = web.Application(middlewares=[auth], client_max_size=64 * 1024)
+    app = web.Application(middlewares=[auth], client_max_size=MAX_BODY)
     app.router.add_post("/admin/reload", do_reload)
     app.router.add_post("/admin/clock", do_clock)
     app.router.add_get("/admin/stats", admin_stats)
@@ -107,6 +116,8 @@ def build_admin(
     if shedding is not None:
         app.router.add_post("/admin/shedding", do_shedding)
     app.router.add_get("/health", health)
+    if console is not None:
+        console(app)
     return app
 
 

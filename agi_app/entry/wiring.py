@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -23,6 +24,7 @@ from agi_app.adapters.ari.call import AriCall
 from agi_app.adapters.ari.dialer import AriDialer, side_event
 from agi_app.adapters.ari.rest import AriRest
 from agi_app.adapters.fastagi.server import AgiServer
+from agi_app.adapters.postgres.controls import PgControlStore
 from agi_app.adapters.postgres.customers import PgCustomerStore
 from agi_app.adapters.postgres.journeys import JourneyWriter
 from agi_app.adapters.postgres.pool import Database
@@ -42,14 +44,17 @@ from agi_app.core.shedding.load import LoadTracker
 from agi_app.core.shedding.rules import load_rules
 from agi_app.entry.admin import build_admin
 from agi_app.entry.agi_routes import build_routes
+from agi_app.entry.console import ConsoleDeps, add_console
 from agi_app.entry.runtime import Runtime, loop_lag_monitor
 from agi_app.entry.supervisor import Supervisor
 from agi_app.service.business import business_transactions
 from agi_app.service.call import CallServices, serve_call
 from agi_app.service.callbacks import CallbackWorker
+from agi_app.service.controls import ControlsService
 from agi_app.service.flows.engine import EngineDeps
 from agi_app.service.flows.registry import FlowRegistry
 from agi_app.service.identify import RiskCheck, identify
+from agi_app.service.live import LiveCalls
 from agi_app.service.route_only import RouteOnly
 from agi_app.service.shedding import SheddingService
 from agi_app.service.walk import FlowWalker
@@ -106,12 +111,14 @@ def build_runtime(s: Settings) -> Runtime:
     if s.business_clock:
         clock.set(datetime.fromisoformat(s.business_clock))
     db = Database(s)
-    journey = JourneyWriter(
+    writer = JourneyWriter(
         db.pool,
         rejected_path=s.var_dir / "log" / "journeys-rejected.jsonl",
         spool=Spool(s.journey_spool, s.journey_spool_max_bytes),
         deadline_s=s.journey_write_deadline_ms / 1000,
     )
+    live = LiveCalls()  # calls in progress, for the console
+    journey = TeeJourney(writer, live)
     rest = AriRest(
         s.ari_base,
         s.ari_user,
@@ -134,6 +141,8 @@ def build_runtime(s: Settings) -> Runtime:
     tracker = LoadTracker(rules)
     monitor = LoadMonitor(Ami(s), tracker, clock.now)
     shedding = SheddingService(rules, policy, clock, tracker)
+    controls = ControlsService(PgControlStore(db.pool), rules.levels, cache)
+    decide = controls.decide_with(shedding.decide)  # a forced level over the rules
     worker = CallbackWorker(db.pool, AriDialer(rest), lambda: monitor.queues)
     deadline = s.lookup_deadline_ms / 1000
 
@@ -159,21 +168,22 @@ def build_runtime(s: Settings) -> Runtime:
             transactions=transactions,
             get_pool=db.pool,
         ),
+        controls,
     )
     loops = Supervisor()
     exporter = PrometheusExporter(
         lambda: registry.current.by_number,
         HotlineState(
-            shedding_level=lambda: shedding.decide(_standard_caller()).level,
+            shedding_level=lambda: decide(_standard_caller()).level,
             queues=lambda: monitor.queues,
-            journey_backlog=lambda: journey.backlog,
-            journey_dropped=lambda: journey.dropped,
+            journey_backlog=lambda: writer.backlog,
+            journey_dropped=lambda: writer.dropped,
             ari_reconnects=lambda: max(0, ari.stream.connects - 1),
             loop_restarts=lambda: loops.restarts,
             live_load_stale=lambda: monitor.stale,
         ),
     )
-    services = CallServices(clock, TeeJourney(journey, exporter), who, shedding.decide, walker)
+    services = CallServices(clock, TeeJourney(writer, live, exporter), who, decide, walker)
 
     async def serve_ari(call: AriCall, _args: tuple[str, ...]) -> None:
         await serve_call(call, "ari", services)
@@ -187,7 +197,7 @@ def build_runtime(s: Settings) -> Runtime:
         side_channels=worker.owns,  # channels the app dialled itself (callbacks)
         on_side_event=lambda event: side_event(event, worker),
     )
-    route_only = RouteOnly(who, shedding.decide, policy, queues, clock, flows)
+    route_only = RouteOnly(who, decide, policy, queues, clock, flows)
     agi = AgiServer(build_routes(services, route_only), s.agi_host, s.agi_port)
 
     def stats() -> dict[str, Any]:
@@ -196,14 +206,14 @@ def build_runtime(s: Settings) -> Runtime:
             "active_calls": len(ari.calls),
             "ari_transport": rest.transport,
             "ari_requests": {"websocket": rest.sent_ws, "http": rest.sent_http},
-            "journeys_written": journey.written,
-            "journeys_dropped": journey.dropped,
-            "journeys_rejected": journey.rejected,
-            "journeys_pending": journey.pending,
-            "journeys_spooling": journey.spooling,
-            "journeys_spooled": journey.spooled,
-            "journeys_replayed": journey.replayed,
-            "journey_spool_bytes": journey.spool_bytes,
+            "journeys_written": writer.written,
+            "journeys_dropped": writer.dropped,
+            "journeys_rejected": writer.rejected,
+            "journeys_pending": writer.pending,
+            "journeys_spooling": writer.spooling,
+            "journeys_spooled": writer.spooled,
+            "journeys_replayed": writer.replayed,
+            "journey_spool_bytes": writer.spool_bytes,
             "loop_restarts": dict(loops.restarts),
             "live_load_stale": monitor.stale,
             "business_clock": clock.now().isoformat(),
@@ -211,6 +221,20 @@ def build_runtime(s: Settings) -> Runtime:
             "shedding_override": shedding.override.level,
         }
 
+    console = ConsoleDeps(
+        token=s.admin_token.get_secret_value(),
+        controls=controls,
+        flows=lambda: registry.current,
+        live=live,
+        queues=lambda: monitor.queues,
+        shedding=lambda: decide(_standard_caller()),
+        get_pool=db.pool,
+        reload=registry.reload,
+        rules=rules,
+        timezone=s.timezone,
+        sounds_dir=s.sounds_dir,
+        now=lambda: datetime.now(ZoneInfo(s.timezone)),  # journeys are in real time
+    )
     admin = AdminServer(
         build_admin(
             s.admin_token.get_secret_value(),
@@ -220,6 +244,7 @@ def build_runtime(s: Settings) -> Runtime:
             exporter.render,
             s.metrics_token.get_secret_value(),
             shedding.override,
+            lambda app: add_console(app, console),
         ),
         s.bind_address,
         s.admin_port,
@@ -228,14 +253,15 @@ def build_runtime(s: Settings) -> Runtime:
     return Runtime(
         settings=s,
         ari=ari,
-        journey=journey,
+        journey=writer,
         loops=loops,
         background=(
-            ("journey-writer", journey.run),
+            ("journey-writer", writer.run),
             ("ari-events", ari.run),
             ("loop-lag", loop_lag_monitor),
             ("load-monitor", monitor.run),
             ("callback-worker", worker.run),
+            ("controls", controls.run),
         ),
         components=(Resources(rest, db, cache.close), admin, agi),
         reload=registry.reload,

@@ -5,15 +5,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from agi_app.core.bus import DataBus
 from agi_app.core.callcontrol import CallControl
 from agi_app.core.clock import Clock
+from agi_app.core.controls import Announcement
 from agi_app.core.decisions import FlowOutcome
 from agi_app.core.flows.loader import FlowSet
 from agi_app.core.routing.config import QueuesFile, ServicePolicy
 from agi_app.core.routing.route import route
-from agi_app.service.flows.engine import EngineDeps, run_flow
+from agi_app.service.flows.engine import EngineDeps, Preamble, run_flow
+
+
+class CallControls(Protocol):
+    """The operator controls as a call sees them (service.controls.ControlsService)."""
+
+    def announcement_for(self, line: str) -> Announcement | None: ...
+
+    def flow_for(self, bus: DataBus, flows: set[str]) -> tuple[str, str] | None: ...
 
 
 @dataclass(frozen=True)
@@ -25,6 +35,7 @@ class FlowWalker:
     clock: Clock
     flows: Callable[[], FlowSet]  # the running set, taken once per call
     deps: EngineDeps  # router and priority are set per call
+    controls: CallControls | None = None  # operator controls (announcement, A/B split)
 
     async def __call__(self, call: CallControl, bus: DataBus) -> FlowOutcome:
         entry = route(bus.customer, self.clock.now(), self.policy, self.queues, at_risk=bus.at_risk)
@@ -37,7 +48,18 @@ class FlowWalker:
             bus.language = entry.language
         deps = replace(self.deps, router=self.route_transfer, priority=entry.priority)
         # The flow set is taken once: a reload never changes a call in progress.
-        return await run_flow(call, bus, self.flows(), deps)
+        flows = self.flows()
+        return await run_flow(call, bus, flows, deps, self._preamble(bus, flows))
+
+    def _preamble(self, bus: DataBus, flows: FlowSet) -> Preamble | None:
+        if self.controls is None:
+            return None
+        choice = self.controls.flow_for(bus, set(flows.flows))
+        ann = self.controls.announcement_for(bus.called)
+        if choice is None and ann is None:
+            return None
+        variant, flow_id = choice if choice else ("", None)
+        return Preamble(ann, flow_id, f"{variant}:{flow_id}" if flow_id else "")
 
     def route_transfer(self, bus: DataBus, requested_queue: str) -> tuple[str, int]:
         """(queue, QUEUE_PRIO) for a transfer this caller's flow asks for."""

@@ -61,7 +61,7 @@ def test_a_good_file_loads(tmp_path: Path, inst: Installation) -> None:
         ("agent1: {talk_s: 3}", "agent9: {talk_s: 3}", "agents.agent9: not an agent endpoint"),
         ("{talk_s: 3}", "{talk_s: 3, colour: red}", "agents.agent1.colour: Extra inputs"),
         ("journey: a", "journey: b", "expect.0: unknown caller 'b'"),
-        ("- journey: a", "- heard: a", "expect.0: an expectation starts with journey:"),
+        ("- journey: a", "- sounded: a", "expect.0: an expectation starts with journey:"),
         ("outcome: completed", "outcome: completed\n    grade: 3", "expect.0.grade: Input"),
         ('keys: "wait 1; 1"', "after: b started", "callers.a.after.0: unknown caller 'b'"),
         (

@@ -75,6 +75,8 @@ END_FIELDS = (
     "agent",
     "risk",
     "risk_reasons",
+    "announcement",
+    "ab_variant",
 )
 
 

@@ -26,6 +26,9 @@ COMMAND_MODULES = (
     "clock",
     "stack",
     "bench",
+    "announce",
+    "shedding",
+    "ab",
 )
 
 Handler = Callable[[argparse.Namespace], int]

@@ -1,4 +1,8 @@
-"""`agi-app report --from DATE --to DATE [--format table|csv|json]`."""
+"""`agi-app report --from DATE --to DATE [--format table|csv|json] [--variants]`.
+
+``--variants`` compares the A/B variants of the period instead (calls,
+self-service share, transfer share, average time in IVR, each with its count).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from agi_app.service.operations import variants
 from agi_app.service.report import DailyFigures, fetch_report, fluctuation
 from agi_app.settings import get_settings
 
@@ -23,7 +28,32 @@ def register(sub: Any) -> None:
     p.add_argument("--from", dest="first", type=date.fromisoformat, required=True)
     p.add_argument("--to", dest="last", type=date.fromisoformat, required=True)
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("--variants", action="store_true", help="compare the A/B variants")
     p.set_defaults(handler=_handle)
+
+
+def render_variants(rows: list[dict[str, Any]], fmt: str) -> str:
+    """The A/B comparison; every share with the counts behind it."""
+    if fmt == "json":
+        return json.dumps({"variants": rows}, indent=1, ensure_ascii=False)
+    if fmt == "csv":
+        out = io.StringIO()
+        w = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["variant"])
+        w.writeheader()
+        w.writerows(rows)
+        return out.getvalue()
+    if not rows:
+        return "no calls with an A/B variant in the period"
+    lines = [f"{'variant':<28}{'calls':>7}  {'self-service':<20}{'transfer':<20}{'avg IVR':<16}"]
+    for r in rows:
+        ivr = "-" if r["avg_ivr_s"] is None else f"{r['avg_ivr_s']} s (n={r['timed_calls']})"
+        lines.append(
+            f"{r['variant']:<28}{r['calls']:>7}  "
+            f"{r['self_service_share']:.1%} ({r['self_service']}/{r['calls']})".ljust(20 + 37)
+            + f"{r['transfer_share']:.1%} ({r['transferred']}/{r['calls']})".ljust(20)
+            + ivr
+        )
+    return "\n".join(lines)
 
 
 def render(figs: list[DailyFigures], fmt: str) -> str:
@@ -63,6 +93,17 @@ def _handle(args: argparse.Namespace) -> int:
         print("error: --to is before --from")
         return 1
     s = get_settings()
+    if args.variants:
+
+        async def compare() -> list[dict[str, Any]]:
+            conn = await asyncpg.connect(s.pg_dsn)
+            try:
+                return await variants(conn, args.first, args.last, s.timezone)
+            finally:
+                await conn.close()
+
+        print(render_variants(asyncio.run(compare()), args.format))
+        return 0
 
     async def run() -> list[DailyFigures]:
         conn = await asyncpg.connect(s.pg_dsn)

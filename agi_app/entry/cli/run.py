@@ -82,6 +82,9 @@ def _banner(s: Any) -> None:
     A test call from a second shell (press 1 after a second):
       .venv/bin/agi-app qa call --from 13800138000 --to 100 --keys "wait 1; 1"
     Journeys:   .venv/bin/agi-app journeys --last 5
+    Console:    http://{s.bind_address}:{s.admin_port}/  (log in with the admin token:
+                {s.admin_token.get_secret_value()})
+    Controls:   .venv/bin/agi-app announce|shedding|ab ...  (or from the console)
     Logs:       this terminal (app), {s.asterisk_root}/var/log/asterisk/messages.log,
                 {postgres.log_path(s)}
     Stop:       Ctrl-C here, or `make stop` from another shell

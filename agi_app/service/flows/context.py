@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from agi_app.core.bus import DataBus
 from agi_app.core.callcontrol import CallControl
 from agi_app.core.clock import Clock, wall_now
+from agi_app.core.controls import Announcement
 from agi_app.core.flows.loader import FlowSet
 from agi_app.core.flows.model import Flow
 from agi_app.core.flows.transactions import TransactionRegistry
@@ -25,6 +26,16 @@ class Router(Protocol):
 
 def default_router(bus: DataBus, requested_queue: str) -> tuple[str, int]:
     return requested_queue, 0
+
+
+@dataclass(frozen=True)
+class Preamble:
+    """What operator controls set for one call before its flow: an emergency
+    announcement to hear first, a flow chosen by an A/B split ("A:flow_id")."""
+
+    announcement: Announcement | None = None
+    flow_id: str | None = None
+    variant: str = ""
 
 
 @dataclass

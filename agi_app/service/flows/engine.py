@@ -17,19 +17,26 @@ from agi_app.core.bus import DataBus
 from agi_app.core.callcontrol import CallControl, CallHangup
 from agi_app.core.decisions import FlowOutcome
 from agi_app.core.flows.loader import FlowSet
-from agi_app.service.flows.context import Ctx, EngineDeps, Router, default_router
+from agi_app.service.flows.context import Ctx, EngineDeps, Preamble, Router, default_router
 from agi_app.service.flows.runners import RUNNERS
 
-__all__ = ["EngineDeps", "Router", "default_router", "run_flow"]
+__all__ = ["EngineDeps", "Preamble", "Router", "default_router", "run_flow"]
 
 log = logging.getLogger(__name__)
+EMERGENCY_STEP = "emergency-announcement"  # the journey step of an operator's announcement
 
 
 async def run_flow(
-    call: CallControl, bus: DataBus, flows: FlowSet, deps: EngineDeps
+    call: CallControl,
+    bus: DataBus,
+    flows: FlowSet,
+    deps: EngineDeps,
+    preamble: Preamble | None = None,
 ) -> FlowOutcome:
-    """Walk the flow for the called number until the call ends."""
-    flow = flows.for_number(bus.called)
+    """Walk the flow for the called number (or the one ``preamble`` chose)
+    until the call ends; ``preamble``'s announcement is played first."""
+    chosen = flows.flows.get(preamble.flow_id) if preamble and preamble.flow_id else None
+    flow = chosen or flows.for_number(bus.called)
     if flow is None:
         log.warning("call=%s no flow for number %s; refusing", call.call_id, bus.called)
         await call.hangup(1)  # unallocated number
@@ -38,6 +45,8 @@ async def run_flow(
     ctx = Ctx(call, bus, flows, deps, flow)
     try:
         await call.answer()
+        if preamble is not None:
+            await _preamble(ctx, preamble, chosen is not None)
         await _walk(ctx, flow.start)
         if ctx.cause is None:  # the walk ran out of nodes (no target for a status...)
             ctx.cause = 16
@@ -47,6 +56,23 @@ async def run_flow(
         ctx.cause = call.hangup_cause
     ctx.facts.update(flow=ctx.flow.id, flow_version=flows.version)
     return FlowOutcome(ctx.outcome, ctx.cause, ctx.facts)
+
+
+async def _preamble(ctx: Ctx, pre: Preamble, split: bool) -> None:
+    """The A/B variant goes in the facts; the announcement plays before the flow."""
+    if split and pre.variant:
+        ctx.facts["ab_variant"] = pre.variant
+    ann = pre.announcement
+    if ann is None:
+        return
+    ctx.facts["announcement"] = ann.id
+    # Its own step before the flow's first node (its name is not a node of the shipped flows).
+    ctx.step(EMERGENCY_STEP, "announcement", id=ann.id, text=ann.text[:200], prompt=ann.prompt)
+    if ann.prompt:
+        sounds = [ann.prompt]
+    else:
+        sounds = [await ctx.deps.renderer.media_for(ann.text, ann.language)]
+    await ctx.call.play(sounds, barge_in=False)
 
 
 async def _walk(ctx: Ctx, start: str) -> None:

@@ -213,6 +213,6 @@ Expectation = Annotated[
     Discriminator(
         _kind,
         custom_error_type="expectation_kind",
-        custom_error_message="an expectation starts with journey:, order: or callback:",
+        custom_error_message="an expectation starts with journey:, order:, callback: or heard:",
     ),
 ]

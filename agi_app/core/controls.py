@@ -1,0 +1,238 @@
+"""Operator controls, as pure data and rules: the emergency announcement, the
+forced shedding level (escalation) and the A/B split of a line's flows.
+
+What is active at time ``t``, which A/B variant a number gets (a hash of the
+number, so a caller keeps their variant), and the validation of what an
+operator asks for (``ControlError`` says what is wrong, before anything is
+stored). The store and the clock are elsewhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+ANNOUNCEMENT, ESCALATION, AB_SPLIT = "announcement", "escalation", "ab_split"
+KINDS = (ANNOUNCEMENT, ESCALATION, AB_SPLIT)
+MANUAL_RULE = "manual"  # the shedding rule journeys record for a forced level
+MAX_TEXT = 500
+MAX_REASON = 200
+MAX_MINUTES = 7 * 24 * 60
+
+
+class ControlError(ValueError):
+    """What an operator asked for is not valid; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """Played to every new call on ``lines`` (empty: all lines) before its flow."""
+
+    id: str
+    expires_at: datetime
+    text: str = ""
+    prompt: str = ""  # an uploaded sound, relative to the sounds dir, no extension
+    language: str = "zh"
+    lines: frozenset[str] = frozenset()
+
+    def applies(self, line: str, now: datetime) -> bool:
+        return now < self.expires_at and (not self.lines or line in self.lines)
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """A shedding level forced for every caller not exempt, until ``until``."""
+
+    level: int
+    until: datetime
+    reason: str
+
+    def active(self, now: datetime) -> bool:
+        return now < self.until
+
+
+@dataclass(frozen=True)
+class AbSplit:
+    """New calls of ``line`` go to ``flow_a`` or ``flow_b``; ``share`` is B's part."""
+
+    line: str
+    flow_a: str
+    flow_b: str
+    share: float
+
+    def variant(self, number: str) -> tuple[str, str]:
+        """("A" or "B", flow id) for this caller: the same number, the same variant."""
+        digest = hashlib.sha256(number.encode("utf-8", "replace")).digest()
+        bucket = int.from_bytes(digest[:8], "big") / 2**64  # uniform in [0, 1)
+        return ("B", self.flow_b) if bucket < self.share else ("A", self.flow_a)
+
+
+@dataclass(frozen=True)
+class Controls:
+    """Everything an operator has set; ``at(now)`` drops what has expired."""
+
+    announcement: Announcement | None = None
+    escalation: Escalation | None = None
+    splits: dict[str, AbSplit] = field(default_factory=dict)
+
+    def at(self, now: datetime) -> Controls:
+        ann = self.announcement
+        esc = self.escalation
+        return Controls(
+            ann if ann is not None and now < ann.expires_at else None,
+            esc if esc is not None and esc.active(now) else None,
+            self.splits,
+        )
+
+    def announcement_for(self, line: str, now: datetime) -> Announcement | None:
+        ann = self.announcement
+        return ann if ann is not None and ann.applies(line, now) else None
+
+    def forced_level(self, now: datetime) -> Escalation | None:
+        esc = self.escalation
+        return esc if esc is not None and esc.active(now) else None
+
+
+def _minutes(raw: Any) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise ControlError("minutes must be a whole number")
+    try:
+        minutes = int(str(raw))
+    except ValueError:
+        raise ControlError("minutes must be a whole number") from None
+    if not 1 <= minutes <= MAX_MINUTES:
+        raise ControlError(f"minutes must be 1..{MAX_MINUTES}")
+    return minutes
+
+
+def _lines(raw: Any, known_lines: set[str]) -> frozenset[str]:
+    if raw in (None, "", []):
+        return frozenset()
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+        raise ControlError("lines must be a list of numbers")
+    lines = frozenset(x.strip() for x in items if x.strip())
+    unknown = sorted(lines - known_lines)
+    if unknown:
+        raise ControlError(f"unknown line(s): {', '.join(unknown)}")
+    return lines
+
+
+def validate_announcement(
+    body: dict[str, Any], now: datetime, known_lines: set[str], ident: str
+) -> Announcement:
+    """An announcement from an operator's request (text or prompt, lines, minutes)."""
+    text = body.get("text") or ""
+    prompt = body.get("prompt") or ""
+    if not isinstance(text, str) or not isinstance(prompt, str):
+        raise ControlError("text and prompt must be text")
+    text = text.replace("\x00", "").strip()
+    if not text and not prompt:
+        raise ControlError("an announcement needs a text or an uploaded prompt")
+    if len(text) > MAX_TEXT:
+        raise ControlError(f"text longer than {MAX_TEXT} characters")
+    language = body.get("language") or "zh"
+    if language not in ("zh", "en"):
+        raise ControlError("language must be zh or en")
+    minutes = _minutes(body.get("minutes", 60))
+    return Announcement(
+        id=ident,
+        expires_at=now + timedelta(minutes=minutes),
+        text=text,
+        prompt=prompt,
+        language=language,
+        lines=_lines(body.get("lines"), known_lines),
+    )
+
+
+def validate_escalation(body: dict[str, Any], now: datetime) -> Escalation:
+    """A forced level 1..4 for N minutes, with the operator's reason."""
+    level = body.get("level")
+    if isinstance(level, str) and level.isdigit():
+        level = int(level)
+    if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 4:
+        raise ControlError("level must be 1, 2, 3 or 4")
+    reason = body.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise ControlError("a reason is required")
+    if len(reason) > MAX_REASON:
+        raise ControlError(f"reason longer than {MAX_REASON} characters")
+    minutes = _minutes(body.get("minutes"))
+    return Escalation(level, now + timedelta(minutes=minutes), reason.strip())
+
+
+def validate_split(body: dict[str, Any], known_lines: set[str], flows: set[str]) -> AbSplit:
+    """An A/B split of a known line between two known, different flows."""
+    line, flow_a, flow_b = body.get("line"), body.get("flow_a"), body.get("flow_b")
+    if not isinstance(line, str) or line not in known_lines:
+        raise ControlError(f"unknown line: {line!r}")
+    for name in (flow_a, flow_b):
+        if not isinstance(name, str) or name not in flows:
+            raise ControlError(f"unknown flow: {name!r}")
+    if flow_a == flow_b:
+        raise ControlError("the two flows must differ")
+    share = body.get("share", 0.5)
+    try:
+        share = float(share)
+    except (TypeError, ValueError):
+        raise ControlError("share must be a number between 0 and 1") from None
+    if not 0.0 <= share <= 1.0:
+        raise ControlError("share must be between 0 and 1")
+    assert isinstance(flow_a, str) and isinstance(flow_b, str)
+    return AbSplit(line, flow_a, flow_b, share)
+
+
+# The stored form (JSON) of each control, both ways.
+
+
+def announcement_body(a: Announcement) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "text": a.text,
+        "prompt": a.prompt,
+        "language": a.language,
+        "lines": sorted(a.lines),
+        "expires_at": a.expires_at.isoformat(),
+    }
+
+
+def escalation_body(e: Escalation) -> dict[str, Any]:
+    return {"level": e.level, "until": e.until.isoformat(), "reason": e.reason}
+
+
+def split_body(s: AbSplit) -> dict[str, Any]:
+    return {"line": s.line, "flow_a": s.flow_a, "flow_b": s.flow_b, "share": s.share}
+
+
+def controls_from_rows(rows: list[tuple[str, str, dict[str, Any]]]) -> Controls:
+    """Controls from stored (kind, scope, body) rows."""
+    ann: Announcement | None = None
+    esc: Escalation | None = None
+    splits: dict[str, AbSplit] = {}
+    for kind, _scope, b in rows:
+        if kind == ANNOUNCEMENT:
+            ann = Announcement(
+                b["id"],
+                datetime.fromisoformat(b["expires_at"]),
+                b.get("text", ""),
+                b.get("prompt", ""),
+                b.get("language", "zh"),
+                frozenset(b.get("lines", [])),
+            )
+        elif kind == ESCALATION:
+            esc = Escalation(int(b["level"]), datetime.fromisoformat(b["until"]), b["reason"])
+        elif kind == AB_SPLIT:
+            s = AbSplit(b["line"], b["flow_a"], b["flow_b"], float(b["share"]))
+            splits[s.line] = s
+    return Controls(ann, esc, splits)
+
+
+def controls_body(c: Controls) -> dict[str, Any]:
+    """JSON view of the controls (console, CLI)."""
+    return {
+        ANNOUNCEMENT: announcement_body(c.announcement) if c.announcement else None,
+        ESCALATION: escalation_body(c.escalation) if c.escalation else None,
+        "splits": [split_body(s) for s in sorted(c.splits.values(), key=lambda s: s.line)],
+    }

@@ -1,0 +1,342 @@
+"""The console over HTTP (aiohttp's test server): log-in, session cookie, CSRF,
+the rate limit, every control refused without auth or with bad input (and
+nothing changed), the live feed. The store is the in-memory fake of the
+ControlStore protocol; the flows are the shipped ones."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import re
+import wave
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import FormData
+from aiohttp.test_utils import TestClient, TestServer
+
+from agi_app.core.clock import BusinessClock
+from agi_app.core.decisions import Shedding
+from agi_app.core.flows.loader import Known, load_flowset
+from agi_app.core.journey import CallEnd, CallStart, CallStep
+from agi_app.core.shedding.load import QueueLoad
+from agi_app.core.shedding.rules import load_rules
+from agi_app.entry.admin import build_admin
+from agi_app.entry.console import ConsoleDeps, add_console
+from agi_app.service.controls import ControlsService
+from agi_app.service.live import LiveCalls
+from agi_app.settings import PROJECT_ROOT
+from tests.fakes import FakeRenderer, MemoryControlStore
+
+TOKEN = "console-secret-token"
+FLOWS, _errors = load_flowset([PROJECT_ROOT / "flows"], Known())
+RULES = load_rules(PROJECT_ROOT / "config" / "shedding.yaml")
+CSRF_META = re.compile(r'<meta name="csrf" content="([^"]+)"')
+CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@dataclass
+class Console:
+    client: TestClient[Any, Any]
+    store: MemoryControlStore
+    renderer: FakeRenderer
+    live: LiveCalls
+    sounds: Path
+    csrf: str = ""
+
+    async def log_in(self, token: str = TOKEN) -> int:
+        page = await (await self.client.get("/login")).text()
+        pre = CSRF_FIELD.search(page)
+        assert pre is not None
+        resp = await self.client.post(
+            "/login", data={"token": token, "csrf": pre.group(1)}, allow_redirects=False
+        )
+        if resp.status == 303:
+            now = await (await self.client.get("/now")).text()
+            found = CSRF_META.search(now)
+            assert found is not None
+            self.csrf = found.group(1)
+        return resp.status
+
+    async def post(self, path: str, body: Any, csrf: str | None = None) -> tuple[int, Any]:
+        headers = {"X-CSRF-Token": self.csrf if csrf is None else csrf}
+        resp = await self.client.post(path, json=body, headers=headers)
+        return resp.status, await resp.json()
+
+
+async def no_pool() -> None:
+    return None
+
+
+async def reload() -> dict[str, Any]:
+    return {"ok": False, "version": "v1", "errors": ["flows/x.yaml: node 'a': bad"]}
+
+
+@pytest.fixture
+async def console(tmp_path: Path) -> AsyncIterator[Console]:
+    assert FLOWS is not None
+    store, renderer, live = MemoryControlStore(), FakeRenderer(), LiveCalls()
+    controls = ControlsService(store, RULES.levels, renderer)
+    deps = ConsoleDeps(
+        token=TOKEN,
+        controls=controls,
+        flows=lambda: FLOWS,
+        live=live,
+        queues=lambda: {"support": QueueLoad(waiting=2, longest_hold_s=30, available=1)},
+        shedding=lambda: Shedding(1, frozenset({"self_service_first"}), "month_end"),
+        get_pool=no_pool,
+        reload=reload,
+        rules=RULES,
+        timezone="Asia/Shanghai",
+        sounds_dir=tmp_path / "sounds",
+        now=lambda: datetime.now(UTC),
+    )
+    app = build_admin(
+        TOKEN,
+        BusinessClock(),
+        reload,
+        lambda: {"ari_connected": True},
+        console=lambda a: add_console(a, deps),
+    )
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        yield Console(client, store, renderer, live, tmp_path / "sounds")
+
+
+# --- log-in and session -------------------------------------------------------------
+
+
+async def test_log_in_sets_a_strict_http_only_cookie(console: Console) -> None:
+    page = await console.client.get("/login")
+    assert "管理令牌 Admin token" in await page.text()
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    pre = CSRF_FIELD.search(await page.text())
+    assert pre is not None
+    resp = await console.client.post(
+        "/login", data={"token": TOKEN, "csrf": pre.group(1)}, allow_redirects=False
+    )
+    assert resp.status == 303 and resp.headers["Location"] == "/now"
+    cookie = resp.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+
+
+async def test_pages_need_a_session(console: Console) -> None:
+    for page in ("/now", "/flows", "/month", "/"):
+        resp = await console.client.get(page, allow_redirects=False)
+        assert resp.status == 303, page
+    assert (await console.client.get("/api/state")).status == 401
+    assert (await console.client.get("/api/events")).status == 401
+
+
+async def test_log_in_without_the_form_token_is_refused(console: Console) -> None:
+    resp = await console.client.post("/login", data={"token": TOKEN}, allow_redirects=False)
+    assert resp.status == 403
+    await console.client.get("/login")  # a pre-session cookie, then a hostile form token
+    resp = await console.client.post(
+        "/login", data={"token": "令牌", "csrf": "令牌"}, allow_redirects=False
+    )
+    assert resp.status == 403
+    assert (await console.client.get("/api/controls")).status == 401
+
+
+async def test_wrong_log_ins_are_rate_limited(console: Console) -> None:
+    for _ in range(5):
+        assert await console.log_in("wrong") == 401
+    assert await console.log_in(TOKEN) == 429  # even the right token, for a while
+    assert (await console.client.get("/api/controls")).status == 401
+
+
+async def test_log_out_ends_the_session(console: Console) -> None:
+    assert await console.log_in() == 303
+    resp = await console.client.post("/logout", data={"csrf": console.csrf}, allow_redirects=False)
+    assert resp.status == 303
+    assert (await console.client.get("/api/controls")).status == 401
+
+
+# --- every control refuses without auth, with a bad CSRF token, with bad input -----
+
+CONTROLS = [
+    ("/api/escalation", {"level": 2, "minutes": 10, "reason": "storm"}),
+    ("/api/escalation/clear", {}),
+    ("/api/announcement", {"text": "系统维护", "minutes": 5}),
+    ("/api/announcement/clear", {}),
+    ("/api/ab", {"line": "10086", "flow_a": "mobile_10086", "flow_b": "demo_ivr"}),
+    ("/api/ab/clear", {"line": "10086"}),
+    ("/api/flows/reload", {}),
+]
+
+
+@pytest.mark.parametrize(("path", "body"), CONTROLS)
+async def test_controls_refused_without_a_session(
+    console: Console, path: str, body: dict[str, Any]
+) -> None:
+    status, _ = await console.post(path, body, csrf="")
+    assert status == 401
+    resp = await console.client.post(path, json=body, headers={"Authorization": "Bearer no"})
+    assert resp.status == 401
+    assert console.store.rows == {} and console.store.audit_lines == []
+
+
+@pytest.mark.parametrize(("path", "body"), CONTROLS)
+async def test_controls_refused_with_a_bad_csrf_token(
+    console: Console, path: str, body: dict[str, Any]
+) -> None:
+    assert await console.log_in() == 303
+    for bad in ("", "not-the-token"):
+        status, answer = await console.post(path, body, csrf=bad)
+        assert status == 403 and "CSRF" in answer["error"]
+    assert console.store.rows == {} and console.store.audit_lines == []
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "error"),
+    [
+        ("/api/escalation", {"level": 7, "minutes": 10, "reason": "x"}, "level must be"),
+        ("/api/escalation", {"level": 2, "minutes": 10}, "reason"),
+        ("/api/ab", {"line": "10086", "flow_a": "mobile_10086", "flow_b": "demo_ivr",
+                     "share": 1.5}, "share"),
+        ("/api/ab", {"line": "55555", "flow_a": "mobile_10086", "flow_b": "demo_ivr"},
+         "unknown line"),
+        ("/api/ab", {"line": "10086", "flow_a": "mobile_10086", "flow_b": "nope"},
+         "unknown flow"),
+        ("/api/ab/clear", {"line": "10086"}, "no split"),
+        ("/api/announcement", {"text": "停电", "lines": ["55555"]}, "unknown line"),
+        ("/api/announcement", {"text": ""}, "needs a text"),
+        ("/api/announcement", [1, 2], "JSON object"),
+    ],
+)  # fmt: skip
+async def test_bad_input_is_a_clear_4xx_and_changes_nothing(
+    console: Console, path: str, body: Any, error: str
+) -> None:
+    assert await console.log_in() == 303
+    status, answer = await console.post(path, body)
+    assert status == 400 and error in answer["error"]
+    assert console.store.rows == {} and console.store.audit_lines == []
+    assert console.renderer.rendered == []
+
+
+def wav(seconds: float = 0.1, rate: int = 8000) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"\x00\x01" * int(rate * seconds))
+    return out.getvalue()
+
+
+async def upload(console: Console, data: bytes, **fields: str) -> tuple[int, Any]:
+    form = FormData()
+    for k, v in fields.items():
+        form.add_field(k, v)
+    form.add_field("prompt", io.BytesIO(data), filename="a.wav", content_type="audio/wav")
+    resp = await console.client.post(
+        "/api/announcement", data=form, headers={"X-CSRF-Token": console.csrf}
+    )
+    return resp.status, await resp.json()
+
+
+async def test_a_10_mb_upload_is_refused_and_changes_nothing(console: Console) -> None:
+    assert await console.log_in() == 303
+    status, answer = await upload(console, b"\x00" * (10 * 1024 * 1024), minutes="5")
+    assert status in (400, 413) and "larger" in answer["error"]
+    status, answer = await upload(console, wav(rate=44100), minutes="5")
+    assert status == 400 and "8 kHz" in answer["error"]
+    status, answer = await upload(console, wav(), minutes="5", lines="55555")
+    assert status == 400 and "unknown line" in answer["error"]
+    assert console.store.rows == {} and not console.sounds.exists()
+
+
+async def test_uploaded_prompt_is_saved_and_announced(console: Console) -> None:
+    assert await console.log_in() == 303
+    status, answer = await upload(console, wav(), minutes="5", lines="10086")
+    assert status == 200, answer
+    prompt = answer["controls"]["announcement"]["prompt"]
+    assert prompt.startswith("agi_app/announcements/")
+    assert (console.sounds / (prompt.removeprefix("agi_app/") + ".wav")).read_bytes() == wav()
+
+
+async def test_controls_set_and_clear_with_audit(console: Console) -> None:
+    assert await console.log_in() == 303
+    status, answer = await console.post(
+        "/api/escalation", {"level": 3, "minutes": 10, "reason": "暴雨"}
+    )
+    assert status == 200 and answer["controls"]["escalation"]["level"] == 3
+    status, answer = await console.post("/api/announcement", {"text": "<b>停电</b>通知"})
+    assert status == 200 and console.renderer.texts == ["<b>停电</b>通知"]
+    body = {"line": "10086", "flow_a": "mobile_10086", "flow_b": "demo_ivr", "share": 0.25}
+    status, answer = await console.post("/api/ab", body)
+    assert status == 200 and answer["controls"]["splits"][0]["share"] == 0.25
+    assert (await console.post("/api/ab/clear", {"line": "10086"}))[0] == 200
+    assert (await console.post("/api/escalation/clear", {}))[0] == 200
+    listing = await (await console.client.get("/api/controls")).json()
+    audit = listing["audit"]
+    assert [(a["action"], a["kind"]) for a in reversed(audit)] == [
+        ("set", "escalation"),
+        ("set", "announcement"),
+        ("set", "ab_split"),
+        ("clear", "ab_split"),
+        ("clear", "escalation"),
+    ]
+    assert all(a["who"] == "console@127.0.0.1" for a in audit)
+    assert audit[0]["before"]["reason"] == "暴雨" and audit[0]["after"] is None
+    assert listing["controls"]["announcement"]["text"] == "<b>停电</b>通知"
+
+
+async def test_bearer_token_works_for_scripts(console: Console) -> None:
+    resp = await console.client.post(
+        "/api/escalation",
+        json={"level": 1, "minutes": 5, "reason": "drill"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert resp.status == 200
+    assert console.store.audit_lines[0]["who"] == "token@127.0.0.1"
+
+
+async def test_reload_shows_the_flow_check_errors(console: Console) -> None:
+    assert await console.log_in() == 303
+    status, answer = await console.post("/api/flows/reload", {})
+    assert status == 200 and answer["result"]["errors"] == ["flows/x.yaml: node 'a': bad"]
+
+
+async def test_flows_list_and_unknown_flow(console: Console) -> None:
+    assert await console.log_in() == 303
+    listing = await (await console.client.get("/api/flows")).json()
+    assert "mobile_10086" in [f["id"] for f in listing["flows"]]
+    assert (await console.client.get("/api/flows/nope")).status == 404
+    assert (await console.client.get("/api/month?month=2026-13")).status == 400
+    assert (await console.client.get("/api/variants?from=x")).status == 400
+
+
+# --- the live feed ------------------------------------------------------------------
+
+
+async def next_state(lines: Any) -> dict[str, Any]:
+    async with asyncio.timeout(5):
+        while True:
+            line = (await lines.readline()).decode()
+            if line.startswith("data: "):
+                state: dict[str, Any] = json.loads(line[6:])
+                return state
+
+
+async def test_live_feed_shows_a_call_arrive_and_leave(console: Console) -> None:
+    assert await console.log_in() == 303
+    resp = await console.client.get("/api/events")
+    assert resp.headers["Content-Type"].startswith("text/event-stream")
+    first = await next_state(resp.content)
+    assert first["live"]["total"] == 0 and first["queues"]["support"]["waiting"] == 2
+    assert first["shedding"] == {"level": 1, "rule": "month_end", "actions": ["self_service_first"]}
+    now = datetime.now(UTC)
+    console.live.emit(CallStart("c1", "13800000001", "10086", "ari", now))
+    console.live.emit(CallStep("c1", "main_menu", "menu", now))
+    state = await next_state(resp.content)
+    assert state["live"]["by_line"] == {"10086": 1}
+    assert state["live"]["by_node"] == {"10086/main_menu": 1}
+    console.live.emit(CallEnd("c1", now, "completed", 16))
+    assert (await next_state(resp.content))["live"]["total"] == 0
+    resp.close()
