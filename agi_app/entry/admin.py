@@ -18,6 +18,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -106,7 +107,8 @@ def build_admin(
         return web.Response(body=exposition(), headers={"Content-Type": CONTENT_TYPE})
 
     async def health(_r: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "ari_connected": bool(stats().get("ari_connected"))})
+        connected = bool(stats().get("ari_connected"))
+        return web.json_response({"ok": True, "ari_connected": connected, "pid": os.getpid()})
 
     app = web.Application(middlewares=[auth], client_max_size=MAX_BODY)
     app.router.add_post("/admin/reload", do_reload)

@@ -31,11 +31,14 @@ def _get_json(url: str, authorization: str) -> Any:
         return json.loads(resp.read() or b"null") if resp.status == 200 else None
 
 
-def app_ready(s: Settings) -> bool:
-    """The readiness check (see the module docstring); never raises."""
+def app_ready(s: Settings, pid: int | None = None) -> bool:
+    """The readiness check (see the module docstring); never raises. With ``pid``,
+    only that process counts (another app on the same port is not this one)."""
     try:
         health = _get_json(f"http://{s.bind_address}:{s.admin_port}/health", "")
         if not (isinstance(health, dict) and health.get("ari_connected")):
+            return False
+        if pid is not None and health.get("pid") != pid:
             return False
         listed = _get_json(
             f"{s.ari_base}/applications/{s.ari_app}",
@@ -79,7 +82,7 @@ class AppProcess:
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"agi-app run exited with {self.proc.returncode}")
-            if app_ready(self.settings):
+            if app_ready(self.settings, self.proc.pid if self.proc else None):
                 return
             time.sleep(0.1)
         raise TimeoutError(f"the application was not ready within {timeout} s")

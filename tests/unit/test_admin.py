@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -73,7 +74,7 @@ async def test_guarded_paths_refuse_without_the_token(
 async def test_health_is_open(client: TestClient[Any, Any]) -> None:
     async with client.get("/health") as resp:
         assert resp.status == 200
-        assert await resp.json() == {"ok": True, "ari_connected": True}
+        assert await resp.json() == {"ok": True, "ari_connected": True, "pid": os.getpid()}
 
 
 async def test_stats_with_the_token(client: TestClient[Any, Any]) -> None:
