@@ -91,7 +91,7 @@ async def test_busy_agents_lead_to_a_callback_that_is_made(
             "connected",
             "done",
         ):
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.1)
     async with asyncio.timeout(30):
         while phone.stats().successful < 1 and phone.proc.returncode is None:
             await phone.stop()  # SIPp writes its counts when it stops

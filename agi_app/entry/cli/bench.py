@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from agi_app.settings import get_settings
 from agi_app.tools.bench.series import bench, concurrency_cap, levers
-from agi_app.tools.bench.sipp import RunFigures, machine, markdown, to_json
+from agi_app.tools.bench.sipp import RunFigures, machine, markdown
 from agi_app.tools.stack.lifecycle import start as stack_start
 
 
@@ -50,24 +52,44 @@ def _handle(args: argparse.Namespace) -> int:
     print(table)
     print(summary)
     if args.output:
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        with args.output.open("a") as fh:
-            fh.write(
-                f"\n## Load run {stamp}\n\nCommand: `make bench` (agi-app bench "
-                f"--rates {args.rates} --seconds {seconds:g} --lever-rate {args.lever_rate:g}"
-                f"{''.join(' --env ' + e for e in args.env)})  \nMachine: {machine()}, "
-                f"concurrent-call cap {concurrency_cap(max(rates))} in the rate series\n\n"
-            )
-            levers_md = (
-                f"\nLevers at {args.lever_rate:g} calls/s (the app alone, each lever off in "
-                f"turn):\n\n{markdown(lever_figs)}"
-                if lever_figs
-                else ""
-            )
-            fh.write(
-                table + f"\nSummary: `{summary}`\n{levers_md}\n<details><summary>JSON</summary>"
-                f"\n\n```json\n{to_json(figs + lever_figs)}\n```\n</details>\n"
-            )
+        _record(args, seconds, rates, figs, lever_figs, summary)
     if args.smoke:
         return 0 if all(f.clean for f in figs) else 1
     return 0
+
+
+LATEST = "## Latest run"
+
+
+def _record(
+    args: argparse.Namespace,
+    seconds: float,
+    rates: list[float],
+    figs: list[RunFigures],
+    lever_figs: list[RunFigures],
+    summary: dict[str, Any],
+) -> None:
+    """One JSON line in bench-history.jsonl beside the page; the page's latest run."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    command = (
+        f"agi-app bench --rates {args.rates} --seconds {seconds:g} --lever-rate "
+        f"{args.lever_rate:g}{''.join(' --env ' + e for e in args.env)}"
+    )
+    record = {
+        "date": stamp,
+        "command": command,
+        "machine": f"{machine()}, concurrent-call cap {concurrency_cap(max(rates))}",
+        "summary": summary,
+        "figures": [asdict(f) for f in figs + lever_figs],
+    }
+    history = args.output.with_name("bench-history.jsonl")
+    with history.open("a") as fh:
+        fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+    levers = f"\nLevers (each off in turn):\n\n{markdown(lever_figs)}" if lever_figs else ""
+    latest = (
+        f"{LATEST}\n\n{stamp}: `{command}`  \nMachine: {record['machine']}\n\n"
+        f"{markdown(figs)}\nSummary: `{summary}`\n{levers}\n"
+    )
+    page = args.output.read_text() if args.output.exists() else "# Benchmarks\n"
+    before = page.split(LATEST)[0].rstrip()
+    args.output.write_text(f"{before}\n\n{latest}")

@@ -9,11 +9,10 @@ every rate so both see the same machine state.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -189,7 +188,3 @@ def _d(v: float | None) -> str:
 def machine() -> str:
     cores = os.cpu_count()
     return f"{platform.machine()}, {cores} cores, Python {platform.python_version()}"
-
-
-def to_json(figs: list[RunFigures]) -> str:
-    return json.dumps([asdict(f) for f in figs], indent=1)
