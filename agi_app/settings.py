@@ -6,13 +6,24 @@ secrets file ``var/secrets.env`` (written by ``make setup``, never committed).
 
 from __future__ import annotations
 
+import re
+import socket
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+NODE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+
+
+def _safe_node(hostname: str) -> str:
+    """A host name as a node name (invalid characters dropped, cut to 32)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "", hostname.split(".")[0])[:32]
+    return name or "node"
 
 
 class Settings(BaseSettings):
@@ -31,6 +42,12 @@ class Settings(BaseSettings):
     sounds_dir: Path = PROJECT_ROOT / "sounds"
     dialplan_dir: Path = PROJECT_ROOT / "dialplan"
     asterisk_root: Path = Path("/var/cache/agi-app/asterisk-root")
+    # This node's own files (pid, journey spool, rejected journeys); default
+    # var_dir. On a cluster each node has its own (var/nodes/<node>).
+    state_dir: Path | None = None
+    # The node's name, recorded in every journey (``calls.node``); default the
+    # host name. Letters, digits, '.', '_' and '-', at most 32.
+    node: str = Field(default_factory=lambda: _safe_node(socket.gethostname()))
 
     # Asterisk.
     bind_address: str = "127.0.0.1"
@@ -112,9 +129,21 @@ class Settings(BaseSettings):
         pw = self.pg_password.get_secret_value()
         return f"postgresql://{self.pg_user}:{pw}@{self.pg_host}:{self.pg_port}/{self.pg_database}"
 
+    @field_validator("node")
+    @classmethod
+    def _node_name(cls, value: str) -> str:
+        if not NODE_NAME.fullmatch(value):
+            raise ValueError("node: 1-32 letters, digits, '.', '_' or '-'")
+        return value
+
+    @property
+    def node_dir(self) -> Path:
+        """Where this node's own files go (see ``state_dir``)."""
+        return self.state_dir or self.var_dir
+
     @property
     def journey_spool(self) -> Path:
-        return self.journey_spool_dir or self.var_dir / "spool" / "journeys"
+        return self.journey_spool_dir or self.node_dir / "spool" / "journeys"
 
     @property
     def ari_base(self) -> str:

@@ -83,7 +83,7 @@ class Runtime:
             await asyncio.gather(*self._jobs, return_exceptions=True)
             for component in reversed(started):
                 await component.stop()
-            (self.settings.var_dir / "run" / "app.pid").unlink(missing_ok=True)
+            (self.settings.node_dir / "run" / "app.pid").unlink(missing_ok=True)
         return code
 
     async def _serve(self) -> int:
@@ -120,7 +120,7 @@ class Runtime:
         log.info("SIGHUP reload: %s", result)
 
     def _write_pid(self) -> None:
-        run_dir = self.settings.var_dir / "run"
+        run_dir = self.settings.node_dir / "run"
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "app.pid").write_text(str(os.getpid()))
 

@@ -113,7 +113,7 @@ def build_runtime(s: Settings) -> Runtime:
     db = Database(s)
     writer = JourneyWriter(
         db.pool,
-        rejected_path=s.var_dir / "log" / "journeys-rejected.jsonl",
+        rejected_path=s.node_dir / "log" / "journeys-rejected.jsonl",
         spool=Spool(s.journey_spool, s.journey_spool_max_bytes),
         deadline_s=s.journey_write_deadline_ms / 1000,
     )
