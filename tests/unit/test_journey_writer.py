@@ -145,6 +145,15 @@ async def test_events_are_written_as_rows(pool: FakePool, db: Database) -> None:
     assert writer.written == 4 and writer.dropped == 0 and writer.rejected == 0
 
 
+async def test_the_node_that_served_the_call_is_in_its_row(pool: FakePool, db: Database) -> None:
+    writer = make_writer(db, node="node-b")
+    async with running(writer):
+        emit_call(writer, "c1")
+        await writer.flush(timeout=5)
+    (call,) = pool.rows("calls")
+    assert call == ("c1", "13800138000", "10086", "ari", NOW, "node-b")
+
+
 @pytest.mark.parametrize(
     "outage",
     ["none", ConnectionError("refused"), OSError("network unreachable")],

@@ -18,9 +18,11 @@ appended behind them; only when the spool is empty do writes go straight to
 the database again, so events reach it in the order they were emitted (a
 call's end never lands before its start). At start-up a spool left by an
 earlier run is replayed the same way. A write interrupted by a crash is
-harmless: inserts are idempotent (``calls.id``, ``call_steps (call_id, seq)``;
-the end is an UPDATE), and the step's ``seq`` is assigned here in ``emit`` and
-spooled with the event, so a replay writes the same keys again.
+harmless: inserts are idempotent (``calls (id, started_at)``,
+``call_steps (call_id, seq, started_at)``, ``started_at`` being the call's
+start, the tables' partition key; the end is an UPDATE), and the step's ``seq``
+is assigned here in ``emit`` and spooled with the event, so a replay writes the
+same keys again.
 
 When the spool is full too (``max_bytes``), events stay in memory (up to
 ``max_buffer``) and the oldest are dropped past that: counted in ``dropped``
@@ -94,8 +96,10 @@ class JourneyWriter:
         spool: Spool | None = None,
         spool_interval_s: float = 0.05,
         deadline_s: float = 5.0,
+        node: str | None = None,
     ) -> None:
         self._get_pool = get_pool
+        self._node = node  # recorded in calls.node: which node served the call
         self._buffer: deque[JourneyEvent] = deque()
         self._max = max_buffer
         self._batch = batch
@@ -346,21 +350,51 @@ class JourneyWriter:
         async with pool.acquire(timeout=5) as conn, conn.transaction():
             if starts:
                 await conn.executemany(
-                    "INSERT INTO calls (id, caller, called, via, started_at)"
-                    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+                    _START_SQL,
                     [
-                        (e.call_id, _text(e.caller, 200), _text(e.called, 80), e.via, e.started_at)
+                        (
+                            e.call_id,
+                            _text(e.caller, 200),
+                            _text(e.called, 80),
+                            e.via,
+                            e.started_at,
+                            self._node,
+                        )
                         for e in starts
                     ],
                 )
             if steps:
-                await conn.executemany(
-                    "INSERT INTO call_steps (call_id, seq, node, node_type, digits, detail, at)"
-                    " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) ON CONFLICT DO NOTHING",
-                    [_step_row(e) for e in steps],
-                )
+                await conn.executemany(_STEP_SQL, [_step_row(e) for e in steps])
             if ends:
                 await conn.executemany(_END_SQL, [_end_row(e) for e in ends])
+
+
+# The journey tables are partitioned by the call's start (migrations/0009), and
+# their keys include it. A call's row is found by its id within CALL_SPAN before
+# the moment at hand (a step's time, the call's end), which prunes the search to
+# the partitions of those days: a call lasts far less.
+CALL_SPAN = "(started_at > $T - interval '2 days' AND started_at <= $T + interval '1 hour')"
+
+# A start is ignored when the call is already there: a replay (same key) or a
+# call adopted after a crash (a new start, the first one stays).
+_START_SQL = (
+    "INSERT INTO calls (id, caller, called, via, started_at, node)"
+    " SELECT $1::text, $2::text, $3::text, $4::text, $5::timestamptz, $6::text"
+    " WHERE NOT EXISTS (SELECT 1 FROM calls WHERE id = $1 AND "
+    + CALL_SPAN.replace("$T", "$5::timestamptz")
+    + ") ON CONFLICT (id, started_at) DO NOTHING"
+)
+# A step takes its call's start from the calls row (there is one per call: an
+# adopted call keeps its first), so a replayed or renumbered step meets its key
+# again; its own time when there is no row (its start was refused). No ORDER BY:
+# the call's key (id, started_at) answers it, never a walk of the started_at index.
+_STEP_SQL = (
+    "INSERT INTO call_steps (call_id, seq, node, node_type, digits, detail, at, started_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, coalesce((SELECT started_at FROM calls"
+    " WHERE id = $1 AND "
+    + CALL_SPAN.replace("$T", "$7::timestamptz")
+    + " LIMIT 1), $7)) ON CONFLICT DO NOTHING"
+)
 
 
 def _text(value: str, limit: int) -> str:
@@ -387,7 +421,8 @@ def _step_row(e: CallStep) -> tuple[Any, ...]:
 _END_SQL = (
     "UPDATE calls SET ended_at = $2, outcome = $3, hangup_cause = $4, "
     + ", ".join(f"{f} = COALESCE(${i}, {f})" for i, f in enumerate(END_FIELDS, 5))
-    + " WHERE id = $1"
+    + " WHERE id = $1 AND "
+    + CALL_SPAN.replace("$T", "$2::timestamptz")
 )
 
 

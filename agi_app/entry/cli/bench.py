@@ -1,4 +1,8 @@
-"""`agi-app bench [--smoke]`: the load benchmark (see agi_app/tools/bench/sipp.py)."""
+"""`agi-app bench [--smoke]`: the load benchmark (see agi_app/tools/bench/sipp.py).
+
+`agi-app bench journeys [--seconds N]`: sustained journey writes into the
+partitioned tables, against the 10086 peak (agi_app/tools/bench/journeys.py).
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,26 @@ from pathlib import Path
 from typing import Any
 
 from agi_app.settings import get_settings
+from agi_app.tools.bench.journeys import bench_journeys, peak_need
+from agi_app.tools.bench.journeys import render as render_journeys
 from agi_app.tools.bench.series import bench, concurrency_cap, levers
 from agi_app.tools.bench.sipp import RunFigures, machine, markdown
+from agi_app.tools.stack import postgres
 from agi_app.tools.stack.lifecycle import start as stack_start
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("bench", help="SIPp load: native IVR vs the app")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "bench", help="SIPp load: native IVR vs the app; or `bench journeys`: journey writes"
+    )
+    p.add_argument(
+        "kind",
+        nargs="?",
+        choices=["calls", "journeys"],
+        default="calls",
+        help="calls (default): SIPp load on the stack; journeys: sustained journey writes"
+        " into PostgreSQL (a scratch database) for --seconds",
+    )
     p.add_argument("--smoke", action="store_true", help="a few seconds of load (make test)")
     p.add_argument("--rates", default="40,80,100,120,140,160,180", help="calls/s, comma-separated")
     p.add_argument("--seconds", type=float, default=15, help="seconds of load per run")
@@ -38,7 +55,22 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=_handle)
 
 
+def _journeys(args: argparse.Namespace) -> int:
+    s = get_settings()
+    started = not postgres.running(s)
+    postgres.start(s)  # PostgreSQL only: no Asterisk, no SIPp
+    try:
+        result = asyncio.run(bench_journeys(s.pg_dsn, args.seconds))
+    finally:
+        if started:
+            postgres.stop(s)
+    print(render_journeys(result, peak_need(), machine()))
+    return 0
+
+
 def _handle(args: argparse.Namespace) -> int:
+    if args.kind == "journeys":
+        return _journeys(args)
     s = get_settings()
     stack_start()
     rates = [5.0] if args.smoke else [float(r) for r in args.rates.split(",")]
