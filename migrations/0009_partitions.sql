@@ -67,3 +67,8 @@ FROM call_steps_unpartitioned s LEFT JOIN calls_unpartitioned c ON c.id = s.call
 
 DROP TABLE call_steps_unpartitioned;
 DROP TABLE calls_unpartitioned;
+
+-- Statistics for the moved rows now, so that the writer's lookup by the calls
+-- key is planned on the key from the first batch (autovacuum would come later).
+ANALYZE calls;
+ANALYZE call_steps;

@@ -62,7 +62,13 @@ def journey(call_id: str, start: datetime, steps: int = 3) -> list[JourneyEvent]
     events: list[JourneyEvent] = [CallStart(call_id, "13800138000", "10086", "ari", start)]
     for k in range(steps):
         events.append(CallStep(call_id, f"n{k}", "menu", start + timedelta(seconds=k), "1"))
-    facts = {"caller_e164": "+8613800138000", "flow": "mobile_10086"}
+    facts = {
+        "caller_e164": "+8613800138000",
+        "flow": "mobile_10086",
+        "shedding_level": 1,
+        "risk": 0.25,
+        "risk_reasons": ["calls_24h", "abandoned_in_queue"],
+    }
     events.append(CallEnd(call_id, start + timedelta(seconds=steps), "completed", 16, facts))
     return events
 
@@ -169,9 +175,20 @@ async def test_a_replayed_journey_is_written_once(scratch: str, conn: Any) -> No
     # A call adopted after a crash: a new start later, steps numbered from 1 again.
     adopted = journey(ids[0], NOW + timedelta(seconds=30), steps=4)
     await write(scratch, adopted)
-    rows = await conn.fetch("SELECT started_at, ended_at FROM calls WHERE id = $1", ids[0])
+    rows = await conn.fetch("SELECT * FROM calls WHERE id = $1", ids[0])
     assert [r["started_at"] for r in rows] == [NOW]  # the first start stays
     assert rows[0]["ended_at"] == NOW + timedelta(seconds=34)  # the new process ended it
+    assert (rows[0]["outcome"], rows[0]["shedding_level"], rows[0]["flow"]) == (
+        "completed",
+        1,
+        "mobile_10086",
+    )
+    assert rows[0]["risk_reasons"] == ["calls_24h", "abandoned_in_queue"]
+    # An end that knows less leaves what is known (risk reasons and all).
+    await write(scratch, [CallEnd(ids[1], NOW + timedelta(seconds=60), "completed", 16, {})])
+    row = await conn.fetchrow("SELECT risk_reasons, ended_at FROM calls WHERE id = $1", ids[1])
+    assert row["ended_at"] == NOW + timedelta(seconds=60)
+    assert row["risk_reasons"] == ["calls_24h", "abandoned_in_queue"]
     steps = await conn.fetch(
         "SELECT seq, node, started_at FROM call_steps WHERE call_id = $1 ORDER BY seq", ids[0]
     )

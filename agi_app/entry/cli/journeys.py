@@ -3,7 +3,8 @@
 `agi-app journeys partitions [--ensure] [--drop-old] [--exact] [--json]`: the
 daily partitions of ``calls`` and ``call_steps`` with their rows; ``--ensure``
 creates them ahead and ``--drop-old`` drops those past the retention, as the
-running app does at start and daily (agi_app/adapters/postgres/partitions.py).
+running app does at start and every five minutes
+(agi_app/adapters/postgres/partitions.py).
 """
 
 from __future__ import annotations
