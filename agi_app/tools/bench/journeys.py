@@ -6,8 +6,8 @@ usual facts, stamped now) into a scratch database made with the shipped
 migrations, dropped afterwards. The generator keeps a few batches waiting, as
 busy call tasks would, so the writer is never idle; after ``seconds`` it
 stops and the writer's backlog is flushed, and that time counts too. Rows are
-counted in the database, not by the writer. The day's partition is analyzed
-2 s in, as the app's partition keeper or autovacuum does for a new day.
+counted in the database, not by the writer. The day's partition starts empty
+and without statistics, as a new day's does.
 
 Next to it, what the 10086 line needs at its peak (``peak_need``): 1.3 M
 calls on a quiet day, about 10 steps each, a month-end day 2.5 times a quiet
@@ -29,7 +29,6 @@ import asyncpg
 
 from agi_app.adapters.postgres.journeys import JourneyWriter
 from agi_app.adapters.postgres.migrate import migrate
-from agi_app.adapters.postgres.partitions import analyze_fresh
 from agi_app.adapters.postgres.spool import Spool
 from agi_app.core.journey import CallEnd, CallStart, CallStep
 
@@ -108,15 +107,6 @@ async def _drive(writer: JourneyWriter, seconds: float, steps: int, batch: int) 
         await asyncio.sleep(0.002)
 
 
-async def _analyze_soon(pool: Any, after_s: float = 2.0) -> None:
-    """Statistics for the day's partition once it has rows, as the app's partition
-    keeper (or autovacuum) gives a new day's within minutes: the figure is of a
-    day under way, not of its first minutes (see partitions.analyze_fresh)."""
-    await asyncio.sleep(after_s)
-    async with pool.acquire() as conn:
-        await analyze_fresh(conn)
-
-
 async def bench_journeys(
     dsn: str, seconds: float, steps: int = STEPS_PER_CALL, batch: int = 500
 ) -> JourneyBench:
@@ -146,15 +136,13 @@ async def _measure(pool: Any, seconds: float, steps: int, batch: int) -> Journey
             get_pool, batch=batch, spool=Spool(Path(folder), 1 << 30), deadline_s=2.0, node="bench"
         )
         task = asyncio.create_task(writer.run())
-        stats = asyncio.create_task(_analyze_soon(pool))
         began = time.perf_counter()
         try:
             await _drive(writer, seconds, steps, batch)
             await writer.flush(timeout=120)  # into the database, or the spool: not counted
         finally:
-            for t in (task, stats):
-                t.cancel()
-            await asyncio.gather(task, stats, return_exceptions=True)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
             writer.close()
         elapsed = time.perf_counter() - began
     async with pool.acquire() as conn:
