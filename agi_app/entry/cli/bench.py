@@ -40,6 +40,11 @@ def register(sub: Any) -> None:
     p.add_argument("--seconds", type=float, default=15, help="seconds of load per run")
     p.add_argument("--output", type=Path, help="append the results to this markdown file")
     p.add_argument(
+        "--past-days",
+        type=int,
+        help="journeys: daily partitions made before today (default the retention, 400)",
+    )
+    p.add_argument(
         "--lever-rate",
         type=float,
         default=100,
@@ -60,7 +65,8 @@ def _journeys(args: argparse.Namespace) -> int:
     started = not postgres.running(s)
     postgres.start(s)  # PostgreSQL only: no Asterisk, no SIPp
     try:
-        result = asyncio.run(bench_journeys(s.pg_dsn, args.seconds))
+        past = s.journey_retention_days if args.past_days is None else args.past_days
+        result = asyncio.run(bench_journeys(s.pg_dsn, args.seconds, past))
     finally:
         if started:
             postgres.stop(s)
