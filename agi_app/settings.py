@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # host name. Letters, digits, '.', '_' and '-', at most 32.
     node: str = Field(default_factory=lambda: _safe_node(socket.gethostname()))
 
+    # A cluster on one machine (agi_app/tools/stack/cluster_layout.py): every
+    # node's ports move by this much (a second cluster beside the first).
+    cluster_port_shift: int = Field(default=0, ge=0, le=20000)
+
     # Asterisk.
     bind_address: str = "127.0.0.1"
     sip_port: int = 5060

@@ -114,6 +114,7 @@ def _invite(caller: str) -> str:
       [last_To:]
       Call-ID: [call_id]
       CSeq: 1 ACK
+      [routes]
       Contact: sip:{caller}@[local_ip]:[local_port]
       Max-Forwards: 70
       Content-Length: 0

@@ -77,18 +77,33 @@ def ensure_root(root: Path) -> str:
     return version
 
 
-def _agents_conf(agents: dict[str, int], host: str) -> str:
+def _agents_conf(agents: dict[str, int], host: str, named: bool) -> str:
     blocks = []
     for name, port in agents.items():
+        callerid = f"callerid={name} <{name}>\n" if named else ""
         blocks.append(
-            f"[{name}](endpoint-base)\ncontext=from-agents\naors={name}\n\n"
+            f"[{name}](endpoint-base)\ncontext=from-agents\naors={name}\n{callerid}\n"
             f"[{name}]\ntype=aor\ncontact=sip:{name}@{host}:{port}\nmax_contacts=1\n"
         )
     return "\n".join(blocks)
 
 
-def render_config(s: Settings, root: Path, agents: dict[str, int], queues_conf: str) -> None:
-    """Write Asterisk's configuration into the root from templates and settings."""
+def render_config(
+    s: Settings,
+    root: Path,
+    agents: dict[str, int],
+    queues_conf: str,
+    *,
+    extra_pjsip: str = "",
+    extra_globals: dict[str, str] | None = None,
+    named_agents: bool = False,
+) -> None:
+    """Write Asterisk's configuration into the root from templates and settings.
+
+    ``extra_pjsip`` and ``extra_globals`` are a cluster node's additions (its
+    trunks, the proxy's identify, AGI_APP_QUEUE_TRUNK); ``named_agents`` gives
+    each endpoint its name as caller ID (the queue node: the IVR node learns
+    which agent answered from it)."""
     etc = root / "etc/asterisk"
     values = {
         "bind_address": s.bind_address,
@@ -104,7 +119,8 @@ def render_config(s: Settings, root: Path, agents: dict[str, int], queues_conf: 
         "ari_app": s.ari_app,
         "agi_host": s.agi_host,
         "agi_port": s.agi_port,
-        "agents": _agents_conf(agents, s.bind_address),
+        "agents": _agents_conf(agents, s.bind_address, named_agents) + extra_pjsip,
+        "extra_globals": "".join(f"{k}={v}\n" for k, v in (extra_globals or {}).items()),
         "cdr_enable": "yes" if s.asterisk_cdr else "no",
         "cdr_csv_load": "load" if s.asterisk_cdr else "noload",
     }
@@ -139,7 +155,7 @@ def _chroot_gid(path: Path) -> int:
     return 0
 
 
-def _is_mounted(path: Path) -> bool:
+def is_mounted(path: Path) -> bool:
     target = str(path.resolve())
     with open("/proc/mounts") as fh:
         return any(line.split()[1] == target for line in fh)
@@ -147,9 +163,9 @@ def _is_mounted(path: Path) -> bool:
 
 def mount_all(root: Path, sounds_dir: Path, sounds_mount: str) -> None:
     """proc, /dev and our sounds directory inside the root."""
-    if not _is_mounted(root / "proc"):
+    if not is_mounted(root / "proc"):
         run(["mount", "-t", "proc", "proc", str(root / "proc")])
-    if not _is_mounted(root / "dev"):
+    if not is_mounted(root / "dev"):
         run(["mount", "--bind", "/dev", str(root / "dev")])
     target = root / sounds_mount.lstrip("/")
     target.mkdir(parents=True, exist_ok=True)
@@ -157,7 +173,7 @@ def mount_all(root: Path, sounds_dir: Path, sounds_mount: str) -> None:
     # The asterisk user reads it through the bind mount: whatever the clone's
     # umask, the folder itself must let others in (its files are made 0644).
     sounds_dir.chmod(sounds_dir.stat().st_mode | 0o755)
-    if not _is_mounted(target):
+    if not is_mounted(target):
         run(["mount", "--bind", str(sounds_dir), str(target)])
 
 
