@@ -195,11 +195,14 @@ def cli(root: Path, command: str, timeout: float = 20) -> str:
 
 
 def pid(root: Path) -> int | None:
-    """The running Asterisk's pid, if any."""
+    """The running Asterisk's pid, if any: the pid file's process, chrooted into
+    this root (a stale file, or one a cluster node's overlay shows from the
+    shared root below, names another process or none)."""
     pidfile = root / "run/asterisk/asterisk.pid"
     try:
         value = int(pidfile.read_text().strip())
-        os.kill(value, 0)
+        if os.readlink(f"/proc/{value}/root") != str(root.resolve()):
+            return None
         return value
     except (OSError, ValueError):
         return None

@@ -204,3 +204,23 @@ def restart_asterisk(s: Settings, name: str, ivr_nodes: int) -> None:
     if node is None:
         raise StackError(f"no node {name} in a cluster of {ivr_nodes}")
     start_node(s, node, queue_node(nodes))
+
+
+def banner(s: Settings, ivr_nodes: int) -> None:
+    nodes = layout(s, ivr_nodes)
+    rows = "\n".join(
+        f"      {n.name:<6} SIP {n.sip_port}  ARI {n.http_port}  AMI {n.ami_port}"
+        + (f"  admin {n.admin_port}  FastAGI {n.agi_port}" if n.is_ivr else "  (agents' queues)")
+        for n in nodes
+    )
+    print(
+        f"""
+==> The hotline cluster is up. Callers use the same address as one node:
+      sip:<number>@{s.bind_address}:{s.sip_port}   (Kamailio; calls spread over the IVR nodes)
+{rows}
+    Status:   .venv/bin/agi-app cluster status
+    Logs:     {cluster_dir(s)}/<node>/app.log, {cluster_dir(s)}/kamailio/kamailio.log
+    Stop:     make stop
+""",
+        flush=True,
+    )

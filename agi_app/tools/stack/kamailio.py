@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ MODULES = Path("/usr/lib/x86_64-linux-gnu/kamailio/modules")
 FR_TIMER_MS = 1000  # an unanswered INVITE fails over after this (>= 2 x T1)
 PING_INTERVAL_S = 2
 RETRY_AFTER_S = 5
+_CHILDREN: list[subprocess.Popen[bytes]] = []
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,16 @@ def pid(s: Settings) -> int | None:
     return value if alive(value) else None
 
 
+def port_free(s: Settings) -> bool:
+    """Nothing holds the callers' UDP address now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((s.bind_address, s.sip_port))
+        except OSError:
+            return False
+    return True
+
+
 def alive(process: int) -> bool:
     """Running, and not a zombie left for a parent that has not reaped it yet."""
     try:
@@ -123,7 +135,7 @@ def start(s: Settings) -> int:
         step(f"Kamailio is already running (pid {running})")
         return running
     with p.log.open("ab") as log:
-        subprocess.Popen(
+        proc = subprocess.Popen(
             [
                 "kamailio",
                 "-DD",
@@ -139,6 +151,7 @@ def start(s: Settings) -> int:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    _CHILDREN.append(proc)  # reaped in stop(); it outlives a CLI process that exits
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         try:
@@ -165,3 +178,7 @@ def stop(s: Settings) -> None:
     if pid(s):
         os.kill(running, signal.SIGKILL)
     paths(s).pidfile.unlink(missing_ok=True)
+    for child in list(_CHILDREN):
+        if child.poll() is not None or child.pid == running:
+            child.wait(timeout=10)
+            _CHILDREN.remove(child)
