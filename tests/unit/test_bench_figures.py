@@ -139,6 +139,8 @@ def test_total_cpu_leaves_the_idle_app_out_and_divides_by_calib() -> None:
     assert total_cpu(native) == 5.0
     assert per_calib(total_cpu)(native) == 62.5
     assert per_calib(total_cpu)(run("native", 100, 0, NATIVE, calib=0)) is None
+    native.calib_cpu_ms = 50.0  # the job's CPU time, when measured, is the divisor
+    assert per_calib(total_cpu)(native) == 100.0
 
 
 def test_completion_of_admitted_calls() -> None:

@@ -80,6 +80,7 @@ def _handle(args: argparse.Namespace) -> int:
     seconds = 3.0 if args.smoke else args.seconds
     repeats = 1 if args.smoke else max(1, args.repeats)
     overload = not (args.smoke or args.no_overload)
+    where = f"{machine(s)}, concurrent-call cap {concurrency_cap(max(rates))}"
     series = asyncio.run(bench(s, rates, seconds, env, overload, repeats))
     lever_figs: list[RunFigures] = []
     if not args.smoke and args.lever_rate > 0:
@@ -90,7 +91,7 @@ def _handle(args: argparse.Namespace) -> int:
         report = Report(
             stamp=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             commit=commit(),
-            machine=f"{machine(s)}, concurrent-call cap {concurrency_cap(max(rates))}",
+            machine=where,
             command=_command(args, seconds, repeats),
             figs=series.figs,
             targets=targets,

@@ -25,12 +25,15 @@ class RunFigures:
     dtmf_play_p99_ms: float | None = None
     loop_lag_p99_ms: float | None = None
     refused: int = 0
-    calib_ms: float | None = None  # CPU speed of the machine just before the run
+    # The calibration job just before the run (sipp.calibrate): its wall time, and
+    # its CPU time, which others' load on the machine does not stretch by queueing.
+    calib_ms: float | None = None
     rep: int = 0  # which repeat of the interleaved series
     # CPU ms per call of each process group (asterisk, app, postgres, sipp),
     # from /proc before and after the run (agi_app/tools/bench/procstat.py).
     cpu_ms_per_call: dict[str, float] = field(default_factory=dict)
     load_avg: float | None = None  # 1-minute load average just before the run
+    calib_cpu_ms: float | None = None
 
     @property
     def clean(self) -> bool:

@@ -52,7 +52,8 @@ def run_line(f: RunFigures) -> str:
     cpu = " ".join(f"{k}={v:g}" for k, v in f.cpu_ms_per_call.items())
     return (
         f"rep {f.rep} {f.kind} {f.rate:g}/s: {f.ok}/{f.calls} ok, {f.failed} failed, "
-        f"{f.retrans} retrans, refused {f.refused}; CPU ms/call {cpu}; calib {f.calib_ms} ms"
+        f"{f.retrans} retrans, refused {f.refused}; CPU ms/call {cpu}; "
+        f"calib {f.calib_ms}/{f.calib_cpu_ms} ms"
     )
 
 
@@ -78,7 +79,7 @@ def rate_table(figs: Sequence[RunFigures]) -> str:
     rows = [
         "| rate/s | mode | clean runs | failed | retrans | INVITE→200 p99 ms | "
         "DTMF→BYE p99 ms | Asterisk CPU % | lookup p99 ms | DTMF→play p99 ms | "
-        "loop lag p99 ms | calib ms |",
+        "loop lag p99 ms | calib ms wall / CPU |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for rate in rates_of(figs):
@@ -97,7 +98,7 @@ def rate_table(figs: Sequence[RunFigures]) -> str:
                 f"| {cell(lambda r: r.dtmf_bye_p99_ms, 0)} "
                 f"| {cell(lambda r: r.asterisk_cpu_pct, 0)} | {cell(lambda r: r.lookup_p99_ms)} "
                 f"| {cell(lambda r: r.dtmf_play_p99_ms)} | {cell(lambda r: r.loop_lag_p99_ms)} "
-                f"| {cell(lambda r: r.calib_ms, 0)} |"
+                f"| {cell(lambda r: r.calib_ms, 0)} / {cell(lambda r: r.calib_cpu_ms, 0)} |"
             )
     return "\n".join(rows) + "\n"
 
@@ -149,7 +150,7 @@ def overload_table(runs: Sequence[RunFigures], admission: dict[str, Any]) -> str
 def lever_table(runs: Sequence[RunFigures]) -> str:
     rows = [
         "| app run | clean | app ms/call | Asterisk ms/call | total ms/call | lookup p99 ms "
-        "| DTMF→play p99 ms | loop lag p99 ms | calib ms |",
+        "| DTMF→play p99 ms | loop lag p99 ms | calib ms wall / CPU |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
@@ -157,7 +158,8 @@ def lever_table(runs: Sequence[RunFigures]) -> str:
         rows.append(
             f"| {r.kind} | {'yes' if r.clean else 'no'} | {_d(cpu.get('app'))} "
             f"| {_d(cpu.get('asterisk'))} | {_d(total_cpu(r))} | {_d(r.lookup_p99_ms)} "
-            f"| {_d(r.dtmf_play_p99_ms)} | {_d(r.loop_lag_p99_ms)} | {_d(r.calib_ms)} |"
+            f"| {_d(r.dtmf_play_p99_ms)} | {_d(r.loop_lag_p99_ms)} "
+            f"| {_d(r.calib_ms)} / {_d(r.calib_cpu_ms)} |"
         )
     return "\n".join(rows) + "\n"
 

@@ -170,12 +170,20 @@ def _ari_counts(result: Profile, before: dict[str, object], after: dict[str, obj
         value: object = stats
         for key in keys:
             value = value.get(key, {}) if isinstance(value, dict) else {}
-        return {str(k): int(v) for k, v in value.items()} if isinstance(value, dict) else {}
+        if not isinstance(value, dict):
+            return {}
+        return {str(k): int(v) for k, v in value.items() if isinstance(v, int)}
 
     requests = pp.counter_delta(
         counts(before, "ari_requests", "by_route"), counts(after, "ari_requests", "by_route")
     )
     messages = pp.counter_delta(counts(before, "ari_messages"), counts(after, "ari_messages"))
+    ways = ("websocket", "http")
+    for way, n in pp.counter_delta(
+        {w: v for w, v in counts(before, "ari_requests").items() if w in ways},
+        {w: v for w, v in counts(after, "ari_requests").items() if w in ways},
+    ).items():
+        requests[f"(all requests over {way})"] = n
     result.ari_requests = pp.per_call(requests, calls)
     result.ari_messages = pp.per_call(messages, calls)
 

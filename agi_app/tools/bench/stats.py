@@ -81,15 +81,16 @@ def group_cpu(name: str) -> Callable[[RunFigures], float | None]:
 
 
 def per_calib(figure: Callable[[RunFigures], float | None]) -> Callable[[RunFigures], float | None]:
-    """``figure`` divided by the run's calibration time, x 1000: CPU per call in
+    """``figure`` divided by the run's calibration, x 1000: CPU per call in
     thousandths of the calibration job, so a slow phase of the machine (a longer
-    calibration) does not read as a costlier call."""
+    calibration) does not read as a costlier call. The job's CPU time where it
+    was measured (the wall time also counts waiting for a CPU), else its wall time."""
 
     def divided(run: RunFigures) -> float | None:
-        value = figure(run)
-        if value is None or not run.calib_ms:
+        value, calib = figure(run), run.calib_cpu_ms or run.calib_ms
+        if value is None or not calib:
             return None
-        return round(1000 * value / run.calib_ms, 3)
+        return round(1000 * value / calib, 3)
 
     return divided
 
