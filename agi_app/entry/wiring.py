@@ -205,7 +205,12 @@ def build_runtime(s: Settings) -> Runtime:
             "ari_connected": ari.stream.connected.is_set(),
             "active_calls": len(ari.calls),
             "ari_transport": rest.transport,
-            "ari_requests": {"websocket": rest.sent_ws, "http": rest.sent_http},
+            "ari_requests": {
+                "websocket": rest.sent_ws,
+                "http": rest.sent_http,
+                "by_route": dict(rest.sent_by_route),
+            },
+            "ari_messages": dict(ari.stream.received),
             "journeys_written": writer.written,
             "journeys_dropped": writer.dropped,
             "journeys_rejected": writer.rejected,
