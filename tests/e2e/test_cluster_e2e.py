@@ -12,7 +12,7 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ import asyncpg
 import pytest
 
 from agi_app.adapters.kamailio.dispatcher import Destination, destinations
+from agi_app.core.shedding.load import QueueLoad
 from agi_app.settings import Settings
 from agi_app.tools.appproc import AppProcess
 from agi_app.tools.qa.runner import Answerer, SippResult, run_callers
@@ -243,9 +244,11 @@ async def test_grade_order_across_nodes(two_nodes: Cluster, tmp_path: Path) -> N
         menu = "wait 1; 1; wait 2; 0"
         for n, (caller, node) in enumerate([("13800000005", "ivr1"), ("13800000001", "ivr2")]):
             tasks.append(
-                asyncio.create_task(calls(c, tmp_path, "95555", [caller], menu, target=sip(c, node)))
+                asyncio.create_task(
+                    calls(c, tmp_path, "95555", [caller], menu, target=sip(c, node))
+                )
             )
-            await wait_queue(at_queue, "support", lambda q, k=n: q.waiting >= k + 1)
+            await wait_queue(at_queue, "support", waiting_at_least(n + 1))
         results = await asyncio.gather(*tasks)
         assert all(r.successful == 1 for r in results), [r.summary() for r in results]
         served = sorted(agent1.answered() + agent2.answered(), key=lambda a: a.at)
@@ -256,6 +259,10 @@ async def test_grade_order_across_nodes(two_nodes: Cluster, tmp_path: Path) -> N
             t.cancel()
         await agent1.stop()
         await agent2.stop()
+
+
+def waiting_at_least(n: int) -> Callable[[QueueLoad], bool]:
+    return lambda q: q.waiting >= n
 
 
 async def wait_for(check: Any, what: str, timeout: float = 20) -> None:
