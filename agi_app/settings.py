@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     journey_spool_dir: Path | None = None
     journey_spool_max_bytes: int = Field(default=1_000_000_000, ge=0)
     journey_write_deadline_ms: int = Field(default=2000, ge=1)
+    # Journeys are kept in daily partitions (migrations/0009): created this many
+    # days ahead, and those older than the retention dropped (0: kept forever).
+    journey_partitions_ahead: int = Field(default=7, ge=1, le=90)
+    journey_retention_days: int = Field(default=400, ge=0)
     # CRM import: files over either limit are refused before anything is written.
     import_max_bytes: int = 200_000_000
     import_max_rows: int = 2_000_000

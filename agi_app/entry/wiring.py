@@ -27,6 +27,7 @@ from agi_app.adapters.fastagi.server import AgiServer
 from agi_app.adapters.postgres.controls import PgControlStore
 from agi_app.adapters.postgres.customers import PgCustomerStore
 from agi_app.adapters.postgres.journeys import JourneyWriter
+from agi_app.adapters.postgres.partitions import PartitionKeeper
 from agi_app.adapters.postgres.pool import Database
 from agi_app.adapters.postgres.risk import PgRiskHistory
 from agi_app.adapters.postgres.spool import Spool
@@ -116,7 +117,9 @@ def build_runtime(s: Settings) -> Runtime:
         rejected_path=s.node_dir / "log" / "journeys-rejected.jsonl",
         spool=Spool(s.journey_spool, s.journey_spool_max_bytes),
         deadline_s=s.journey_write_deadline_ms / 1000,
+        node=s.node,
     )
+    partitions = PartitionKeeper(db.pool, s.journey_partitions_ahead, s.journey_retention_days)
     live = LiveCalls()  # calls in progress, for the console
     journey = TeeJourney(writer, live)
     rest = AriRest(
@@ -267,6 +270,7 @@ def build_runtime(s: Settings) -> Runtime:
             ("load-monitor", monitor.run),
             ("callback-worker", worker.run),
             ("controls", controls.run),
+            ("journey-partitions", partitions.run),
         ),
         components=(Resources(rest, db, cache.close), admin, agi),
         reload=registry.reload,

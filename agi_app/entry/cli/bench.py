@@ -2,6 +2,9 @@
 
 See agi_app/tools/bench/ (sipp.py one run, series.py the series, targets.py
 the targets, page.py the page and history, profile.py the profile run).
+
+`agi-app bench journeys [--seconds N]`: sustained journey writes into the
+partitioned tables, against the 10086 peak (agi_app/tools/bench/journeys.py).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import Any
 
 from agi_app.settings import get_settings
 from agi_app.tools.bench.figures import RunFigures
+from agi_app.tools.bench.journeys import bench_journeys, peak_need
+from agi_app.tools.bench.journeys import render as render_journeys
 from agi_app.tools.bench.page import (
     Report,
     cpu_table,
@@ -27,11 +32,22 @@ from agi_app.tools.bench.profile import profile
 from agi_app.tools.bench.series import bench, concurrency_cap, levers
 from agi_app.tools.bench.sipp import commit, machine
 from agi_app.tools.bench.targets import evaluate
+from agi_app.tools.stack import postgres
 from agi_app.tools.stack.lifecycle import start as stack_start
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("bench", help="SIPp load: native IVR vs the app")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "bench", help="SIPp load: native IVR vs the app; or `bench journeys`: journey writes"
+    )
+    p.add_argument(
+        "kind",
+        nargs="?",
+        choices=["calls", "journeys"],
+        default="calls",
+        help="calls (default): SIPp load on the stack; journeys: sustained journey writes"
+        " into PostgreSQL (a scratch database) for --seconds",
+    )
     p.add_argument("--smoke", action="store_true", help="one short run per mode (make test)")
     p.add_argument("--rates", default="40,80,100,120,140,160,180", help="calls/s, comma-separated")
     p.add_argument("--seconds", type=float, default=15, help="seconds of load per run")
@@ -63,7 +79,22 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=_handle)
 
 
+def _journeys(args: argparse.Namespace) -> int:
+    s = get_settings()
+    started = not postgres.running(s)
+    postgres.start(s)  # PostgreSQL only: no Asterisk, no SIPp
+    try:
+        result = asyncio.run(bench_journeys(s.pg_dsn, args.seconds))
+    finally:
+        if started:
+            postgres.stop(s)
+    print(render_journeys(result, peak_need(), machine(s)))
+    return 0
+
+
 def _handle(args: argparse.Namespace) -> int:
+    if args.kind == "journeys":
+        return _journeys(args)
     s = get_settings()
     stack_start()
     env = dict(e.split("=", 1) for e in args.env)

@@ -2,7 +2,7 @@
 
 Every query takes the period as [start, end) timestamps and an optional flow,
 selects the calls by ``calls_started_at`` (refused calls left out) and reaches
-their steps through the ``call_steps`` primary key (call_id, seq).
+their steps through the ``call_steps`` primary key (call_id, seq, started_at).
 
 Definitions
   dwell         the journey stamps a play, transfer, hangup or logic node when
@@ -50,8 +50,11 @@ PLUMBING = "('hangup', 'branch', 'set', 'goto', 'return', 'queue_result')"
 # key order. Only a bound: the join on calls keeps exactly the period's calls.
 # (OFFSET 0 keeps the planner from finding min(id) by walking the primary key
 # from its start, which grows with the table, instead of the period's calls.)
+# A step carries its call's start, the partition key of both tables: the bound on
+# it keeps the scan to the period's partitions (migrations/0009).
 PERIOD_IDS = "(SELECT {f}(id) FROM (SELECT id FROM calls WHERE started_at >= $1 AND started_at < $2 OFFSET 0) p)"  # noqa: E501
 STEPS_OF_PERIOD = f"""
+  AND st.started_at >= $1 AND st.started_at < $2
   AND st.call_id >= {PERIOD_IDS.format(f="min")} AND st.call_id <= {PERIOD_IDS.format(f="max")}"""
 
 CALLS = f"""
@@ -127,6 +130,7 @@ f AS (
   SELECT p.flow, p.path,
          date_part('epoch', least(p.self_at, t.at) - p.started_at) AS to_service_s
   FROM p LEFT JOIN call_steps t ON t.call_id = p.id AND t.seq = p.agent_seq - 1
+    AND t.started_at = p.started_at AND t.started_at >= $1 AND t.started_at < $2
 )
 SELECT flow, path, round(10 * to_service_s) / 10 AS to_service_s, count(*) AS calls
 FROM f GROUP BY flow, path, 3
