@@ -9,7 +9,9 @@ the lock.
 
 The leader stops leading the moment its connection closes (asyncpg's
 termination listener), or when a check every ``check_s`` fails or is late:
-``token()`` is None from then on. A statement can also check the token in the
+``token()`` is None from then on. A node that lost the lock waits two rounds
+(``2 x retry_s``) before it tries again, so another live node takes over
+rather than the one whose connection just failed. A statement can also check the token in the
 database (``core.cluster.LeaderToken``: this session, still holding the lock),
 which closes the gap between the server releasing the lock and this process
 noticing.
@@ -18,8 +20,8 @@ noticing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -54,19 +56,21 @@ class PgLeader:
         name: str = "callbacks",
         *,
         node: str = "",
+        key: int | None = None,  # another second key (tests: a lock of their own)
         retry_s: float = 1.0,
         check_s: float = 1.0,
         timeout_s: float = 2.0,
         connect: Connect = asyncpg.connect,
     ) -> None:
         self.dsn, self.name, self.node = dsn, name, node
-        self.lock = (LOCK_CLASS, LOCKS[name])
+        self.lock = (LOCK_CLASS, LOCKS[name] if key is None else key)
         self.retry_s, self.check_s, self.timeout_s = retry_s, check_s, timeout_s
         self._connect = connect
         self._conn: Any = None
         self._token: LeaderToken | None = None
-        self._lost = asyncio.Event()
+        self._hold_off_until = 0.0  # monotonic: no try before this (just stepped down)
         self.terms = 0  # how many times this node became leader
+        self.tries = 0  # attempts to take the lock
 
     @property
     def leader(self) -> bool:
@@ -90,10 +94,7 @@ class PgLeader:
                     TimeoutError,
                 ) as exc:
                     self._drop(f"{type(exc).__name__}: {exc}")
-                self._lost.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.check_s if self._token else self.retry_s):
-                        await self._lost.wait()
+                await asyncio.sleep(self.check_s if self._token else self.retry_s)
         finally:
             self._drop("stopping")
 
@@ -112,8 +113,11 @@ class PgLeader:
                 self.timeout_s,
             )
             self._conn.add_termination_listener(self._on_terminated)
+        if self._token is None and time.monotonic() < self._hold_off_until:
+            return
         async with asyncio.timeout(self.timeout_s):
             if self._token is None:
+                self.tries += 1
                 row = await self._conn.fetchrow(TRY_SQL, *self.lock)
                 if row["got"]:
                     self._token = LeaderToken(self.lock, row["pid"], row["since"])
@@ -124,11 +128,11 @@ class PgLeader:
 
     def _on_terminated(self, _conn: Any) -> None:
         self._step_down("its connection closed")
-        self._lost.set()
 
     def _step_down(self, why: str) -> None:
         if self._token is not None:
             self._token = None
+            self._hold_off_until = time.monotonic() + 2 * self.retry_s
             log.warning(
                 "leadership: this node (%s) no longer leads %s: %s", self.node, self.name, why
             )
