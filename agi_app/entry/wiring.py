@@ -214,7 +214,7 @@ def build_runtime(s: Settings) -> Runtime:
         Admission(s.max_concurrent_calls, s.max_calls_per_second),
         rest_over_ws=s.ari_rest_over_ws,
         event_filter=s.ari_event_filter,
-        side_channels=worker.owns,  # channels the app dialled itself (callbacks)
+        side_channels=worker.handles,  # channels the app dialled itself (callbacks)
         on_side_event=lambda event: side_event(event, worker),
     )
     route_only = RouteOnly(who, decide, policy, queues, clock, flows)

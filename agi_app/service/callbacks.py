@@ -24,7 +24,9 @@ the ring time is long past *and* the node instance that dialled it has
 stopped beating (``nodes``): a dead leader's attempt is retried, a live node's
 never taken from it. An answered callback is recorded ``connected`` before
 it is sent to the queue, so a node dying in between cannot leave a connected
-customer looking lost.
+customer looking lost. A callback answered after the process that dialled it
+restarted reaches the new process (same ARI application): it is adopted (put
+through to the queue) if its row is still ``dialing``, else hung up.
 """
 
 from __future__ import annotations
@@ -71,6 +73,12 @@ WHERE c.state = 'dialing' AND c.last_attempt_at < now() - make_interval(secs => 
                   AND n.stopped_at IS NULL AND n.last_seen > now() - make_interval(secs => $2))
 RETURNING c.id, c.state, c.dialed_by
 """
+ADOPT_SQL = """
+UPDATE callbacks SET state = 'connected', last_result = 'answered (adopted)', call_id = $2
+WHERE id = $1 AND state = 'dialing'
+RETURNING id
+"""
+CHANNEL_PREFIX = "callback-"  # every channel the worker dials: callback-<id>-<random>
 RESULT_SQL = """
 UPDATE callbacks SET state = $2, last_result = $3, call_id = COALESCE($4, call_id),
        not_before = now() + make_interval(secs => $5)
@@ -120,7 +128,13 @@ class CallbackWorker:
         return self.leadership is None or self.leadership.leader
 
     def owns(self, channel_id: str) -> bool:
+        """A channel this worker dialled and still follows."""
         return channel_id in self.dialing
+
+    def handles(self, channel_id: str) -> bool:
+        """Channels whose events come here: the ones it follows, and any callback
+        channel (one an earlier run of this process dialled, say)."""
+        return channel_id in self.dialing or channel_id.startswith(CHANNEL_PREFIX)
 
     async def run(self) -> None:
         while True:
@@ -178,7 +192,7 @@ class CallbackWorker:
             )
 
     async def _dial(self, pool: Any, row: dict[str, Any]) -> None:
-        channel_id = f"callback-{row['id']}-{uuid.uuid4().hex[:8]}"
+        channel_id = f"{CHANNEL_PREFIX}{row['id']}-{uuid.uuid4().hex[:8]}"
         self.dialing[channel_id] = Dialing(
             row["id"], channel_id, row["attempts"], row["max_attempts"], row["retry_delay_s"]
         )
@@ -206,8 +220,10 @@ class CallbackWorker:
         from the queue)."""
         dialing = self.dialing.get(channel_id)
         if dialing is None:
+            if channel_id.startswith(CHANNEL_PREFIX):
+                self._spawn(self._orphan(channel_id, args))
             return
-        if args[:1] == ("callback",):
+        if args[:1] == ("callback",) and not dialing.answered:  # once (a reconcile repeats it)
             dialing.answered = True
             self._spawn(self._connect(dialing))
         elif args[:1] == ("after-callback",):
@@ -225,6 +241,20 @@ class CallbackWorker:
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("callback %s: answered, not recorded: %s", d.callback_id, exc)
         await self.dialer.connect(d.channel_id, "hotline-callback")
+
+    async def _orphan(self, channel_id: str, args: tuple[str, ...]) -> None:
+        """A callback channel an earlier run of this process dialled: adopt it when
+        it was just answered and its row still says ``dialing``, else end it."""
+        if args[:1] == ("callback",) and len(args) > 1 and args[1].isdigit():
+            pool = await self.get_pool()
+            row = None if pool is None else await pool.fetchrow(ADOPT_SQL, int(args[1]), channel_id)
+            if row is not None:
+                log.warning("callback %s: answered after its dialler restarted; adopted", args[1])
+                self.dialing[channel_id] = Dialing(int(args[1]), channel_id, 0, 0, 0, True)
+                await self.dialer.connect(channel_id, "hotline-callback")
+                return
+        log.warning("callback channel %s %s is nobody's; hanging up", channel_id, args)
+        await self.dialer.hangup(channel_id, 16)
 
     async def _failed(self, d: Dialing, why: str) -> None:
         final = d.attempts >= d.max_attempts

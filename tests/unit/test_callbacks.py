@@ -23,7 +23,13 @@ import pytest
 from agi_app.core.callcontrol import DialError
 from agi_app.core.cluster import LeaderToken
 from agi_app.core.shedding.load import QueueLoad
-from agi_app.service.callbacks import CLAIM_SQL, RECOVER_SQL, RESULT_SQL, CallbackWorker
+from agi_app.service.callbacks import (
+    ADOPT_SQL,
+    CLAIM_SQL,
+    RECOVER_SQL,
+    RESULT_SQL,
+    CallbackWorker,
+)
 
 FREE = QueueLoad(waiting=0, available=1, logged_in=2)
 
@@ -64,7 +70,17 @@ class CallbacksTable:
         self.now += 1
         return row
 
-    async def fetchrow(self, sql: str, queue: str, instance: str | None, *fence: Any) -> Any:
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        if sql == ADOPT_SQL:
+            cid, channel = args
+            row = self.rows.get(cid)
+            if row is None or row.state != "dialing":
+                return None
+            row.state, row.call_id, row.last_result = "connected", channel, "answered (adopted)"
+            return {"id": cid}
+        return await self.claim(sql, *args)
+
+    async def claim(self, sql: str, queue: str, instance: str | None, *fence: Any) -> Any:
         assert sql == CLAIM_SQL and len(fence) == 4
         self.claims.append(queue)
         pid = fence[0]
@@ -457,3 +473,45 @@ async def test_an_answer_is_recorded_before_the_customer_goes_to_the_queue(s: Se
     s.worker.on_started(s.last_channel, ("callback", str(row.id)))
     await until(lambda: bool(s.dialer.connected))
     assert s.table.log == ["record connected", "connect"]
+
+
+async def test_a_callback_answered_after_its_dialler_restarted_is_adopted(s: Setup) -> None:
+    """The process that dialled it was killed and started again (a new worker):
+    the answered customer still goes to the queue, once."""
+    row = s.table.add("+8613800000005")
+    await s.worker.tick()
+    channel = s.last_channel
+    restarted = CallbackWorker(s.get_pool, s.dialer, lambda: s.loads)
+    assert restarted.handles(channel) and not restarted.owns(channel)  # by its name
+    restarted.on_started(channel, ("callback", str(row.id)))
+    await until(lambda: bool(s.dialer.connected))
+    assert s.dialer.connected == [(channel, "hotline-callback")]
+    assert (row.state, row.call_id, row.last_result) == ("connected", channel, "answered (adopted)")
+    assert restarted.owns(channel)  # followed from now on
+    restarted.on_started(channel, ("after-callback", "CONTINUE"))
+    await until(lambda: bool(s.dialer.hung_up))
+    assert s.dialer.hung_up == [(channel, 16)]
+    restarted.on_gone(channel, 16)
+    assert not restarted.owns(channel) and row.state == "connected"
+
+
+async def test_a_callback_channel_nobody_can_adopt_is_hung_up(s: Setup) -> None:
+    row = s.table.add("+8613800000005")
+    row.state = "pending"  # given back already (or never dialling)
+    restarted = CallbackWorker(s.get_pool, s.dialer, lambda: s.loads)
+    channel = f"callback-{row.id}-deadbeef"
+    restarted.on_started(channel, ("callback", str(row.id)))
+    await until(lambda: bool(s.dialer.hung_up))
+    assert s.dialer.hung_up == [(channel, 16)] and s.dialer.connected == []
+    assert row.state == "pending"
+
+
+async def test_an_answer_told_twice_connects_once(s: Setup) -> None:
+    """A reconnect's reconcile can tell the worker again about a channel in Stasis."""
+    row = s.table.add("+8613800000005")
+    await s.worker.tick()
+    for _ in range(2):
+        s.worker.on_started(s.last_channel, ("callback", str(row.id)))
+    await until(lambda: bool(s.dialer.connected))
+    await asyncio.gather(*s.worker._tasks)
+    assert len(s.dialer.connected) == 1 and len(s.table.results) == 1
