@@ -45,6 +45,7 @@ from agi_app.core.shedding.load import LoadTracker
 from agi_app.core.shedding.rules import load_rules
 from agi_app.entry.admin import build_admin
 from agi_app.entry.agi_routes import build_routes
+from agi_app.entry.cluster import NodeFigures, build_cluster
 from agi_app.entry.console import ConsoleDeps, add_console
 from agi_app.entry.runtime import Runtime, loop_lag_monitor
 from agi_app.entry.supervisor import Supervisor
@@ -146,7 +147,25 @@ def build_runtime(s: Settings) -> Runtime:
     shedding = SheddingService(rules, policy, clock, tracker)
     controls = ControlsService(PgControlStore(db.pool), rules.levels, cache)
     decide = controls.decide_with(shedding.decide)  # a forced level over the rules
-    worker = CallbackWorker(db.pool, AriDialer(rest), lambda: monitor.queues)
+    cluster = build_cluster(
+        s,
+        db,
+        registry.reload,
+        clock,
+        shedding.override,
+        lambda: NodeFigures(
+            lambda: registry.current.version,
+            lambda: len(ari.calls),
+            ari.stream.connected.is_set,
+        ),
+    )
+    worker = CallbackWorker(
+        db.pool,
+        AriDialer(rest),
+        lambda: monitor.queues,
+        leadership=cluster.leader,  # one node dials callbacks
+        instance=cluster.instance,
+    )
     deadline = s.lookup_deadline_ms / 1000
 
     risk = RiskCheck(
@@ -184,6 +203,7 @@ def build_runtime(s: Settings) -> Runtime:
             ari_reconnects=lambda: max(0, ari.stream.connects - 1),
             loop_restarts=lambda: loops.restarts,
             live_load_stale=lambda: monitor.stale,
+            callback_leader=lambda: cluster.leader.leader,
         ),
     )
     services = CallServices(clock, TeeJourney(writer, live, exporter), who, decide, walker)
@@ -197,7 +217,7 @@ def build_runtime(s: Settings) -> Runtime:
         Admission(s.max_concurrent_calls, s.max_calls_per_second),
         rest_over_ws=s.ari_rest_over_ws,
         event_filter=s.ari_event_filter,
-        side_channels=worker.owns,  # channels the app dialled itself (callbacks)
+        side_channels=worker.handles,  # channels the app dialled itself (callbacks)
         on_side_event=lambda event: side_event(event, worker),
     )
     route_only = RouteOnly(who, decide, policy, queues, clock, flows)
@@ -227,6 +247,9 @@ def build_runtime(s: Settings) -> Runtime:
             "business_clock": clock.now().isoformat(),
             "business_clock_overridden": clock.overridden,
             "shedding_override": shedding.override.level,
+            "node": s.node,
+            "flow_version": registry.current.version,
+            **cluster.stats(),
         }
 
     console = ConsoleDeps(
@@ -237,7 +260,7 @@ def build_runtime(s: Settings) -> Runtime:
         queues=lambda: monitor.queues,
         shedding=lambda: decide(_standard_caller()),
         get_pool=db.pool,
-        reload=registry.reload,
+        reload=cluster.sync.reload_flows,  # every node reloads
         rules=rules,
         timezone=s.timezone,
         sounds_dir=s.sounds_dir,
@@ -247,12 +270,13 @@ def build_runtime(s: Settings) -> Runtime:
         build_admin(
             s.admin_token.get_secret_value(),
             clock,
-            registry.reload,
+            cluster.sync.reload_flows,
             stats,
             exporter.render,
             s.metrics_token.get_secret_value(),
             shedding.override,
             lambda app: add_console(app, console),
+            cluster=cluster.sync,
         ),
         s.bind_address,
         s.admin_port,
@@ -271,7 +295,9 @@ def build_runtime(s: Settings) -> Runtime:
             ("callback-worker", worker.run),
             ("controls", controls.run),
             ("journey-partitions", partitions.run),
+            *cluster.background,
         ),
-        components=(Resources(rest, db, cache.close), admin, agi),
-        reload=registry.reload,
+        # the heartbeat stops (says so) before the pool closes
+        components=(Resources(rest, db, cache.close), cluster.heartbeat, admin, agi),
+        reload=registry.reload,  # SIGHUP: this node only
     )

@@ -158,9 +158,15 @@ class AriApplication:
             log.warning("reconcile: call %s vanished while disconnected", channel_id)
             self.calls[channel_id].on_event(ChannelGoneEvent(channel_id, None))
         for ch in channels:
-            if str(ch.get("id")) not in self.calls and _in_our_app(ch, self.rest.app):
-                log.warning("reconcile: adopting orphan channel %s", ch.get("id"))
-                self._new_call(ChannelInfo.from_json(ch), ())
+            channel_id = str(ch.get("id"))
+            if channel_id in self.calls or not _in_our_app(ch, self.rest.app):
+                continue
+            info = ChannelInfo.from_json(ch)
+            if self.side_channels(channel_id):  # a callback: its owner decides
+                self.on_side_event(StasisStart(info, _stasis_args(ch)))
+                continue
+            log.warning("reconcile: adopting orphan channel %s", channel_id)
+            self._new_call(info, ())
 
     async def run(self) -> None:
         await self.stream.run()
@@ -170,6 +176,12 @@ class AriApplication:
         pending = [t for t in self.tasks.values() if not t.done()]
         if pending:
             await asyncio.wait(pending, timeout=timeout)
+
+
+def _stasis_args(ch: dict[str, Any]) -> tuple[str, ...]:
+    """The arguments a channel entered Stasis with (``app,arg1,arg2``)."""
+    data = str((ch.get("dialplan") or {}).get("app_data", ""))
+    return tuple(data.split(",")[1:])
 
 
 def _in_our_app(ch: dict[str, Any], app: str) -> bool:
