@@ -19,10 +19,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from agi_app.adapters.kamailio.dispatcher import KamailioError, destinations
 from agi_app.adapters.postgres.nodes import PgNodeStore
 from agi_app.adapters.postgres.pool import create_pool
 from agi_app.core.cluster import NodeRow, cluster_table, render_table
 from agi_app.settings import Settings, get_settings
+from agi_app.tools.stack.kamailio import paths as kamailio_paths
 
 
 def register(sub: Any) -> None:
@@ -33,10 +35,20 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=_handle)
 
 
-def kamailio_view(_s: Settings) -> Mapping[str, str] | None:
-    """Node -> the dispatcher's state of it (e.g. from `kamcmd dispatcher.list`);
-    None: no dispatcher to ask, no column. The hook for the Kamailio adapter."""
-    return None
+def kamailio_view(s: Settings) -> Mapping[str, str] | None:
+    """Node -> the dispatcher's state of it (``kamcmd dispatcher.list`` over this
+    checkout's Kamailio control socket: active/inactive, probing, calls carried);
+    None when no Kamailio of ours runs (one node): no column."""
+    ctl = kamailio_paths(s).ctl
+    if not ctl.exists():
+        return None
+    try:
+        dests = destinations(ctl)
+    except KamailioError:
+        return None
+    return {
+        d.node: f"{d.state}{' probing' if d.probing else ''} {d.load}/{d.maxload}" for d in dests
+    }
 
 
 async def read_nodes(s: Settings) -> tuple[list[NodeRow], datetime]:
