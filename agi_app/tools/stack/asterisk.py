@@ -214,6 +214,21 @@ def start(s: Settings, root: Path) -> None:
     raise StackError(f"Asterisk did not boot; see {root}/var/log/asterisk/messages.log")
 
 
+def kill_hard(root: Path, timeout: float = 10) -> int | None:
+    """``kill -9`` the running Asterisk (a crash, for fault tests); wait until it is
+    gone. The mounts stay: ``start`` runs it again. Returns the pid killed."""
+    running = pid(root)
+    if running is None:
+        return None
+    os.kill(running, 9)
+    deadline = time.monotonic() + timeout
+    while pid(root) == running and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if pid(root) == running:
+        raise StackError(f"Asterisk (pid {running}) still runs {timeout} s after kill -9")
+    return running
+
+
 def stop(root: Path) -> None:
     """Stop Asterisk (if running) and unmount the root."""
     running = pid(root)
