@@ -31,7 +31,7 @@ from agi_app.adapters.postgres.pool import Database
 from agi_app.adapters.postgres.risk import PgRiskHistory
 from agi_app.adapters.postgres.spool import Spool
 from agi_app.adapters.prometheus.exporter import HotlineState, PrometheusExporter
-from agi_app.adapters.tts.factory import build_cache
+from agi_app.adapters.tts.factory import build_cache, call_renderer
 from agi_app.adapters.tts.voices import speakable_languages
 from agi_app.core.bus import DataBus
 from agi_app.core.clock import BusinessClock
@@ -162,7 +162,7 @@ def build_runtime(s: Settings) -> Runtime:
         clock,
         flows,
         EngineDeps(
-            renderer=cache,
+            renderer=call_renderer(cache),
             journey=journey,
             clock=clock,
             transactions=transactions,
