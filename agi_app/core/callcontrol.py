@@ -21,6 +21,15 @@ class CallHangup(Exception):
     """The caller (or the network) ended the call; the call task unwinds."""
 
 
+class CallHandedOff(CallHangup):
+    """The app let go of the call (it is stopping): the caller is in the dialplan's
+    fallback ``context`` now, and the call task unwinds as on a hangup."""
+
+    def __init__(self, call_id: str, context: str) -> None:
+        super().__init__(call_id)
+        self.context = context
+
+
 @dataclass(frozen=True)
 class QueueResult:
     """How a queue transfer ended, as app_queue's QUEUESTATUS says.

@@ -23,6 +23,7 @@ from agi_app.adapters.ari.app import Admission, AriApplication
 from agi_app.adapters.ari.call import AriCall
 from agi_app.adapters.ari.dialer import AriDialer, side_event
 from agi_app.adapters.ari.rest import AriRest
+from agi_app.adapters.dialplan.static_record import RECORD, StaticRecordImporter
 from agi_app.adapters.fastagi.server import AgiServer
 from agi_app.adapters.postgres.controls import PgControlStore
 from agi_app.adapters.postgres.customers import PgCustomerStore
@@ -197,6 +198,7 @@ def build_runtime(s: Settings) -> Runtime:
         side_channels=worker.owns,  # channels the app dialled itself (callbacks)
         on_side_event=lambda event: side_event(event, worker),
     )
+    static_calls = StaticRecordImporter(s.asterisk_root / RECORD, writer, lambda: writer.flush(10))
     route_only = RouteOnly(who, decide, policy, queues, clock, flows)
     agi = AgiServer(build_routes(services, route_only), s.agi_host, s.agi_port)
 
@@ -216,6 +218,7 @@ def build_runtime(s: Settings) -> Runtime:
             "journey_spool_bytes": writer.spool_bytes,
             "loop_restarts": dict(loops.restarts),
             "live_load_stale": monitor.stale,
+            "static_calls_imported": static_calls.imported,
             "business_clock": clock.now().isoformat(),
             "business_clock_overridden": clock.overridden,
             "shedding_override": shedding.override.level,
@@ -262,6 +265,7 @@ def build_runtime(s: Settings) -> Runtime:
             ("load-monitor", monitor.run),
             ("callback-worker", worker.run),
             ("controls", controls.run),
+            ("static-records", static_calls.run),
         ),
         components=(Resources(rest, db, cache.close), admin, agi),
         reload=registry.reload,

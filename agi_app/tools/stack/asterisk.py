@@ -196,7 +196,9 @@ def start(s: Settings, root: Path) -> None:
         return
     step("Starting Asterisk")
     mount_all(root, s.sounds_dir, s.asterisk_sounds_mount)
-    for sub in ("run/asterisk", "var/log/asterisk", "var/lib/asterisk", "var/spool/asterisk"):
+    # var/spool/asterisk/agi_app: the static menu's call records (dialplan/40-static.conf).
+    subs = ("run/asterisk", "var/log/asterisk", "var/lib/asterisk", "var/spool/asterisk")
+    for sub in (*subs, "var/spool/asterisk/agi_app"):
         (root / sub).mkdir(parents=True, exist_ok=True)
         run(["chroot", str(root), "chown", "-R", "asterisk:asterisk", "/" + sub])
     run(["chroot", str(root), "asterisk", "-U", "asterisk", "-G", "asterisk"])
