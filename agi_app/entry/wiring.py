@@ -192,7 +192,7 @@ def build_runtime(s: Settings) -> Runtime:
     ari = AriApplication(
         rest,
         serve_ari,
-        Admission(s.max_concurrent_calls, s.max_calls_per_second),
+        Admission(s.max_concurrent_calls, s.max_calls_per_second, s.max_calls_per_source),
         rest_over_ws=s.ari_rest_over_ws,
         event_filter=s.ari_event_filter,
         side_channels=worker.owns,  # channels the app dialled itself (callbacks)

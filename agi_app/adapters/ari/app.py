@@ -28,6 +28,7 @@ MAX_CALLS_VAR = "AGI_APP_MAX_CALLS"
 # Set to 1 while the app stops: dialplan/10-hotline.conf then sends new calls to
 # the static menu before Stasis; 0 again when an app connects.
 DRAINING_VAR = "AGI_APP_DRAINING"
+PER_SOURCE_VAR = "AGI_APP_MAX_CALLS_PER_SOURCE"  # the dialplan's guard against floods
 FALLBACK_CONTEXT = "hotline-static"  # where calls go when the app lets go of them
 Serve = Callable[[AriCall, tuple[str, ...]], Awaitable[None]]
 
@@ -35,9 +36,10 @@ Serve = Callable[[AriCall, tuple[str, ...]], Awaitable[None]]
 class Admission:
     """Concurrent-call limit plus an optional token-bucket rate limit."""
 
-    def __init__(self, max_calls: int, rate_per_s: float) -> None:
+    def __init__(self, max_calls: int, rate_per_s: float, per_source: int = 0) -> None:
         self.max_calls = max_calls
         self.rate = rate_per_s
+        self.per_source = per_source  # enforced by the dialplan (10-hotline.conf)
         self._tokens = max(rate_per_s, 1.0)
         self._stamp: float | None = None
 
@@ -182,6 +184,7 @@ class AriApplication:
             # dialplan/10-hotline.conf refuses calls over this before Stasis (cheaply).
             await self.rest.set_global(MAX_CALLS_VAR, str(self._admission.max_calls))
             await self.rest.set_global(DRAINING_VAR, "1" if self.draining else "0")
+            await self.rest.set_global(PER_SOURCE_VAR, str(self._admission.per_source))
         except (AriError, OSError) as exc:
             log.warning("could not set %s: %s (the app still refuses)", MAX_CALLS_VAR, exc)
         try:

@@ -29,6 +29,7 @@ from agi_app.adapters.ari.events import (
 from agi_app.adapters.ari.rest import AriError, AriRest, ChannelGone
 from agi_app.core.callcontrol import CallHandedOff, CallHangup, DigitBuffer, QueueResult
 from agi_app.core.metrics import METRICS
+from agi_app.core.numbers import caller_id
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,8 @@ class AriCall:
     def __init__(self, rest: AriRest, channel_id: str, caller: str, called: str) -> None:
         self.rest = rest
         self.call_id = channel_id
-        self.caller = caller
-        self.called = called
+        self.caller = caller_id(caller)  # untrusted: one printable line, bounded
+        self.called = caller_id(called)
         self.digits = DigitBuffer()
         self.hangup_cause: int | None = None
         self.agent: str | None = None
