@@ -82,7 +82,7 @@ async def _idle(app: AppProcess) -> bool:
 def _probe(tmp_path: Path, name: str, text: str, caller: str) -> asyncio.Task[SippResult]:
     scenario = hostile.build_probe(tmp_path / name, name, text)
     return asyncio.create_task(
-        run_callers(scenario, service="100", callers=[caller], calls=1, limit=1, timeout_s=30)
+        run_callers(scenario, service="100", callers=[caller], calls=1, limit=1, timeout_s=10)
     )
 
 
