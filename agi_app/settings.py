@@ -128,6 +128,12 @@ class Settings(BaseSettings):
     # Calls.
     max_concurrent_calls: int = 400
     max_calls_per_second: float = 0.0  # 0 = no rate limit
+    # Calls one source address may hold at once, refused in the dialplan past
+    # that (0 = no limit: behind a proxy every call comes from one address).
+    max_calls_per_source: int = Field(default=0, ge=0)
+    # Graceful stop (SIGTERM): calls in a flow get this long to finish; then the
+    # dialplan's static menu takes them (new calls go there at once).
+    drain_s: float = Field(default=10.0, ge=0)
     timezone: str = "Asia/Shanghai"
     # QA business clock: ISO datetime the app pretends it is (see README).
     business_clock: str | None = Field(default=None)

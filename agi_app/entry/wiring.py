@@ -23,6 +23,7 @@ from agi_app.adapters.ari.app import Admission, AriApplication
 from agi_app.adapters.ari.call import AriCall
 from agi_app.adapters.ari.dialer import AriDialer, side_event
 from agi_app.adapters.ari.rest import AriRest
+from agi_app.adapters.dialplan.static_record import RECORD, StaticRecordImporter
 from agi_app.adapters.fastagi.server import AgiServer
 from agi_app.adapters.postgres.controls import PgControlStore
 from agi_app.adapters.postgres.customers import PgCustomerStore
@@ -32,7 +33,7 @@ from agi_app.adapters.postgres.pool import Database
 from agi_app.adapters.postgres.risk import PgRiskHistory
 from agi_app.adapters.postgres.spool import Spool
 from agi_app.adapters.prometheus.exporter import HotlineState, PrometheusExporter
-from agi_app.adapters.tts.factory import build_cache
+from agi_app.adapters.tts.factory import build_cache, call_renderer
 from agi_app.adapters.tts.voices import speakable_languages
 from agi_app.core.bus import DataBus
 from agi_app.core.clock import BusinessClock
@@ -184,7 +185,7 @@ def build_runtime(s: Settings) -> Runtime:
         clock,
         flows,
         EngineDeps(
-            renderer=cache,
+            renderer=call_renderer(cache),
             journey=journey,
             clock=clock,
             transactions=transactions,
@@ -214,12 +215,13 @@ def build_runtime(s: Settings) -> Runtime:
     ari = AriApplication(
         rest,
         serve_ari,
-        Admission(s.max_concurrent_calls, s.max_calls_per_second),
+        Admission(s.max_concurrent_calls, s.max_calls_per_second, s.max_calls_per_source),
         rest_over_ws=s.ari_rest_over_ws,
         event_filter=s.ari_event_filter,
         side_channels=worker.handles,  # channels the app dialled itself (callbacks)
         on_side_event=lambda event: side_event(event, worker),
     )
+    static_calls = StaticRecordImporter(s.asterisk_root / RECORD, writer, lambda: writer.flush(10))
     route_only = RouteOnly(who, decide, policy, queues, clock, flows)
     agi = AgiServer(build_routes(services, route_only), s.agi_host, s.agi_port)
 
@@ -244,6 +246,7 @@ def build_runtime(s: Settings) -> Runtime:
             "journey_spool_bytes": writer.spool_bytes,
             "loop_restarts": dict(loops.restarts),
             "live_load_stale": monitor.stale,
+            "static_calls_imported": static_calls.imported,
             "business_clock": clock.now().isoformat(),
             "business_clock_overridden": clock.overridden,
             "shedding_override": shedding.override.level,
@@ -295,6 +298,7 @@ def build_runtime(s: Settings) -> Runtime:
             ("callback-worker", worker.run),
             ("controls", controls.run),
             ("journey-partitions", partitions.run),
+            ("static-records", static_calls.run),
             *cluster.background,
         ),
         # the heartbeat stops (says so) before the pool closes

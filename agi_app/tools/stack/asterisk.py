@@ -215,7 +215,9 @@ def start(s: Settings, root: Path) -> None:
         return
     step("Starting Asterisk")
     mount_all(root, s.sounds_dir, s.asterisk_sounds_mount)
-    for sub in ("run/asterisk", "var/log/asterisk", "var/lib/asterisk", "var/spool/asterisk"):
+    # var/spool/asterisk/agi_app: the static menu's call records (dialplan/40-static.conf).
+    subs = ("run/asterisk", "var/log/asterisk", "var/lib/asterisk", "var/spool/asterisk")
+    for sub in (*subs, "var/spool/asterisk/agi_app"):
         (root / sub).mkdir(parents=True, exist_ok=True)
         run(["chroot", str(root), "chown", "-R", "asterisk:asterisk", "/" + sub])
     run(["chroot", str(root), "asterisk", "-U", "asterisk", "-G", "asterisk"])
@@ -231,6 +233,21 @@ def start(s: Settings, root: Path) -> None:
             return
         time.sleep(0.2)
     raise StackError(f"Asterisk did not boot; see {root}/var/log/asterisk/messages.log")
+
+
+def kill_hard(root: Path, timeout: float = 10) -> int | None:
+    """``kill -9`` the running Asterisk (a crash, for fault tests); wait until it is
+    gone. The mounts stay: ``start`` runs it again. Returns the pid killed."""
+    running = pid(root)
+    if running is None:
+        return None
+    os.kill(running, 9)
+    deadline = time.monotonic() + timeout
+    while pid(root) == running and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if pid(root) == running:
+        raise StackError(f"Asterisk (pid {running}) still runs {timeout} s after kill -9")
+    return running
 
 
 def stop(root: Path) -> None:
