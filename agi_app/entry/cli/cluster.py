@@ -46,9 +46,7 @@ def kamailio_view(s: Settings) -> Mapping[str, str] | None:
         dests = destinations(ctl)
     except KamailioError:
         return None
-    return {
-        d.node: f"{d.state}{' probing' if d.probing else ''} {d.load}/{d.maxload}" for d in dests
-    }
+    return {d.node: f"{d.state} {d.load}/{d.maxload}" for d in dests}
 
 
 async def read_nodes(s: Settings) -> tuple[list[NodeRow], datetime]:

@@ -236,3 +236,18 @@ def banner(s: Settings, ivr_nodes: int) -> None:
 """,
         flush=True,
     )
+
+
+def running_view(s: Settings) -> Settings:
+    """``s`` as a tool outside the cluster must see it while ``make cluster`` runs:
+    the queue node's AMI (the queues) and the first IVR node's admin port (its
+    clock and shedding apply cluster-wide). ``s`` itself when no cluster runs."""
+    names = known_nodes(s)
+    ivr = [n for n in names if n.startswith("ivr")]
+    if not kamailio.pid(s) or not ivr:
+        return s
+    nodes = layout(s, len(ivr))
+    first = next(n for n in nodes if n.is_ivr)
+    return s.model_copy(
+        update={"ami_port": queue_node(nodes).ami_port, "admin_port": first.admin_port}
+    )
