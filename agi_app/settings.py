@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # host name. Letters, digits, '.', '_' and '-', at most 32.
     node: str = Field(default_factory=lambda: _safe_node(socket.gethostname()))
 
+    # A cluster on one machine (agi_app/tools/stack/cluster_layout.py): every
+    # node's ports move by this much (a second cluster beside the first).
+    cluster_port_shift: int = Field(default=0, ge=0, le=20000)
+
     # Asterisk.
     bind_address: str = "127.0.0.1"
     sip_port: int = 5060
@@ -124,6 +128,12 @@ class Settings(BaseSettings):
     # Calls.
     max_concurrent_calls: int = 400
     max_calls_per_second: float = 0.0  # 0 = no rate limit
+    # Calls one source address may hold at once, refused in the dialplan past
+    # that (0 = no limit: behind a proxy every call comes from one address).
+    max_calls_per_source: int = Field(default=0, ge=0)
+    # Graceful stop (SIGTERM): calls in a flow get this long to finish; then the
+    # dialplan's static menu takes them (new calls go there at once).
+    drain_s: float = Field(default=10.0, ge=0)
     timezone: str = "Asia/Shanghai"
     # QA business clock: ISO datetime the app pretends it is (see README).
     business_clock: str | None = Field(default=None)
