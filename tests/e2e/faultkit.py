@@ -79,10 +79,11 @@ async def journeys(
         rows = await conn.fetch(
             "SELECT c.*, count(s.seq) AS steps, max(s.seq) AS last_seq,"
             " coalesce(string_agg(s.node, ' > ' ORDER BY s.seq), '') AS path"
-            " FROM calls c LEFT JOIN call_steps s ON s.call_id = c.id"
+            " FROM calls c"
+            " LEFT JOIN call_steps s ON s.call_id = c.id AND s.started_at = c.started_at"
             " WHERE c.caller = ANY($1) AND c.started_at >= $2"
             + (" AND c.ended_at IS NOT NULL" if ended_only else "")
-            + " GROUP BY c.id",
+            + " GROUP BY c.id, c.started_at",  # the calls key (partitioned: id and start)
             callers,
             since,
         )

@@ -131,8 +131,22 @@ async def bench_journeys(
         finally:
             await pool.close()
     finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
+        try:
+            await _drop(admin, name)
+        finally:
+            await admin.close()
+
+
+async def _drop(admin: Any, name: str) -> None:
+    """Drop the scratch database. An autovacuum worker on its new partitions is
+    the server's, which FORCE may not end: it gives way within moments."""
+    async with asyncio.timeout(30):
+        while True:
+            try:
+                await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+                return
+            except (asyncpg.InsufficientPrivilegeError, asyncpg.ObjectInUseError):
+                await asyncio.sleep(0.2)
 
 
 async def _measure(pool: Any, seconds: float, steps: int, batch: int) -> JourneyBench:
