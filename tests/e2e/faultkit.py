@@ -82,7 +82,7 @@ async def journeys(
             " FROM calls c LEFT JOIN call_steps s ON s.call_id = c.id"
             " WHERE c.caller = ANY($1) AND c.started_at >= $2"
             + (" AND c.ended_at IS NOT NULL" if ended_only else "")
-            + " GROUP BY c.id",
+            + " GROUP BY c.id, c.started_at",
             callers,
             since,
         )
