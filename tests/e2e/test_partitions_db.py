@@ -129,7 +129,8 @@ async def test_migration_moves_existing_rows_into_day_partitions(
             lone_at,
         )
 
-        assert await migrate(scratch, SHIPPED) == ["0009_partitions.sql"]
+        later = sorted(f.name for f in SHIPPED.glob("*.sql") if f.name >= "0009")
+        assert await migrate(scratch, SHIPPED) == later  # 0009 and those after it
 
         assert await where(conn, "calls", "id", "past") == [partition_name("calls", past.date())]
         assert (
