@@ -67,11 +67,19 @@ class Ctx:
     reached_agent: bool = False
     said: list[tuple[str, bool]] = field(default_factory=list)  # for the next step
 
-    def step(self, node_id: str, node_type: str, digits: str = "", **detail: Any) -> None:
-        """Record a journey step, with the sounds said since the last one."""
+    def step(
+        self,
+        node_id: str,
+        node_type: str,
+        digits: str = "",
+        at: datetime | None = None,
+        **detail: Any,
+    ) -> None:
+        """Record a journey step (stamped now, or ``at``) with the sounds said since the last."""
         said, self.said = self.said, []
+        when = at or self.deps.wall()
         self.deps.journey.emit(
-            CallStep(self.call.call_id, node_id, node_type, self.deps.wall(), digits, detail, said)
+            CallStep(self.call.call_id, node_id, node_type, when, digits, detail, said)
         )
 
 
