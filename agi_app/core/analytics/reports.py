@@ -90,7 +90,10 @@ def funnel(
     ``flows`` (flow id: Flow) places hang-ups in the menus they happened in."""
     nodes: dict[tuple[str, str], dict[str, Any]] = {}
     moved: list[tuple[str, str, str, int]] = []
+    waits, untimed = _waits(rows, ("flow", "node"))
     for r in rows:
+        if r.get("wait_row"):
+            continue
         key = (r["flow"], r["node"])
         flow = (flows or {}).get(r["flow"])
         if r["last_hint"] is not None and flow is not None and r["hung_up"]:
@@ -136,9 +139,40 @@ def funnel(
                 "median_s": _r(percentile(n["dwell"], 0.5)),
                 "p90_s": _r(percentile(n["dwell"], 0.9)),
                 "served_share": _share(n["served"], total) if n["type"] == "transaction" else None,
+                "wait_median_s": _r(percentile(waits.get((flow, node), []), 0.5)),
+                "wait_p90_s": _r(percentile(waits.get((flow, node), []), 0.9)),
             }
         )
-    return Report("funnel", out, {"calls": calls})
+    summary: dict[str, Any] = {"calls": calls}
+    if untimed:
+        summary["queue_wait"] = _untimed_note(untimed, waits)
+    return Report("funnel", out, summary)
+
+
+def _waits(
+    rows: list[dict[str, Any]], keys: tuple[str, ...]
+) -> tuple[dict[tuple[str, ...], list[tuple[float, int]]], int]:
+    """The queue waits of answered agent calls per ``keys`` (value, how many), from
+    the rows marked ``wait_row``; and how many answered calls had no wait recorded."""
+    waits: dict[tuple[str, ...], list[tuple[float, int]]] = {}
+    untimed = 0
+    for r in rows:
+        if not r.get("wait_row"):
+            continue
+        count = int(r.get("answered", r.get("calls", 0)))
+        if r["wait_s"] is None:
+            untimed += count
+        else:
+            waits.setdefault(tuple(r[k] for k in keys), []).append((float(r["wait_s"]), count))
+    return waits, untimed
+
+
+def _untimed_note(untimed: int, waits: dict[tuple[str, ...], list[tuple[float, int]]]) -> str:
+    timed = sum(n for dist in waits.values() for _, n in dist)
+    return (
+        f"queue wait of {timed} answered calls; {untimed} older journeys without the moment "
+        "the agent answered are left out of it"
+    )
 
 
 def paths(rows: list[dict[str, Any]], top: int) -> Report:
@@ -148,8 +182,14 @@ def paths(rows: list[dict[str, Any]], top: int) -> Report:
     counts: dict[tuple[str, str], int] = {}
     flows: dict[str, list[tuple[float, int]]] = {}
     totals: dict[str, int] = {}
+    waits, untimed = _waits(rows, ("flow", "path"))
+    estimated: dict[str, int] = {}
     for r in rows:
+        if r.get("wait_row"):
+            continue
         key = (r["flow"], r["path"])
+        if r.get("estimated"):
+            estimated[r["flow"]] = estimated.get(r["flow"], 0) + r["calls"]
         counts[key] = counts.get(key, 0) + r["calls"]
         totals[r["flow"]] = totals.get(r["flow"], 0) + r["calls"]
         if r["to_service_s"] is not None:
@@ -169,17 +209,28 @@ def paths(rows: list[dict[str, Any]], top: int) -> Report:
                 "share": _share(n, totals[flow]),
                 "served": sum(c for _, c in served),
                 "median_to_service_s": _r(percentile(served, 0.5)),
+                "median_wait_s": _r(percentile(waits.get((flow, path), []), 0.5)),
                 "path": path,
             }
         )
-    summary = {
+    summary: dict[str, Any] = {
         flow: {
             "calls": total,
             "served": sum(c for _, c in flows.get(flow, [])),
             "median_to_service_s": _r(percentile(flows.get(flow, []), 0.5)),
+            "median_wait_s": _r(
+                percentile([w for (f, _), d in waits.items() if f == flow for w in d], 0.5)
+            ),
         }
         for flow, total in sorted(totals.items())
     }
+    if estimated:
+        summary["to_service_estimated"] = (
+            f"{sum(estimated.values())} agent calls of older journeys without the moment the "
+            "agent answered count from joining the queue"
+        )
+    if untimed:
+        summary["queue_wait"] = _untimed_note(untimed, waits)
     return Report("paths", out, summary)
 
 
@@ -225,16 +276,21 @@ def staffing(
     resource: dict[str, float],
 ) -> Report:
     """Per queue and half hour of the day (mean over ``days``): arrivals, the
-    measured handling time and the Erlang C agents for the targets; and the
-    resource formula over the whole period (inputs measured, factors given)."""
+    measured handling time (talk time; for journeys without the answer moment,
+    joining the queue to the end) and queue wait, and the Erlang C agents for the
+    targets; and the resource formula over the whole period (inputs measured,
+    factors given)."""
     slots: dict[tuple[str, int], dict[str, Any]] = {}
     for r in rows:  # slices and flows of one queue and half hour add up
         key = (r["queue"], int(r["slot"]))
         m = slots.setdefault(key, {"queue": r["queue"], "slot": key[1], "arrivals": 0,
-                                   "answered": 0, "handled_s": 0.0})  # fmt: skip
+                                   "answered": 0, "timed": 0, "handled_s": 0.0,
+                                   "wait_s": 0.0})  # fmt: skip
         m["arrivals"] += r["arrivals"]
         m["answered"] += r["answered"]
-        m["handled_s"] += float(r["handled_s"])
+        m["timed"] += r["timed"]
+        m["handled_s"] += float(r["talk_s"]) + float(r["estimated_s"])
+        m["wait_s"] += float(r["wait_s"])
     rows = [slots[k] for k in sorted(slots)]
     by_queue: dict[str, tuple[int, float]] = {}
     for r in rows:
@@ -261,6 +317,7 @@ def staffing(
                 "arrivals": round(per_day, 2),
                 "slot_aht_s": _r(float(r["handled_s"]) / r["answered"]) if r["answered"] else None,
                 "aht_s": _r(aht),
+                "waited_s": _r(r["wait_s"] / r["timed"]) if r["timed"] else None,
                 "erlangs": round(need.traffic, 2),
                 "agents": need.agents,
                 "service_level": round(need.service_level, 4),
@@ -285,6 +342,20 @@ def staffing(
             "max_occupancy": targets.max_occupancy,
         },
         "peak_agents": max((r["agents"] for r in out), default=0),
+        "aht": _aht_note(targets, answered_all, sum(r["timed"] for r in rows)),
         "resource_formula": inputs.as_dict(),
     }
     return Report("staffing", out, summary)
+
+
+def _aht_note(targets: Targets, answered: int, timed: int) -> str:
+    """What the handling time is made of."""
+    if targets.aht_s:
+        return "given (--aht)"
+    note = f"talk time, agent's answer to the end, of {timed} answered calls"
+    if answered > timed:
+        note += (
+            f"; {answered - timed} older journeys without the moment the agent answered: "
+            "joining the queue to the end (queue wait included)"
+        )
+    return note
