@@ -133,14 +133,13 @@ p AS (
   FROM c JOIN call_steps st ON st.call_id = c.id AND {DAY_STEPS}
   GROUP BY c.id, c.flow, c.started_at
 ),
-f AS (  -- journeys without the answer moment: the transfer before the result
+f AS (  -- journeys without the answer moment: the transfer step before the result
   SELECT p.flow, p.path, p.wait_s, p.agent_seq IS NOT NULL AND p.answered_at IS NULL AS estimated,
-         round(10 * date_part('epoch', least(p.self_at, coalesce(p.answered_at, t.at))
-                                       - p.started_at)) / 10 AS to_service_s
-  FROM p LEFT JOIN LATERAL (
-    SELECT t.at FROM call_steps t
-    WHERE p.answered_at IS NULL AND t.call_id = p.id AND t.seq = p.agent_seq - 1
-  ) t ON true
+         round(10 * date_part('epoch', least(p.self_at, coalesce(p.answered_at,
+           CASE WHEN p.agent_seq IS NOT NULL THEN (SELECT t.at FROM call_steps t
+                WHERE t.call_id = p.id AND t.seq = p.agent_seq - 1) END)) - p.started_at)) / 10
+           AS to_service_s
+  FROM p
 )
 SELECT flow, path, GROUPING(wait_s) = 0 AS wait_row, to_service_s, estimated, wait_s,
        count(*) AS calls
