@@ -156,6 +156,9 @@ async def test_paths_and_time_to_service(conn: Any) -> None:
     # Answer to the balance result: welcome 4 + main (10..50) + transaction 0.3.
     assert top["median_to_service_s"] == pytest.approx(34.3)
     assert rep.summary["mobile_10086"]["served"] == 7  # all but the one who hung up
+    # The agent call waited 40 s; no journey lacks the answer moment.
+    assert rep.summary["mobile_10086"]["median_wait_s"] == 40.0
+    assert "queue_wait" not in rep.summary and "to_service_estimated" not in rep.summary
     assert rep.summary["demo_ivr"]["calls"] == 1
 
 

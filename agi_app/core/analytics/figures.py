@@ -3,7 +3,9 @@ shares and percentiles of values counted in groups (pure functions)."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 
@@ -27,20 +29,16 @@ def _share(part: float, whole: float) -> float:
 def percentile(counts: list[tuple[float, int]], q: float) -> float | None:
     """The ``q`` quantile (0..1) of values given as (value, how many), by linear
     interpolation between order statistics, as PostgreSQL's percentile_cont."""
-    pairs = sorted((v, n) for v, n in counts if n > 0)
-    total = sum(n for _, n in pairs)
-    if not total:
+    merged: dict[float, int] = {}
+    for v, n in counts:  # the days of a period repeat values: sort each once
+        if n > 0:
+            merged[v] = merged.get(v, 0) + n
+    if not merged:
         return None
-    pos = q * (total - 1)  # 0-based rank of the quantile
+    values = sorted(merged)
+    seen = list(accumulate(merged[v] for v in values))  # values at ranks below seen[i]
+    pos = q * (seen[-1] - 1)  # 0-based rank of the quantile
     rank = int(pos)
-
-    def value_at(r: int) -> float:
-        seen = 0
-        for v, n in pairs:
-            seen += n
-            if r < seen:
-                return v
-        return pairs[-1][0]
-
-    lo, hi = value_at(rank), value_at(min(rank + 1, total - 1))
+    lo = values[bisect_right(seen, rank)]
+    hi = values[bisect_right(seen, min(rank + 1, seen[-1] - 1))]
     return lo + (pos - rank) * (hi - lo)

@@ -53,21 +53,22 @@ def funnel(
     moved: list[tuple[str, str, str, int]] = []
     waits, untimed = _waits(rows, ("flow", "node"))
     for r in rows:
-        if r.get("wait_row"):
-            continue
         key = (r["flow"], r["node"])
-        flow = (flows or {}).get(r["flow"])
-        if r["last_hint"] is not None and flow is not None and r["hung_up"]:
-            where = hung_up_in(flow.nodes, r["node"], json.loads(r["last_hint"]))
+        if r["last_hint"] is not None and r["hung_up"] and flows and r["flow"] in flows:
+            hint = json.loads(r["last_hint"])
+            where = hung_up_in(flows[r["flow"]].nodes, r["node"], hint)
             if where != r["node"]:
                 moved.append((r["flow"], r["node"], where, int(r["hung_up"])))
-        n = nodes.setdefault(
-            key, {"type": None, "seq": r["first_seq"], "dwell": [], **dict.fromkeys(SUMMED, 0)}
-        )
-        n["seq"] = min(n["seq"], r["first_seq"])
+        n = nodes.get(key)
+        if n is None:
+            n = nodes[key] = {"type": None, "seq": r["first_seq"], "dwell": [],
+                              **dict.fromkeys(SUMMED, 0)}  # fmt: skip
+        elif r["first_seq"] < n["seq"]:
+            n["seq"] = r["first_seq"]
         n["type"] = n["type"] or r["node_type"]
         for k in SUMMED:
-            n[k] += int(r[k])
+            if r[k]:
+                n[k] += int(r[k])
         if r["dwell_s"] is not None:
             n["dwell"].append((float(r["dwell_s"]), int(r["samples"])))
     for flow_id, node, where, count in moved:
@@ -118,9 +119,9 @@ def _waits(
     waits: dict[tuple[str, ...], list[tuple[float, int]]] = {}
     untimed = 0
     for r in rows:
-        if not r.get("wait_row"):
+        count = int(r.get("answered") or 0)
+        if r.get("wait_row") is False or not count:  # paths: rows of the other grouping
             continue
-        count = int(r.get("answered", r.get("calls", 0)))
         if r["wait_s"] is None:
             untimed += count
         else:

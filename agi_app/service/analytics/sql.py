@@ -66,20 +66,23 @@ DAY_CALLS = f"""started_at >= $1 AND started_at < $2 AND coalesce(outcome, '') <
 DAY_STEPS = f"st.call_id >= {LO} AND st.call_id <= {HI}"
 
 FUNNEL_SQL = f"""
-WITH c AS (SELECT id, flow, started_at, ended_at, outcome FROM calls WHERE {DAY_CALLS}),
-st AS (
-  SELECT st.call_id, st.seq, st.node, st.at, st.digits, {KIND} AS k,
-         CASE WHEN st.node_type IN ('menu', 'dynamic_menu', 'input', 'transaction', 'queue_result')
-              THEN st.detail END AS detail
-  FROM call_steps st WHERE {DAY_STEPS}
+WITH w AS (  -- the window over the steps alone (narrow rows), then their calls
+  SELECT st.call_id, st.seq, st.node, st.k, st.at, st.detail, st.digits,
+         lag(st.at) OVER w AS prev_at, lead(st.at) OVER w AS next_at,
+         lead(st.k) OVER w AS k1, lead(st.k, 2) OVER w AS k2
+  FROM (
+    SELECT st.call_id, st.seq, st.node, st.at, st.digits, {KIND} AS k,
+           CASE WHEN st.node_type IN ('menu', 'dynamic_menu', 'input', 'transaction',
+                                      'queue_result') THEN st.detail END AS detail
+    FROM call_steps st WHERE {DAY_STEPS}
+  ) st
+  WINDOW w AS (PARTITION BY st.call_id ORDER BY st.seq)
 ),
 s AS (
-  SELECT c.flow, c.outcome = 'abandoned' AS gone, st.seq, st.node, st.k, st.detail, st.digits,
-         st.at - coalesce(lag(st.at) OVER w, c.started_at) AS before,
-         coalesce(lead(st.at) OVER w, c.ended_at, st.at) - st.at AS after,
-         lead(st.k) OVER w AS k1, lead(st.k, 2) OVER w AS k2
-  FROM c JOIN st ON st.call_id = c.id
-  WINDOW w AS (PARTITION BY st.call_id ORDER BY st.seq)
+  SELECT c.flow, c.outcome = 'abandoned' AS gone, w.seq, w.node, w.k, w.detail, w.digits, w.k1,
+         w.k2, w.at - coalesce(w.prev_at, c.started_at) AS before,
+         coalesce(w.next_at, c.ended_at, w.at) - w.at AS after
+  FROM w JOIN (SELECT * FROM calls WHERE {DAY_CALLS}) c ON c.id = w.call_id
 ),
 v AS (
   SELECT flow, node, k, seq, detail,
@@ -100,7 +103,7 @@ v AS (
               THEN round(10 * (detail->>'wait_s')::float8) / 10 END AS wait_s
   FROM s
 )
-SELECT flow, node, GROUPING(wait_s) = 0 AS wait_row, dwell_s, last_hint, wait_s,
+SELECT flow, node, dwell_s, last_hint, wait_s,
        {KIND_NAME.format(k="max(k) FILTER (WHERE k <> 15)")} AS node_type,
        count(*) FILTER (WHERE k <> 15) AS visits, count(dwell_s) AS samples, min(seq) AS first_seq,
        count(*) FILTER (WHERE hung_up) AS hung_up,
@@ -113,7 +116,7 @@ SELECT flow, node, GROUPING(wait_s) = 0 AS wait_row, dwell_s, last_hint, wait_s,
        count(*) FILTER (WHERE k = 14 AND detail->>'ok' = 'true') AS served,
        count(*) FILTER (WHERE answered) AS answered
 FROM v
-GROUP BY GROUPING SETS ((flow, node, dwell_s, last_hint), (flow, node, wait_s))
+GROUP BY flow, node, dwell_s, last_hint, wait_s
 """
 
 COUNT_SQL = f"SELECT flow, count(*) AS calls FROM calls WHERE {DAY_CALLS} GROUP BY flow"
@@ -134,7 +137,8 @@ p AS (
   GROUP BY c.id, c.flow, c.started_at
 ),
 f AS (  -- journeys without the answer moment: the transfer step before the result
-  SELECT p.flow, p.path, p.wait_s, p.agent_seq IS NOT NULL AND p.answered_at IS NULL AS estimated,
+  SELECT p.flow, p.path, p.wait_s, p.agent_seq IS NOT NULL AS answered,
+         p.agent_seq IS NOT NULL AND p.answered_at IS NULL AS estimated,
          round(10 * date_part('epoch', least(p.self_at, coalesce(p.answered_at,
            CASE WHEN p.agent_seq IS NOT NULL THEN (SELECT t.at FROM call_steps t
                 WHERE t.call_id = p.id AND t.seq = p.agent_seq - 1) END)) - p.started_at)) / 10
@@ -142,7 +146,7 @@ f AS (  -- journeys without the answer moment: the transfer step before the resu
   FROM p
 )
 SELECT flow, path, GROUPING(wait_s) = 0 AS wait_row, to_service_s, estimated, wait_s,
-       count(*) AS calls
+       count(*) AS calls, count(*) FILTER (WHERE answered) AS answered
 FROM f GROUP BY GROUPING SETS ((flow, path, to_service_s, estimated), (flow, path, wait_s))
 """
 
