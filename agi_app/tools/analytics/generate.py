@@ -292,5 +292,6 @@ async def write_calls(conn: Any, calls: Sequence[Call]) -> None:
     the order of their time, as the journey writer stores them: the steps of
     one call lie among those of the calls beside it, not next to each other."""
     await conn.copy_records_to_table("calls", records=[c.row for c in calls], columns=CALL_COLUMNS)
-    steps = sorted((s for c in calls for s in c.steps), key=lambda s: s[-1])
+    at = STEP_COLUMNS.index("at")
+    steps = sorted((s for c in calls for s in c.steps), key=lambda s: s[at])
     await conn.copy_records_to_table("call_steps", records=steps, columns=STEP_COLUMNS)
