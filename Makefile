@@ -2,21 +2,22 @@
 #   make run    set everything up and serve the hotline (Ctrl-C stops it all)
 #   make test   set up what the tests need and run them (stack stopped after)
 #   make check  lint, import layers, types, flow validation and tests
-#   make stop   stop the app, Asterisk and PostgreSQL; unmount the root
+#   make cluster  Kamailio + NODES IVR nodes (default 2) + a queue node, in the background
+#   make stop   stop the app(s), Kamailio, Asterisk(s) and PostgreSQL; unmount the roots
 #   make bench  SIPp load against the real stack (native dialplan baseline)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 VENV := .venv
 PY := $(VENV)/bin/python
 APP := $(VENV)/bin/agi-app
-APT_PACKAGES := debootstrap sip-tester espeak-ng libespeak-ng1 graphviz sox postgresql-15 python3-venv \
+APT_PACKAGES := debootstrap sip-tester kamailio espeak-ng libespeak-ng1 graphviz sox postgresql-15 python3-venv \
   chromium chromium-driver fonts-wqy-microhei
 PYTEST_ARGS ?=
 
-.PHONY: help setup packages venv run test test-unit check lint types stop bench bench-smoke clean
+.PHONY: help setup packages venv run cluster test test-unit check lint types stop bench bench-smoke clean
 
 help:
-	@sed -n '2,7p' Makefile | sed 's/^# *//'
+	@sed -n '2,8p' Makefile | sed 's/^# *//'
 
 packages:
 	@echo "==> Checking system packages: $(APT_PACKAGES)"
@@ -42,6 +43,10 @@ setup: packages venv
 
 run: setup
 	@$(APP) run --with-stack
+
+NODES ?= 2
+cluster: setup
+	@$(APP) stack stop >/dev/null 2>&1; $(APP) stack start --nodes $(NODES)
 
 test: setup
 	@$(APP) flows check

@@ -21,6 +21,15 @@ class CallHangup(Exception):
     """The caller (or the network) ended the call; the call task unwinds."""
 
 
+class CallHandedOff(CallHangup):
+    """The app let go of the call (it is stopping): the caller is in the dialplan's
+    fallback ``context`` now, and the call task unwinds as on a hangup."""
+
+    def __init__(self, call_id: str, context: str) -> None:
+        super().__init__(call_id)
+        self.context = context
+
+
 @dataclass(frozen=True)
 class QueueResult:
     """How a queue transfer ended, as app_queue's QUEUESTATUS says.
@@ -49,15 +58,23 @@ def queue_times(joined: float, answered: float | None, left: float) -> tuple[flo
 
 
 class DigitBuffer:
-    """Digits received but not consumed yet; one per call."""
+    """Digits received but not consumed yet; one per call. At most MAX_PENDING
+    wait: past that a digit is dropped and counted (a DTMF flood must not grow
+    a call's memory; no menu or input reads that far ahead)."""
+
+    MAX_PENDING = 64
 
     def __init__(self) -> None:
         self._digits: deque[str] = deque()
         self._arrived = asyncio.Event()
         self._error: Exception | None = None
+        self.dropped = 0
 
     def push(self, digit: str) -> None:
         """A digit the caller pressed (arrival order)."""
+        if len(self._digits) >= self.MAX_PENDING:
+            self.dropped += 1
+            return
         self._digits.append(digit)
         self._arrived.set()
 

@@ -10,7 +10,8 @@ import pytest
 
 from agi_app.adapters.ari.app import Admission, AriApplication, Serve
 from agi_app.adapters.ari.call import AriCall
-from agi_app.adapters.ari.rest import AriRest, ChannelGone, auth_header
+from agi_app.adapters.ari.events import StasisStart
+from agi_app.adapters.ari.rest import AriRest, ChannelGone, auth_header, route_of
 from agi_app.adapters.ari.wsrest import WsRequester
 from agi_app.core.callcontrol import CallHangup
 from tests.fake_ari import FakeAri, dtmf, hangup, playback_finished, stasis_start
@@ -245,4 +246,71 @@ async def test_requests_spill_to_http_while_the_websocket_is_backed_up(fake: Fak
     assert (app.rest.sent_ws - ws_before, app.rest.sent_http - http_before) == (1, 1)
     first.cancel()
     await asyncio.gather(first, return_exceptions=True)
+    await stop_app(app, task)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "route"),
+    [
+        ("POST", "/channels/1700.42/answer", "POST channels/answer"),
+        ("POST", "/channels/1700.42/play/p-7", "POST channels/play"),
+        ("DELETE", "/playbacks/p-7", "DELETE playbacks"),
+        ("DELETE", "/channels/1700.42", "DELETE channels"),
+        ("GET", "/channels", "GET channels"),
+        ("POST", "/applications/agi-app/subscription", "POST applications/subscription"),
+        ("POST", "/asterisk/variable", "POST asterisk/variable"),
+        ("GET", "asterisk/ping", "GET asterisk/ping"),
+    ],
+)
+def test_request_routes_leave_the_ids_out(method: str, path: str, route: str) -> None:
+    assert route_of(method, path) == route
+
+
+async def test_requests_and_messages_are_counted_for_the_bench(fake: FakeAri) -> None:
+    async def serve(call: AriCall, args: tuple[str, ...]) -> None:
+        await call.answer()
+        await call.hangup(16)
+
+    app, task = await make_app(fake, serve)
+    responses = app.stream.received["RESTResponse"]  # the ping and the event filter
+    await fake.send(stasis_start("c1"))
+    await fake.wait_request("DELETE", "/channels/c1")
+    async with asyncio.timeout(5):
+        while app.stream.received["RESTResponse"] < responses + 2:
+            await asyncio.sleep(0.01)
+    assert app.rest.sent_by_route["POST channels/answer"] == 1
+    assert app.rest.sent_by_route["DELETE channels"] == 1
+    assert app.stream.received["StasisStart"] == 1
+    await stop_app(app, task)
+
+
+async def test_reconnect_hands_a_callback_channel_to_its_owner(fake: FakeAri) -> None:
+    """A callback's channel in our Stasis app is the callback worker's (adopt or end
+    it), never a new inbound call."""
+    served: list[str] = []
+    side: list[object] = []
+
+    async def serve(call: AriCall, args: tuple[str, ...]) -> None:
+        served.append(call.call_id)
+
+    base = await fake.start()
+    app = AriApplication(
+        AriRest(base, "user", "pw", "agi-app"),
+        serve,
+        Admission(10, 0),
+        side_channels=lambda c: c.startswith("callback-"),
+        on_side_event=side.append,
+    )
+    app.stream._backoff_first = 0.01
+    orphan = stasis_start("callback-7-abc")["channel"]
+    orphan["dialplan"]["app_data"] = "agi-app,callback,7"
+    fake.channels = [orphan, stasis_start("c9")["channel"]]
+    task = asyncio.create_task(app.run())
+    async with asyncio.timeout(5):
+        while "c9" not in served or not side:
+            await asyncio.sleep(0.01)
+    (event,) = side
+    assert isinstance(event, StasisStart)
+    assert (event.channel.id, event.args) == ("callback-7-abc", ("callback", "7"))
+    assert served == ["c9"]
     await stop_app(app, task)

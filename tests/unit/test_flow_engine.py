@@ -19,7 +19,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from agi_app.core.bus import DataBus
-from agi_app.core.callcontrol import QueueResult
+from agi_app.core.callcontrol import DigitBuffer, QueueResult
 from agi_app.core.customer import Customer
 from agi_app.core.decisions import FlowOutcome
 from agi_app.core.flows.loader import FlowSet, Known, load_flowset
@@ -170,6 +170,14 @@ Script = list[tuple[When, int, str]]
             [P, P, P, P],
             "2",
             {"retries": 0, "invalid": 0, "timeouts": 0},
+        ),
+        # * repeats five times at most; the sixth is an invalid key
+        (
+            [("play", n, "*") for n in range(1, 7)] + [("play", 8, "2")],
+            "two",
+            [P] * 6 + [BAD_KEY, P],
+            "2",
+            {"retries": 1, "invalid": 1, "timeouts": 0},
         ),
         # invalid, timeout, invalid: three failures with max_retries 2
         (
@@ -909,3 +917,13 @@ async def test_no_flow_for_number_refuses_the_call(tmp_path: Path) -> None:
     assert (r.result.outcome, r.result.cause, call.hangup_cause) == ("failed", 1, 1)
     assert not call.answered
     assert r.call.plays == []
+
+
+def test_a_dtmf_flood_fills_the_digit_buffer_only_so_far() -> None:
+    buffer = DigitBuffer()
+    for _ in range(1000):
+        buffer.push("*")
+    taken = 0
+    while buffer.pop_nowait() is not None:
+        taken += 1
+    assert (taken, buffer.dropped) == (DigitBuffer.MAX_PENDING, 1000 - DigitBuffer.MAX_PENDING)

@@ -27,8 +27,15 @@ from agi_app.adapters.ari.events import (
     VarSet,
 )
 from agi_app.adapters.ari.rest import AriError, AriRest, ChannelGone
-from agi_app.core.callcontrol import CallHangup, DigitBuffer, QueueResult, queue_times
+from agi_app.core.callcontrol import (
+    CallHandedOff,
+    CallHangup,
+    DigitBuffer,
+    QueueResult,
+    queue_times,
+)
 from agi_app.core.metrics import METRICS
+from agi_app.core.numbers import caller_id
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +49,8 @@ class AriCall:
     def __init__(self, rest: AriRest, channel_id: str, caller: str, called: str) -> None:
         self.rest = rest
         self.call_id = channel_id
-        self.caller = caller
-        self.called = called
+        self.caller = caller_id(caller)  # untrusted: one printable line, bounded
+        self.called = caller_id(called)
         self.digits = DigitBuffer()
         self.hangup_cause: int | None = None
         self.agent: str | None = None
@@ -52,6 +59,7 @@ class AriCall:
         # the caller's channel enters the agent's bridge, or MEMBERNAME is set.
         self.answered_at: float | None = None
         self._gone = asyncio.Event()
+        self._why = CallHangup(channel_id)  # raised once gone: a hangup, or a hand-off
         self._playbacks: dict[str, asyncio.Future[None]] = {}
         self._digit_seen = asyncio.Event()
         self.in_dialplan = False  # continued into the dialplan (a queue): subscribed
@@ -97,14 +105,15 @@ class AriCall:
         if self.answered_at is None and self.in_dialplan:
             self.answered_at = time.monotonic()
 
-    def _mark_gone(self) -> None:
+    def _mark_gone(self, why: CallHangup | None = None) -> None:
         if self._gone.is_set():
             return
         self._gone.set()
-        self.digits.fail(CallHangup(self.call_id))
+        self._why = why or CallHangup(self.call_id)
+        self.digits.fail(self._why)
         for fut in [*self._playbacks.values(), self._back]:
             if fut is not None and not fut.done():
-                fut.set_exception(CallHangup(self.call_id))
+                fut.set_exception(self._why)
         self._playbacks.clear()
 
     @property
@@ -113,7 +122,22 @@ class AriCall:
 
     def _check(self) -> None:
         if self._gone.is_set():
-            raise CallHangup(self.call_id)
+            raise self._why
+
+    async def hand_off(self, context: str) -> bool:
+        """Let go of the call (the app is stopping): the caller continues in the
+        dialplan at ``context`` (a caller waiting in a queue stays there), and the
+        call's task unwinds with CallHandedOff. False if the call had ended."""
+        if self._gone.is_set():
+            return False
+        if not self.in_dialplan:
+            try:
+                await self.rest.continue_in_dialplan(self.call_id, context)
+            except (AriError, OSError) as exc:
+                log.warning("call %s: hand-off to %s failed: %s", self.call_id, context, exc)
+                return False
+        self._mark_gone(CallHandedOff(self.call_id, "queue" if self.in_dialplan else context))
+        return True
 
     # --- CallControl ----------------------------------------------------------
     async def answer(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,6 +38,16 @@ def auth_header(user: str, password: str) -> str:
     return f"Basic {token}"
 
 
+def route_of(method: str, path: str) -> str:
+    """The request's route with the ids left out, for counting:
+    ``POST /channels/1.2/play/p7`` is ``POST channels/play``. Paths alternate
+    resource and id (``/channels/ID/answer``), except under ``/asterisk/``."""
+    parts = [p for p in path.strip("/").split("/") if p]
+    if parts[:1] == ["asterisk"]:
+        return f"{method} {'/'.join(parts)}"
+    return f"{method} {'/'.join(parts[::2])}"
+
+
 class AriRest:
     """The REST side of ARI; one aiohttp session per application.
 
@@ -59,6 +70,7 @@ class AriRest:
         self.ws_max_waiting = ws_max_waiting
         self.sent_ws = 0
         self.sent_http = 0
+        self.sent_by_route: Counter[str] = Counter()  # route_of(...) -> requests
 
     def attach_ws(self, requester: WsRequester) -> None:
         self._ws = requester
@@ -103,6 +115,7 @@ class AriRest:
         aiohttp.ClientError (HTTP), both OSError-like: the call's own boundary
         handles them.
         """
+        self.sent_by_route[route_of(method, path)] += 1
         ws = self._ws
         if ws is not None and ws.waiting < self.ws_max_waiting:
             self.sent_ws += 1

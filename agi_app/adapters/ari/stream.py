@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 import aiohttp
@@ -51,6 +52,8 @@ class AriEventStream:
         self.probe_timeout_s = 2.0
         self.connected = asyncio.Event()
         self.connects = 0
+        # Messages received by type (events the app ignores and RESTResponse too).
+        self.received: Counter[str] = Counter()
 
     @property
     def url(self) -> str:
@@ -134,6 +137,7 @@ class AriEventStream:
     def _dispatch(self, data: str, requester: WsRequester) -> None:
         try:
             msg = jsonio.loads(data)
+            self.received[str(msg.get("type"))] += 1
             if msg.get("type") == "RESTResponse":
                 requester.resolve(msg)
                 return

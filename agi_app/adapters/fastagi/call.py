@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from agi_app.adapters.fastagi.protocol import quote
 from agi_app.adapters.fastagi.server import AgiChannel, AgiRequest
 from agi_app.core.callcontrol import CallHangup, DigitBuffer, QueueResult
+from agi_app.core.numbers import caller_id
 
 ESCAPE = "0123456789*#"
 
@@ -50,10 +51,11 @@ class AgiCall:
         env = request.env
         self.channel = request.channel
         self.call_id = env.get("uniqueid", "")
-        self.caller = env.get("callerid", "")
+        self.caller = caller_id(env.get("callerid", ""))  # untrusted: one printable line
         dnid = env.get("dnid", "")
-        self.called = (request.args[0] if request.args else "") or (
-            dnid if dnid not in ("", "unknown") else env.get("extension", "")
+        self.called = caller_id(
+            (request.args[0] if request.args else "")
+            or (dnid if dnid not in ("", "unknown") else env.get("extension", ""))
         )
         self._digits = AgiDigits(self.channel)
         self.hangup_cause: int | None = None

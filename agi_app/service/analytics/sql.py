@@ -58,12 +58,14 @@ KIND_NAME = "CASE {k} " + " ".join(f"WHEN {k} THEN '{t}'" for t, k in KINDS.item
 # from finding min(id) by walking the primary key from its start.
 IDS = "(SELECT {f}(id) FROM (SELECT id FROM calls WHERE started_at >= $1 AND started_at < $2 OFFSET 0) p)"  # noqa: E501
 LO, HI = IDS.format(f="min"), IDS.format(f="max")
-# The day's calls, and their steps as a range of the call_steps key (only a bound:
-# the join on calls keeps exactly the day's calls). With steps partitioned by
-# their call's start, that bound on the partition key goes here too.
+# The day's calls, and their steps: a step carries its call's start, the partition
+# key of both tables (migrations/0009), so the bound on it keeps the scan to the
+# day's partitions; within them a range of the call_steps key (only a bound: the
+# join on calls keeps exactly the day's calls).
 DAY_CALLS = f"""started_at >= $1 AND started_at < $2 AND coalesce(outcome, '') <> 'refused'
     AND id >= {LO} AND id <= {HI}"""
-DAY_STEPS = f"st.call_id >= {LO} AND st.call_id <= {HI}"
+DAY_STEPS = f"""st.started_at >= $1 AND st.started_at < $2
+    AND st.call_id >= {LO} AND st.call_id <= {HI}"""
 
 FUNNEL_SQL = f"""
 WITH w AS (  -- the window over the steps alone (narrow rows), then their calls
@@ -141,7 +143,8 @@ f AS (  -- journeys without the answer moment: the transfer step before the resu
          p.agent_seq IS NOT NULL AND p.answered_at IS NULL AS estimated,
          round(10 * date_part('epoch', least(p.self_at, coalesce(p.answered_at,
            CASE WHEN p.agent_seq IS NOT NULL THEN (SELECT t.at FROM call_steps t
-                WHERE t.call_id = p.id AND t.seq = p.agent_seq - 1) END)) - p.started_at)) / 10
+                WHERE t.call_id = p.id AND t.seq = p.agent_seq - 1 AND t.started_at = p.started_at)
+           END)) - p.started_at)) / 10
            AS to_service_s
   FROM p
 )

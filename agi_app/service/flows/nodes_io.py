@@ -21,6 +21,9 @@ async def play(node: m.Play, node_id: str, ctx: Ctx) -> str | None:
     return node.next
 
 
+MAX_REPEATS = 5  # times * repeats one menu in one visit
+
+
 async def _choose(
     ctx: Ctx,
     node_id: str,
@@ -33,12 +36,15 @@ async def _choose(
     timeout_prompt: m.Prompt | None,
     on_failure: str,
 ) -> str:
-    """The menu loop shared by menu and dynamic_menu; retries counted per menu."""
-    retries = invalids = timeouts = 0
+    """The menu loop shared by menu and dynamic_menu; retries counted per menu.
+    ``*`` repeats the menu MAX_REPEATS times; past that it is an invalid key (a
+    caller, or a DTMF flood, cannot hold the call in the menu for ever)."""
+    retries = invalids = timeouts = repeats = 0
     while True:
         await say(ctx, *prompts, barge_in=True)
         digit = await ctx.call.digits.next(timeout_s)
-        if digit == "*":
+        if digit == "*" and repeats < MAX_REPEATS and "*" not in choices:
+            repeats += 1
             continue  # repeat the menu, not a failure
         if digit is not None and digit in choices:
             ctx.step(node_id, kind, digit, retries=retries, invalid=invalids, timeouts=timeouts)

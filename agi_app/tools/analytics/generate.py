@@ -31,7 +31,8 @@ CALL_COLUMNS = (
     "started_at", "ended_at", "outcome", "hangup_cause", "shedding_level", "queue",
     "queue_status", "agent",
 )  # fmt: skip
-STEP_COLUMNS = ("call_id", "seq", "node", "node_type", "digits", "detail", "at")
+# A step carries its call's start: the partition key (migrations/0009).
+STEP_COLUMNS = ("call_id", "seq", "node", "node_type", "digits", "detail", "at", "started_at")
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def stamp(journey: Journey, call_id: str, caller: str, start: datetime) -> Call:
             talk = round(s.dwell_s - s.wait_s, 3)  # the agent picked up talk_s before the result
             answered = at - timedelta(seconds=talk)
             detail = {**detail, "answered_at": answered.isoformat(), "talk_s": talk}
-        rows.append((call_id, seq, s.node, s.node_type, s.digits, json.dumps(detail), at))
+        rows.append((call_id, seq, s.node, s.node_type, s.digits, json.dumps(detail), at, start))
     j = journey
     row = (
         call_id, caller, caller, j.called, "ari", j.flow, "gen", "standard", "ok", start, t,

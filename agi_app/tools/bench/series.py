@@ -1,88 +1,111 @@
-"""The bench series: native and app interleaved at each rate, the overload run,
-and one run per lever (each switched off in turn). `agi-app bench` runs them."""
+"""The bench series: native and app interleaved at each rate (several times), the
+overload runs, and one run per lever (each switched off in turn). `agi-app bench`
+runs them."""
 
 from __future__ import annotations
 
 import contextlib
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 from agi_app.settings import Settings
 from agi_app.tools.appproc import AppProcess
-from agi_app.tools.bench.sipp import RunFigures, markdown, one_run
+from agi_app.tools.bench.figures import RunFigures
+from agi_app.tools.bench.page import run_line
+from agi_app.tools.bench.sipp import bench_callers, one_run
+from agi_app.tools.bench.stats import max_clean_spread
 from agi_app.tools.stack import asterisk
 from agi_app.tools.stack.lifecycle import start as stack_start
 
 
-async def _callers(s: Settings, n: int) -> list[str]:
-    try:
-        conn = await asyncpg.connect(s.pg_dsn)
-        try:
-            rows = await conn.fetch("SELECT number FROM customers ORDER BY number LIMIT $1", n)
-        finally:
-            await conn.close()
-        found = [str(r["number"]).removeprefix("+86") for r in rows]
-    except (OSError, asyncpg.PostgresError):
-        found = []
-    return found or [f"139{i:08d}" for i in range(n)]
-
-
-def _app(s: Settings, env: dict[str, str]) -> AppProcess:
+def launch_app(s: Settings, env: dict[str, str]) -> AppProcess:
     app = AppProcess(s, s.var_dir / "log" / "app-bench.log", env)
     app.launch()
     return app
 
 
+@dataclass
+class Series:
+    """What ``bench`` measured: the interleaved runs, the overload runs and the
+    admission settings of the overload."""
+
+    figs: list[RunFigures] = field(default_factory=list)
+    overload: list[RunFigures] = field(default_factory=list)
+    admission: dict[str, Any] = field(default_factory=dict)
+
+
 async def bench(
-    s: Settings, rates: list[float], seconds: float, env: dict[str, str], overload: bool
-) -> tuple[list[RunFigures], dict[str, Any]]:
-    """Alternate native and app runs at each rate; then the overload run."""
-    callers = await _callers(s, 2000)
-    figs: list[RunFigures] = []
+    s: Settings,
+    rates: list[float],
+    seconds: float,
+    env: dict[str, str],
+    overload: bool,
+    repeats: int = 3,
+) -> Series:
+    """At each rate, native and app interleaved ``repeats`` times (native, app,
+    native, app, ...); then the overload run, ``repeats`` times."""
+    callers = await bench_callers(s)
+    out = Series()
     # Calls last about 3.5 s: size the concurrent-call cap so it never refuses a
     # call in the rate series (the overload run tests admission control).
     env = {"AGI_APP_MAX_CONCURRENT_CALLS": str(concurrency_cap(max(rates))), **env}
-    app = _app(s, env)
+    app = launch_app(s, env)
     try:
         await app.wait_ready_async()
         with tempfile.TemporaryDirectory() as tmp:
             for rate in rates:
-                for kind in ("native", "app"):
-                    fig = await one_run(
-                        s, kind, rate, seconds, callers, app if kind == "app" else None, Path(tmp)
-                    )
-                    figs.append(fig)
-                    print(markdown([fig]).splitlines()[-1], flush=True)
-            summary = summarise(figs)
+                for rep in range(repeats):
+                    for kind in ("native", "app"):
+                        fig = await one_run(s, kind, rate, seconds, callers, app, Path(tmp), rep)
+                        out.figs.append(fig)
+                        print(run_line(fig), flush=True)
             app.stop()
-            if overload and summary["native_max_clean"]:
-                # Admission control sized to the clean rate the app sustained: a
-                # concurrent-call cap of that rate x the call's length (refused in
-                # the dialplan, cheaply) and a rate limit 20 % above it for bursts
-                # (refused by the app). Offer 1.3x the native maximum.
-                limit = summary["app_max_clean"] or summary["native_max_clean"]
-                cap, per_s = max(1, int(limit * CALL_SECONDS)), round(1.2 * limit, 1)
-                app = _app(
-                    s,
-                    {
-                        **env,
-                        "AGI_APP_MAX_CONCURRENT_CALLS": str(cap),
-                        "AGI_APP_MAX_CALLS_PER_SECOND": str(per_s),
-                    },
-                )
-                await app.wait_ready_async()
-                rate = round(1.3 * summary["native_max_clean"])
-                fig = await one_run(s, "app-overload", rate, seconds, callers, app, Path(tmp))
-                figs.append(fig)
-                print(markdown([fig]).splitlines()[-1], flush=True)
-                summary["overload"] = overload_summary(fig, rate, cap, per_s)
+            native_max = max_clean_spread(out.figs, "native")
+            if overload and native_max:
+                await _overload(s, env, out, native_max.median, seconds, callers, repeats)
     finally:
         app.stop()
-    return figs, summary
+    return out
+
+
+async def _overload(
+    s: Settings,
+    env: dict[str, str],
+    out: Series,
+    native_max: float,
+    seconds: float,
+    callers: list[str],
+    repeats: int,
+) -> None:
+    """Offer 1.3x the native maximum to the app with admission control sized to
+    the clean rate the app sustained: a concurrent-call cap of that rate x the
+    call's length (refused in the dialplan, cheaply) and a rate limit 20 % above
+    it for bursts (refused by the app)."""
+    app_max = max_clean_spread(out.figs, "app")
+    limit = app_max.median if app_max else native_max
+    cap, per_s = max(1, int(limit * CALL_SECONDS)), round(1.2 * limit, 1)
+    out.admission = {"concurrent_cap": cap, "rate_limit": per_s}
+    app = launch_app(
+        s,
+        {
+            **env,
+            "AGI_APP_MAX_CONCURRENT_CALLS": str(cap),
+            "AGI_APP_MAX_CALLS_PER_SECOND": str(per_s),
+        },
+    )
+    rate = round(1.3 * native_max)
+    try:
+        await app.wait_ready_async()
+        with tempfile.TemporaryDirectory() as tmp:
+            for rep in range(repeats):
+                fig = await one_run(s, "app-overload", rate, seconds, callers, app, Path(tmp), rep)
+                out.overload.append(fig)
+                print(run_line(fig), flush=True)
+    finally:
+        app.stop()
 
 
 CALL_SECONDS = 3.5  # the bench call: answer, greeting, digit, announcement, hang-up
@@ -141,14 +164,14 @@ def g711_aside(sounds_dir: Path) -> Iterator[int]:
 
 async def levers(s: Settings, rate: float, seconds: float, env: dict[str, str]) -> list[RunFigures]:
     """The app at ``rate`` with each lever off in turn; ``kind`` names the lever."""
-    callers = await _callers(s, 2000)
+    callers = await bench_callers(s)
     figs: list[RunFigures] = []
     lever_env = {"AGI_APP_MAX_CONCURRENT_CALLS": str(concurrency_cap(rate)), **env}
     with tempfile.TemporaryDirectory() as tmp:
         for name, extra in LEVERS:
             if name == CDR:
                 restart_asterisk(s.model_copy(update={"asterisk_cdr": True}))
-            app = _app(s, {**lever_env, **extra})
+            app = launch_app(s, {**lever_env, **extra})
             try:
                 await app.wait_ready_async()
                 with g711_aside(s.sounds_dir) if name == G711 else contextlib.nullcontext(0):
@@ -159,32 +182,5 @@ async def levers(s: Settings, rate: float, seconds: float, env: dict[str, str]) 
                     restart_asterisk(s)
             fig.kind = f"app, {name}"
             figs.append(fig)
-            print(markdown([fig]).splitlines()[-1], flush=True)
+            print(run_line(fig), flush=True)
     return figs
-
-
-def overload_summary(fig: RunFigures, rate: float, cap: int, per_s: float) -> dict[str, Any]:
-    admitted = fig.calls - fig.refused
-    return {
-        "offered_rate": rate,
-        "admission_concurrent_cap": cap,
-        "admission_rate_limit": per_s,
-        "calls": fig.calls,
-        "refused_busy": fig.refused,
-        "admitted": admitted,
-        "admitted_completed": fig.ok,
-        "admitted_completion_pct": round(100 * fig.ok / admitted, 2) if admitted else None,
-    }
-
-
-def summarise(figs: list[RunFigures]) -> dict[str, Any]:
-    def max_clean(kind: str) -> float | None:
-        clean = [f.rate for f in figs if f.kind == kind and f.clean]
-        return max(clean) if clean else None
-
-    native, app = max_clean("native"), max_clean("app")
-    return {
-        "native_max_clean": native,
-        "app_max_clean": app,
-        "ratio": round(app / native, 3) if app and native else None,
-    }

@@ -8,69 +8,44 @@ every rate so both see the same machine state.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import platform
+import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agi_app.settings import Settings
+import asyncpg
+
+from agi_app.settings import PROJECT_ROOT, Settings
 from agi_app.tools.appproc import AppProcess
+from agi_app.tools.bench import procstat
+from agi_app.tools.bench.figures import RunFigures
 from agi_app.tools.qa.runner import SippResult, run_callers
 from agi_app.tools.qa.scenario import build_caller, parse_keys
-from agi_app.tools.stack import asterisk
+from agi_app.tools.stack import asterisk, postgres
 
 NATIVE_NUMBER = "8000"
 APP_NUMBER = "100"
 KEYS = "wait 1; 1"  # the digit lands during the greeting: barge-in, announcement, BYE 16
-TICK = os.sysconf("SC_CLK_TCK")
 
 
-@dataclass
-class RunFigures:
-    kind: str
-    rate: float
-    calls: int
-    ok: int
-    failed: int
-    retrans: int
-    invite_p50_ms: float | None
-    invite_p99_ms: float | None
-    dtmf_bye_p50_ms: float | None
-    dtmf_bye_p99_ms: float | None
-    asterisk_cpu_pct: float
-    app_cpu_ms_per_call: float | None = None
-    app_rss_mb: float | None = None
-    lookup_p99_ms: float | None = None
-    dtmf_play_p99_ms: float | None = None
-    loop_lag_p99_ms: float | None = None
-    refused: int = 0
-    calib_ms: float | None = None  # CPU speed of the machine just before the run
-
-    @property
-    def clean(self) -> bool:
-        return self.failed == 0 and self.retrans == 0 and self.ok == self.calls
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def calibrate() -> float:
-    """Milliseconds of a fixed CPU-bound job (hashing + a Python loop), run on an
-    idle stack: how fast this (shared, virtual) machine is at that moment."""
-    t0 = time.perf_counter()
+def calibrate() -> tuple[float, float]:
+    """Milliseconds of a fixed CPU-bound job (hashing + a Python loop): wall time
+    and CPU time. On a shared machine the wall time also counts the wait for a
+    CPU behind others' work; the CPU time only how fast the CPU ran the job
+    (caches and cores shared with others), the same way the per-call CPU is."""
+    t0, c0 = time.perf_counter(), time.process_time()
     block = b"x" * (1 << 20)
     for _ in range(100):
         hashlib.sha256(block).digest()
     total = 0
     for i in range(1_000_000):
         total += i
-    return round((time.perf_counter() - t0) * 1000, 1)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return round(wall * 1000, 1), round(cpu * 1000, 1)
 
 
 def rss_mb(pid: int) -> float:
@@ -87,6 +62,45 @@ def pct(values: list[float], p: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(len(ordered) * p))], 1)
 
 
+async def bench_callers(s: Settings, n: int = 2000) -> list[str]:
+    """Caller numbers for the runs: demo customers (so lookups hit), else made up."""
+    try:
+        conn = await asyncpg.connect(s.pg_dsn)
+        try:
+            rows = await conn.fetch("SELECT number FROM customers ORDER BY number LIMIT $1", n)
+        finally:
+            await conn.close()
+        found = [str(r["number"]).removeprefix("+86") for r in rows]
+    except (OSError, asyncpg.PostgresError):
+        found = []
+    return found or [f"139{i:08d}" for i in range(n)]
+
+
+def process_roots(s: Settings, app: AppProcess | None) -> dict[str, int | None]:
+    """The root pid of each process group the bench measures (procstat.groups)."""
+    return {
+        "asterisk": asterisk.pid(s.asterisk_root),
+        "app": app.proc.pid if app and app.proc and app.proc.poll() is None else None,
+        "postgres": procstat.postmaster_pid(postgres.cluster_dir(s) / "data"),
+    }
+
+
+def cpu_now(roots: dict[str, int | None]) -> dict[str, float]:
+    """CPU seconds of every group so far."""
+    return procstat.groups(roots, procstat.process_table())
+
+
+async def _journeys_written(app: AppProcess, timeout_s: float = 3.0) -> None:
+    """Wait (briefly) until the app has written the run's journeys, so the step's
+    PostgreSQL and app CPU includes the last batch."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        stats = await app.metrics()
+        if not stats.get("journeys_pending"):
+            return
+        await asyncio.sleep(0.1)
+
+
 async def one_run(
     s: Settings,
     kind: str,
@@ -95,18 +109,22 @@ async def one_run(
     callers: list[str],
     app: AppProcess | None,
     workdir: Path,
+    rep: int = 0,
 ) -> RunFigures:
-    """Place rate*seconds calls at ``rate`` to the native IVR or the app."""
+    """Place rate*seconds calls at ``rate`` to the native IVR (kind ``native``; the
+    app, if running, idles beside it) or to ``app``; CPU per call of every group."""
     calls = max(1, int(rate * seconds))
-    calib = calibrate()
+    roots = process_roots(s, app)
+    if kind == "native":
+        app = None
+    calib, calib_cpu = calibrate()
+    load = round(os.getloadavg()[0], 2)
     scenario = build_caller(parse_keys(KEYS), workdir / f"{kind}-{rate:g}", expect_cause=16)
-    ast_pid = asterisk.pid(s.asterisk_root) or 0
     ast_log = s.asterisk_root / "var/log/asterisk/messages.log"
     log0 = ast_log.stat().st_size if ast_log.exists() else 0
-    ast0, wall0 = cpu_seconds(ast_pid), time.monotonic()
-    app0 = cpu_seconds(app.proc.pid) if app and app.proc else 0.0
     if app:
         await app.metrics(reset=True)
+    cpu0, wall0 = cpu_now(roots), time.monotonic()
     who = (callers * (calls // max(1, len(callers)) + 1))[:calls]
     result: SippResult = await run_callers(
         scenario,
@@ -118,6 +136,11 @@ async def one_run(
         timeout_s=seconds + 60,
     )
     wall = time.monotonic() - wall0
+    if app:
+        await _journeys_written(app)
+    cpu = procstat.per_call_ms(cpu0, cpu_now(roots), calls)
+    if not app and "app" in cpu:
+        cpu["app_idle"] = cpu.pop("app")  # not part of a native call's cost
     fig = RunFigures(
         kind=kind,
         rate=rate,
@@ -129,13 +152,17 @@ async def one_run(
         invite_p99_ms=pct(result.rtd.get("1", []), 0.99),
         dtmf_bye_p50_ms=pct(result.rtd.get("2", []), 0.5),
         dtmf_bye_p99_ms=pct(result.rtd.get("2", []), 0.99),
-        asterisk_cpu_pct=round(100 * (cpu_seconds(ast_pid) - ast0) / wall, 1),
+        asterisk_cpu_pct=round(0.1 * cpu.get("asterisk", 0.0) * calls / wall, 1),
         calib_ms=calib,
+        calib_cpu_ms=calib_cpu,
+        rep=rep,
+        cpu_ms_per_call=cpu,
+        load_avg=load,
     )
     if app and app.proc:
         m = await app.metrics()
         timings = m.get("timings", {})
-        fig.app_cpu_ms_per_call = round(1000 * (cpu_seconds(app.proc.pid) - app0) / calls, 2)
+        fig.app_cpu_ms_per_call = cpu.get("app")
         fig.app_rss_mb = round(rss_mb(app.proc.pid), 1)
         fig.lookup_p99_ms = _p99(timings, "lookup_ms")
         fig.dtmf_play_p99_ms = _p99(timings, "dtmf_to_play_ms")
@@ -162,29 +189,29 @@ def _p99(timings: dict[str, Any], name: str) -> float | None:
     return None if value is None else round(float(value), 2)
 
 
-def markdown(figs: list[RunFigures]) -> str:
-    head = (
-        "| kind | rate/s | calls | ok | failed | retrans | INVITE→200 p50/p99 ms | "
-        "DTMF→BYE p50/p99 ms | Asterisk CPU % | app CPU ms/call | app RSS MB | "
-        "lookup p99 ms | DTMF→play p99 ms | loop lag p99 ms | refused | calib ms |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+def machine(s: Settings) -> str:
+    """One line naming the machine and the software measured."""
+    cpu = platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    version = asterisk.asterisk_version(s.asterisk_root) or "Asterisk ?"
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {version}, Python {platform.python_version()}, "
+        f"load average {os.getloadavg()[0]:.2f} at the start"
     )
-    rows = []
-    for f in figs:
-        rows.append(
-            f"| {f.kind} | {f.rate:g} | {f.calls} | {f.ok} | {f.failed} | {f.retrans} | "
-            f"{f.invite_p50_ms}/{f.invite_p99_ms} | {f.dtmf_bye_p50_ms}/{f.dtmf_bye_p99_ms} | "
-            f"{f.asterisk_cpu_pct} | {_d(f.app_cpu_ms_per_call)} | {_d(f.app_rss_mb)} | "
-            f"{_d(f.lookup_p99_ms)} | {_d(f.dtmf_play_p99_ms)} | {_d(f.loop_lag_p99_ms)} | "
-            f"{f.refused if f.kind != 'native' else '-'} | {_d(f.calib_ms)} |"
-        )
-    return head + "\n".join(rows) + "\n"
 
 
-def _d(v: float | None) -> str:
-    return "-" if v is None else f"{v:g}"
-
-
-def machine() -> str:
-    cores = os.cpu_count()
-    return f"{platform.machine()}, {cores} cores, Python {platform.python_version()}"
+def commit() -> str:
+    """The checkout's commit (``+dirty`` with uncommitted changes)."""
+    proc = subprocess.run(
+        ["git", "-C", str(PROJECT_ROOT), "describe", "--always", "--dirty=+dirty", "--abbrev=10"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.stdout.strip() or "unknown"

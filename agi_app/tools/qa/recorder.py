@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agi_app.settings import get_settings
 from agi_app.tools.qa.scenario import Step
 
 
@@ -72,10 +73,13 @@ async def record_call(
     *,
     caller: str,
     called: str,
-    target: str = "127.0.0.1:5060",
+    target: str | None = None,
     timeout_s: float = 120,
 ) -> RecordedCall:
     """Call ``called`` from ``caller``, play ``steps``, record to ``wav``."""
+    if target is None:
+        s = get_settings()
+        target = f"{s.bind_address}:{s.sip_port}"
     wav.parent.mkdir(parents=True, exist_ok=True)
     request_path = wav.with_suffix(".request.json")
     result_path = wav.with_suffix(".result.json")

@@ -15,6 +15,7 @@ import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agi_app.settings import get_settings
 from agi_app.tools.qa.ports import PortError, PortLease, is_bind_failure, lease, udp_bound
 
 SIPP = "sipp"
@@ -52,16 +53,22 @@ async def run_callers(
     rate: float = 10,
     limit: int = 50,
     timeout_s: float = 120,
-    target: str = "127.0.0.1:5060",
+    target: str | None = None,
     call_timeout_s: int = 60,
     sip_port: int | None = None,
     media_port: int | None = None,
+    local_ip: str = "127.0.0.1",
 ) -> SippResult:
     """Place ``calls`` calls with a UAC scenario; wait for SIPp to finish.
+    ``local_ip``: the address calls come from (another loopback address, say,
+    to be another source).
 
     Ports are leased (``agi_app.tools.qa.ports``) unless given; when SIPp cannot bind
     a leased port (taken in the meantime) it is run again on fresh ones.
     """
+    if target is None:
+        s = get_settings()  # the hotline's address: Asterisk, or Kamailio on a cluster
+        target = f"{s.bind_address}:{s.sip_port}"
     explicit = sip_port is not None or media_port is not None
     for _attempt in range(1 if explicit else BIND_RETRIES):
         ports = lease(sip_port, media_port)
@@ -77,6 +84,7 @@ async def run_callers(
                 timeout_s,
                 target,
                 call_timeout_s,
+                local_ip,
             )
         finally:
             ports.release()
@@ -96,6 +104,7 @@ async def _run_uac(
     timeout_s: float,
     target: str,
     call_timeout_s: int,
+    local_ip: str = "127.0.0.1",
 ) -> SippResult:
     workdir = scenario.parent
     sip_port, media_port = ports.sip, ports.media
@@ -117,11 +126,11 @@ async def _run_uac(
         "-l",
         str(limit),
         "-i",
-        "127.0.0.1",
+        local_ip,
         "-p",
         str(sip_port),
         "-mi",
-        "127.0.0.1",
+        local_ip,
         "-mp",
         str(media_port),
         "-inf",

@@ -114,6 +114,7 @@ def _invite(caller: str) -> str:
       [last_To:]
       Call-ID: [call_id]
       CSeq: 1 ACK
+      [routes]
       Contact: sip:{caller}@[local_ip]:[local_port]
       Max-Forwards: 70
       Content-Length: 0
@@ -182,6 +183,36 @@ def build_caller(
         "</scenario>\n"
     )
     path = workdir / "caller.xml"
+    path.write_text(xml)
+    return path
+
+
+def build_refused(workdir: Path, code: int, *, caller: str = "[field0]") -> Path:
+    """A caller that expects its INVITE refused with ``code`` (a full cluster's 503,
+    say) and checks the refusal carries a Retry-After when ``code`` is 503."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    who = escape(caller)
+    invite = _invite(who).split("  <recv response=")[0]
+    check = (
+        '<action><ereg regexp="[0-9]+" search_in="hdr" header="Retry-After:"'
+        ' check_it="true" assign_to="retry"/></action>'
+        if code == 503
+        else ""
+    )
+    refs = '  <Reference variables="retry"/>\n' if code == 503 else ""
+    xml = (
+        '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="agi-app refused">\n'
+        f'{invite}  <recv response="100" optional="true"/>\n'
+        f'  <recv response="{code}" rtd="1">{check}</recv>\n'
+        "  <send>\n    <![CDATA[\n"
+        "      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0\n"
+        "      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"
+        f"      From: <sip:{who}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]\n"
+        "      [last_To:]\n      Call-ID: [call_id]\n      CSeq: 1 ACK\n"
+        "      Max-Forwards: 70\n      Content-Length: 0\n    ]]>\n  </send>\n"
+        f"{refs}</scenario>\n"
+    )
+    path = workdir / "refused.xml"
     path.write_text(xml)
     return path
 

@@ -77,18 +77,33 @@ def ensure_root(root: Path) -> str:
     return version
 
 
-def _agents_conf(agents: dict[str, int], host: str) -> str:
+def _agents_conf(agents: dict[str, int], host: str, named: bool) -> str:
     blocks = []
     for name, port in agents.items():
+        callerid = f"callerid={name} <{name}>\n" if named else ""
         blocks.append(
-            f"[{name}](endpoint-base)\ncontext=from-agents\naors={name}\n\n"
+            f"[{name}](endpoint-base)\ncontext=from-agents\naors={name}\n{callerid}\n"
             f"[{name}]\ntype=aor\ncontact=sip:{name}@{host}:{port}\nmax_contacts=1\n"
         )
     return "\n".join(blocks)
 
 
-def render_config(s: Settings, root: Path, agents: dict[str, int], queues_conf: str) -> None:
-    """Write Asterisk's configuration into the root from templates and settings."""
+def render_config(
+    s: Settings,
+    root: Path,
+    agents: dict[str, int],
+    queues_conf: str,
+    *,
+    extra_pjsip: str = "",
+    extra_globals: dict[str, str] | None = None,
+    named_agents: bool = False,
+) -> None:
+    """Write Asterisk's configuration into the root from templates and settings.
+
+    ``extra_pjsip`` and ``extra_globals`` are a cluster node's additions (its
+    trunks, the proxy's identify, AGI_APP_QUEUE_TRUNK); ``named_agents`` gives
+    each endpoint its name as caller ID (the queue node: the IVR node learns
+    which agent answered from it)."""
     etc = root / "etc/asterisk"
     values = {
         "bind_address": s.bind_address,
@@ -104,7 +119,8 @@ def render_config(s: Settings, root: Path, agents: dict[str, int], queues_conf: 
         "ari_app": s.ari_app,
         "agi_host": s.agi_host,
         "agi_port": s.agi_port,
-        "agents": _agents_conf(agents, s.bind_address),
+        "agents": _agents_conf(agents, s.bind_address, named_agents) + extra_pjsip,
+        "extra_globals": "".join(f"{k}={v}\n" for k, v in (extra_globals or {}).items()),
         "cdr_enable": "yes" if s.asterisk_cdr else "no",
         "cdr_csv_load": "load" if s.asterisk_cdr else "noload",
     }
@@ -139,7 +155,7 @@ def _chroot_gid(path: Path) -> int:
     return 0
 
 
-def _is_mounted(path: Path) -> bool:
+def is_mounted(path: Path) -> bool:
     target = str(path.resolve())
     with open("/proc/mounts") as fh:
         return any(line.split()[1] == target for line in fh)
@@ -147,9 +163,9 @@ def _is_mounted(path: Path) -> bool:
 
 def mount_all(root: Path, sounds_dir: Path, sounds_mount: str) -> None:
     """proc, /dev and our sounds directory inside the root."""
-    if not _is_mounted(root / "proc"):
+    if not is_mounted(root / "proc"):
         run(["mount", "-t", "proc", "proc", str(root / "proc")])
-    if not _is_mounted(root / "dev"):
+    if not is_mounted(root / "dev"):
         run(["mount", "--bind", "/dev", str(root / "dev")])
     target = root / sounds_mount.lstrip("/")
     target.mkdir(parents=True, exist_ok=True)
@@ -157,7 +173,7 @@ def mount_all(root: Path, sounds_dir: Path, sounds_mount: str) -> None:
     # The asterisk user reads it through the bind mount: whatever the clone's
     # umask, the folder itself must let others in (its files are made 0644).
     sounds_dir.chmod(sounds_dir.stat().st_mode | 0o755)
-    if not _is_mounted(target):
+    if not is_mounted(target):
         run(["mount", "--bind", str(sounds_dir), str(target)])
 
 
@@ -179,11 +195,14 @@ def cli(root: Path, command: str, timeout: float = 20) -> str:
 
 
 def pid(root: Path) -> int | None:
-    """The running Asterisk's pid, if any."""
+    """The running Asterisk's pid, if any: the pid file's process, chrooted into
+    this root (a stale file, or one a cluster node's overlay shows from the
+    shared root below, names another process or none)."""
     pidfile = root / "run/asterisk/asterisk.pid"
     try:
         value = int(pidfile.read_text().strip())
-        os.kill(value, 0)
+        if os.readlink(f"/proc/{value}/root") != str(root.resolve()):
+            return None
         return value
     except (OSError, ValueError):
         return None
@@ -196,7 +215,9 @@ def start(s: Settings, root: Path) -> None:
         return
     step("Starting Asterisk")
     mount_all(root, s.sounds_dir, s.asterisk_sounds_mount)
-    for sub in ("run/asterisk", "var/log/asterisk", "var/lib/asterisk", "var/spool/asterisk"):
+    # var/spool/asterisk/agi_app: the static menu's call records (dialplan/40-static.conf).
+    subs = ("run/asterisk", "var/log/asterisk", "var/lib/asterisk", "var/spool/asterisk")
+    for sub in (*subs, "var/spool/asterisk/agi_app"):
         (root / sub).mkdir(parents=True, exist_ok=True)
         run(["chroot", str(root), "chown", "-R", "asterisk:asterisk", "/" + sub])
     run(["chroot", str(root), "asterisk", "-U", "asterisk", "-G", "asterisk"])
@@ -212,6 +233,21 @@ def start(s: Settings, root: Path) -> None:
             return
         time.sleep(0.2)
     raise StackError(f"Asterisk did not boot; see {root}/var/log/asterisk/messages.log")
+
+
+def kill_hard(root: Path, timeout: float = 10) -> int | None:
+    """``kill -9`` the running Asterisk (a crash, for fault tests); wait until it is
+    gone. The mounts stay: ``start`` runs it again. Returns the pid killed."""
+    running = pid(root)
+    if running is None:
+        return None
+    os.kill(running, 9)
+    deadline = time.monotonic() + timeout
+    while pid(root) == running and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if pid(root) == running:
+        raise StackError(f"Asterisk (pid {running}) still runs {timeout} s after kill -9")
+    return running
 
 
 def stop(root: Path) -> None:

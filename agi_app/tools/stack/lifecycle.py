@@ -13,10 +13,11 @@ import signal
 
 from agi_app.adapters.postgres.migrate import migrate
 from agi_app.settings import PROJECT_ROOT, Settings, get_settings
-from agi_app.tools.stack import asterisk, postgres
+from agi_app.tools.stack import asterisk, cluster, kamailio, postgres
+from agi_app.tools.stack.cluster_layout import node_root
 from agi_app.tools.stack.config import agents_and_trunks, queues_conf
 from agi_app.tools.stack.secrets import ensure_secrets
-from agi_app.tools.stack.shell import step
+from agi_app.tools.stack.shell import StackError, step
 
 
 def _settings() -> Settings:
@@ -70,8 +71,22 @@ def start(s: Settings | None = None) -> int:
     return 0
 
 
+def start_cluster(nodes: int) -> int:
+    """Kamailio, ``nodes`` IVR nodes with their apps, the queue node, PostgreSQL."""
+    s = _settings()
+    if not kamailio.port_free(s) and not kamailio.pid(s):
+        raise StackError(
+            f"{s.bind_address}:{s.sip_port} (Kamailio's) is taken, by a single-node"
+            " Asterisk perhaps: `make stop` first"
+        )
+    cluster.start(s, nodes)
+    cluster.banner(s, nodes)
+    return 0
+
+
 def stop() -> int:
     s = get_settings()
+    cluster.stop(s)
     pidfile = s.var_dir / "run" / "app.pid"
     if pidfile.exists():
         try:
@@ -96,6 +111,10 @@ def status() -> int:
     s = get_settings()
     pid = asterisk.pid(s.asterisk_root)
     print(f"asterisk: {f'running pid {pid}' if pid else 'stopped'}")
+    for node in cluster.known_nodes(s):
+        node_pid = asterisk.pid(node_root(s, node))
+        state = f"running pid {node_pid}" if node_pid else "stopped"
+        print(f"cluster node {node}: asterisk {state}")
     state = "running" if postgres.running(s) else "stopped"
     print(f"postgres: {state} ({s.pg_host}:{s.pg_port}, cluster {postgres.cluster_dir(s)})")
     return 0
