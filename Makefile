@@ -77,8 +77,10 @@ bench: setup
 	@$(APP) stack stop >/dev/null 2>&1; $(APP) bench --output docs/BENCHMARKS.md; rc=$$?; \
 	  $(APP) stack stop >/dev/null 2>&1; exit $$rc
 
+CLUSTER_ARGS ?=
 bench-cluster: setup
-	@$(APP) stack stop >/dev/null 2>&1; $(APP) bench cluster --output docs/BENCHMARKS.md; rc=$$?; \
+	@$(APP) stack stop >/dev/null 2>&1; $(APP) bench cluster $(CLUSTER_ARGS) --output docs/BENCHMARKS.md; \
+	  rc=$$?; \
 	  $(APP) stack stop >/dev/null 2>&1; exit $$rc
 
 bench-smoke: setup

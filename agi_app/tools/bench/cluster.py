@@ -72,10 +72,17 @@ class ClusterBench:
         """The calls captured since the last call, and the capture emptied."""
         return call_timings(self.capture.take(), self.s.sip_port, [n.sip_port for n in self.ivrs])
 
-    async def calls(self, target: int, callers: list[str], rate: float, tag: str) -> SippResult:
-        """``len(callers)`` bench calls to ``target`` at ``rate``; SIPp's result."""
+    async def calls(
+        self, target: int, callers: list[str], rate: float, tag: str, delay: float = 0.0
+    ) -> SippResult:
+        """``len(callers)`` bench calls to ``target`` at ``rate``, starting ``delay``
+        seconds from now (the direct SIPps start a call interval apart, so their
+        calls reach the nodes interleaved as Kamailio's do, not at the same
+        instants); SIPp's result."""
         work = self.workdir / f"{tag}-{time.monotonic_ns()}"
         scenario = build_caller(parse_keys(KEYS), work, expect_cause=16)
+        if delay > 0:
+            await asyncio.sleep(delay)
         return await run_callers(
             scenario,
             service=APP_NUMBER,
@@ -136,7 +143,7 @@ async def one_step(
     if mode == DIRECT:
         n = len(b.ivrs)
         runs = [
-            b.calls(node.sip_port, who[i::n], rate / n, f"{mode}-{rep}-{node.name}")
+            b.calls(node.sip_port, who[i::n], rate / n, f"{mode}-{rep}-{node.name}", i / rate)
             for i, node in enumerate(b.ivrs)
         ]
         result = _combine(list(await asyncio.gather(*runs)))
