@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
   bench-smoke clean
 
 help:
-	@sed -n '2,9p' Makefile | sed 's/^# *//'
+	@sed -n '2,8p' Makefile | sed 's/^# *//'
 
 packages:
 	@echo "==> Checking system packages: $(APT_PACKAGES)"
