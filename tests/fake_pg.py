@@ -23,7 +23,7 @@ class FakeConnection:
             self.pool.apply(sql, rows)
         self.pool.commits += 1
 
-    async def fetch(self, sql: str, ids: list[str]) -> list[dict[str, Any]]:
+    async def fetch(self, sql: str, ids: list[str], *_bounds: Any) -> list[dict[str, Any]]:
         """The calls already there: the writer's one query a batch."""
         calls = self.pool.calls
         return [{"id": i, "started_at": calls[i]["started_at"]} for i in ids if i in calls]
@@ -35,7 +35,9 @@ class FakeConnection:
         self.staged.append((sql, list(rows)))
 
     async def execute(self, sql: str, *args: Any) -> None:
-        """The ends' UPDATE: one array per column."""
+        """The ends' UPDATE: one array per column (a SET of the transaction: nothing)."""
+        if sql.startswith("SET "):
+            return
         await self.executemany(sql, list(zip(*args, strict=True)))
 
 

@@ -30,6 +30,7 @@ from agi_app.adapters.postgres.partitions import (
 )
 from agi_app.core.journey import CallEnd, CallStart, CallStep, JourneyEvent
 from agi_app.entry.cli.journeys import journey_line
+from agi_app.service.operations import node_traffic, quarter_hours, variants
 from agi_app.service.report import fetch_report
 from agi_app.settings import PROJECT_ROOT, Settings
 
@@ -265,3 +266,22 @@ async def test_the_node_is_recorded_shown_and_filters_the_report(scratch: str, c
     (other,) = await fetch_report(conn, TODAY, TODAY, tz, node="ivr-a")
     (every,) = await fetch_report(conn, TODAY, TODAY, tz)
     assert (mine.calls, other.calls, every.calls) == (1, 0, 1)
+
+
+async def test_the_console_figures_read_the_partitions(scratch: str, conn: Any) -> None:
+    call_id = f"{NOW.timestamp():.0f}.88"
+    events = journey(call_id, NOW)
+    end = events[-1]
+    assert isinstance(end, CallEnd)
+    end.facts["ab_variant"] = "A:mobile_10086"
+    await write(scratch, events)
+    traffic = await node_traffic(conn, "mobile_10086", TODAY, TODAY, "UTC")
+    assert traffic == {f"n{k}": {"visits": 1, "hangups": 0, "agent_requests": 0} for k in range(3)}
+    (variant,) = await variants(conn, TODAY, TODAY, "UTC")
+    assert (variant["variant"], variant["calls"], variant["timed_calls"]) == (
+        "A:mobile_10086",
+        1,
+        1,
+    )
+    slots = await quarter_hours(conn, TODAY, "UTC")
+    assert sum(slots["today"]) == 1

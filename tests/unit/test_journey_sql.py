@@ -1,34 +1,20 @@
 """The journey writer's statements for the partitioned tables, the pure parts:
-the days a statement reads, the rows' call start, the ends as arrays."""
+the rows' call start, the ends as arrays."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from agi_app.adapters.postgres.journey_sql import (
     END_COLUMNS,
-    END_SQL,
-    KNOWN_SQL,
-    days_between,
+    end_args,
     end_row,
-    end_statement,
     step_row,
 )
 from agi_app.core.journey import CallEnd, CallStep
 
 T0 = datetime(2026, 12, 7, 23, 30, tzinfo=UTC)
-SHANGHAI = timezone(timedelta(hours=8))
-
-
-def test_a_statement_reads_the_utc_days_around_its_events() -> None:
-    sql = days_between(T0, T0 + timedelta(hours=1), KNOWN_SQL)
-    assert "started_at >= '2026-12-07T00:00:00Z' AND c.started_at < '2026-12-09T00:00:00Z'" in sql
-    # 07:00 in Shanghai on the 8th is still the 7th in UTC.
-    local = datetime(2026, 12, 8, 7, 0, tzinfo=SHANGHAI)
-    assert "< '2026-12-08T00:00:00Z'" in days_between(local, local, KNOWN_SQL)
-    # A naive time is read as UTC, as asyncpg writes it.
-    assert "'2026-12-07T00:00:00Z'" in days_between(T0.replace(tzinfo=None), T0, KNOWN_SQL)
 
 
 def test_a_step_carries_its_calls_start_or_else_its_own_time() -> None:
@@ -43,8 +29,7 @@ def test_the_ends_of_a_batch_are_one_statement_of_arrays() -> None:
     later = CallEnd("c1", T0 + timedelta(seconds=5), "completed", 16, {"queue": "support"})
     other = CallEnd("c2", T0, "completed", 16, {"shedding_level": "2"})
     rows = [end_row(first, T0), end_row(later, T0), end_row(other, T0 - timedelta(hours=1))]
-    sql, columns = end_statement(rows)
-    assert sql == days_between(T0 - timedelta(hours=1), T0, END_SQL)
+    columns = end_args(rows)
     assert len(columns) == len(END_COLUMNS)
     by = dict(zip(END_COLUMNS, columns, strict=True))
     assert by["id"] == ["c1", "c2"]  # one row a call

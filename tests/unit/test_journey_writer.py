@@ -42,7 +42,7 @@ class FakeConnection:
         self.pool.committed.extend(self.pending)
         self.pool.commits += 1
 
-    async def fetch(self, sql: str, ids: list[str]) -> list[dict[str, Any]]:
+    async def fetch(self, sql: str, ids: list[str], *_bounds: Any) -> list[dict[str, Any]]:
         """The calls already there (the writer's one query a batch; not counted)."""
         return [
             {"id": row[0], "started_at": row[4]}
@@ -55,7 +55,9 @@ class FakeConnection:
         self.pending.extend((_table(sql), row) for row in rows)
 
     async def execute(self, sql: str, *args: Any) -> None:
-        """The ends' UPDATE: one array per column."""
+        """The ends' UPDATE: one array per column (a SET of the transaction: nothing)."""
+        if sql.startswith("SET "):
+            return
         await self._statement()
         self.pending.extend((_table(sql), row) for row in zip(*args, strict=True))
 

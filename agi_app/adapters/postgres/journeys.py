@@ -62,10 +62,10 @@ from agi_app.adapters.postgres.journey_sql import (
     START_SQL,
     STEP_SQL,
     end_row,
-    end_statement,
     known_starts,
     start_row,
     step_row,
+    update_ends,
 )
 from agi_app.adapters.postgres.spool import Spool, encode_event, read_events
 from agi_app.core.journey import CallEnd, CallStart, CallStep, JourneyEvent
@@ -355,8 +355,7 @@ class JourneyWriter:
                 await conn.executemany(STEP_SQL, rows)
             ended = [end_row(e, known[e.call_id]) for e in ends if e.call_id in known]
             if ended:
-                sql, columns = end_statement(ended)
-                await conn.execute(sql, *columns)
+                await update_ends(conn, ended)
 
 
 # SQLSTATE classes worth retrying: connection (08), insufficient resources (53),

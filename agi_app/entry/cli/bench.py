@@ -63,6 +63,11 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--output", type=Path, help="write the latest run into this markdown page")
     p.add_argument(
+        "--past-days",
+        type=int,
+        help="journeys: daily partitions made before today (default the retention, 400)",
+    )
+    p.add_argument(
         "--lever-rate",
         type=float,
         default=100,
@@ -99,7 +104,8 @@ def _journeys(args: argparse.Namespace) -> int:
     started = not postgres.running(s)
     postgres.start(s)  # PostgreSQL only: no Asterisk, no SIPp
     try:
-        result = asyncio.run(bench_journeys(s.pg_dsn, args.seconds))
+        past = s.journey_retention_days if args.past_days is None else args.past_days
+        result = asyncio.run(bench_journeys(s.pg_dsn, args.seconds, past))
     finally:
         if started:
             postgres.stop(s)

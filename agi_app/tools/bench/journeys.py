@@ -6,8 +6,8 @@ usual facts, stamped now) into a scratch database made with the shipped
 migrations, dropped afterwards. The generator keeps a few batches waiting, as
 busy call tasks would, so the writer is never idle; after ``seconds`` it
 stops and the writer's backlog is flushed, and that time counts too. Rows are
-counted in the database, not by the writer. The day's partition is analyzed
-2 s in, as the app's partition keeper or autovacuum does for a new day.
+counted in the database, not by the writer. The day's partition starts empty
+and without statistics, as a new day's does.
 
 Next to it, what the 10086 line needs at its peak (``peak_need``): 1.3 M
 calls on a quiet day, about 10 steps each, a month-end day 2.5 times a quiet
@@ -20,7 +20,7 @@ import asyncio
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ import asyncpg
 
 from agi_app.adapters.postgres.journeys import JourneyWriter
 from agi_app.adapters.postgres.migrate import migrate
-from agi_app.adapters.postgres.partitions import analyze_fresh
+from agi_app.adapters.postgres.partitions import ensure_partitions, list_partitions, utc_today
 from agi_app.adapters.postgres.spool import Spool
 from agi_app.core.journey import CallEnd, CallStart, CallStep
 
@@ -72,6 +72,7 @@ class JourneyBench:
     spooled: int  # events put on disk (the database slower than the deadline): not counted
     rejected: int
     batch: int
+    partitions: int = 0  # of both tables, default ones included
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,19 +109,11 @@ async def _drive(writer: JourneyWriter, seconds: float, steps: int, batch: int) 
         await asyncio.sleep(0.002)
 
 
-async def _analyze_soon(pool: Any, after_s: float = 2.0) -> None:
-    """Statistics for the day's partition once it has rows, as the app's partition
-    keeper (or autovacuum) gives a new day's within minutes: the figure is of a
-    day under way, not of its first minutes (see partitions.analyze_fresh)."""
-    await asyncio.sleep(after_s)
-    async with pool.acquire() as conn:
-        await analyze_fresh(conn)
-
-
 async def bench_journeys(
-    dsn: str, seconds: float, steps: int = STEPS_PER_CALL, batch: int = 500
+    dsn: str, seconds: float, past_days: int, steps: int = STEPS_PER_CALL, batch: int = 500
 ) -> JourneyBench:
-    """Run the writer against a scratch database (made and dropped here)."""
+    """Run the writer against a scratch database (made and dropped here) holding
+    ``past_days`` daily partitions before today, as a full retention does."""
     name = f"bench_journeys_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(dsn)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -129,7 +122,12 @@ async def bench_journeys(
         await migrate(scratch, Path(__file__).resolve().parents[3] / "migrations")
         pool = await asyncpg.create_pool(scratch, min_size=1, max_size=2)
         try:
-            return await _measure(pool, seconds, steps, batch)
+            async with pool.acquire() as conn:
+                today = utc_today()
+                await ensure_partitions(conn, [today - timedelta(days=k) for k in range(past_days)])
+                partitions = len(await list_partitions(conn))
+            result = await _measure(pool, seconds, steps, batch)
+            return replace(result, partitions=partitions)
         finally:
             await pool.close()
     finally:
@@ -146,15 +144,13 @@ async def _measure(pool: Any, seconds: float, steps: int, batch: int) -> Journey
             get_pool, batch=batch, spool=Spool(Path(folder), 1 << 30), deadline_s=2.0, node="bench"
         )
         task = asyncio.create_task(writer.run())
-        stats = asyncio.create_task(_analyze_soon(pool))
         began = time.perf_counter()
         try:
             await _drive(writer, seconds, steps, batch)
             await writer.flush(timeout=120)  # into the database, or the spool: not counted
         finally:
-            for t in (task, stats):
-                t.cancel()
-            await asyncio.gather(task, stats, return_exceptions=True)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
             writer.close()
         elapsed = time.perf_counter() - began
     async with pool.acquire() as conn:
@@ -177,8 +173,9 @@ def render(result: JourneyBench, need: PeakNeed, machine: str) -> str:
     headroom = result.step_rows_per_s / need.step_rows_per_s if need.step_rows_per_s else 0.0
     return "\n".join(
         [
-            f"journey writes: JourneyWriter (batch {result.batch}) into the partitioned tables,"
-            f" {result.seconds:g} s of load + flush = {result.elapsed_s} s ({machine})",
+            f"journey writes: JourneyWriter (batch {result.batch}) into the partitioned tables"
+            f" ({result.partitions} partitions), {result.seconds:g} s of load + flush ="
+            f" {result.elapsed_s} s ({machine})",
             f"  calls      {result.calls:>9}  {result.calls_per_s:>9.1f} calls/s",
             f"  step rows  {result.steps:>9}  {result.step_rows_per_s:>9.1f} rows/s",
             f"  spooled {result.spooled}, rejected {result.rejected}",
