@@ -41,6 +41,20 @@ class QueueResult:
 
     status: str
     agent: str | None = None
+    # Seconds from joining the queue to an agent's answer (unanswered: to leaving
+    # the queue), and from the answer to the end of the agent's call; None where
+    # the adapter could not tell.
+    wait_s: float | None = None
+    talk_s: float | None = None
+
+
+def queue_times(joined: float, answered: float | None, left: float) -> tuple[float, float | None]:
+    """(wait_s, talk_s) from three readings of one monotonic clock: when the
+    caller joined the queue, when an agent answered (None: nobody did) and when
+    the caller left the queue or the agent."""
+    if answered is None:
+        return round(max(0.0, left - joined), 3), None
+    return round(max(0.0, answered - joined), 3), round(max(0.0, left - answered), 3)
 
 
 class DigitBuffer:

@@ -83,7 +83,7 @@ async def journeys(
             " LEFT JOIN call_steps s ON s.call_id = c.id AND s.started_at = c.started_at"
             " WHERE c.caller = ANY($1) AND c.started_at >= $2"
             + (" AND c.ended_at IS NOT NULL" if ended_only else "")
-            + " GROUP BY c.id, c.started_at",  # the calls key (partitioned: id and start)
+            + " GROUP BY c.id, c.started_at",
             callers,
             since,
         )

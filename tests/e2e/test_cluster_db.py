@@ -317,6 +317,7 @@ async def test_heartbeat_rows(stack: Settings, db: Any) -> None:
         rows, _now = await PgNodeStore(get_pool).nodes()
         (mine,) = [r for r in rows if r.status.node == name]
         assert mine.stopped_at is not None and not mine.status.leader
+        assert (mine.status.calls, mine.status.ari_connected) == (0, False)
     finally:
         await pool.close()
         await db.execute("DELETE FROM nodes WHERE node = $1", name)

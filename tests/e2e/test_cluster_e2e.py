@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from agi_app.adapters.kamailio.dispatcher import Destination, destinations
+from agi_app.adapters.kamailio.dispatcher import Destination, destinations, ping_active
 from agi_app.core.shedding.load import QueueLoad
 from agi_app.settings import PROJECT_ROOT, Settings
 from agi_app.tools.appproc import AppProcess
@@ -209,7 +209,12 @@ async def test_node_killed_and_back(two_nodes: Cluster, tmp_path: Path) -> None:
         calls(c, tmp_path, "100", numbers("13544", 6), "wait 8; 1", rate=10, call_timeout_s=15)
     )
     try:
-        await wait_for(lambda: c.states()["ivr1"].load >= 1, "a call up on ivr1")
+        # A call answered and in its flow on ivr1 (Kamailio counts a call from its
+        # INVITE on: one still being set up would just fail over).
+        deadline = time.monotonic() + 15
+        while (await stats(c.apps["ivr1"])).get("active_calls", 0) < 1:
+            assert time.monotonic() < deadline, "no call up on ivr1"
+            await asyncio.sleep(0.05)
         victim = asterisk.pid(node_root(s, "ivr1"))
         assert victim
         os.kill(victim, signal.SIGKILL)
@@ -233,6 +238,36 @@ async def test_node_killed_and_back(two_nodes: Cluster, tmp_path: Path) -> None:
         await c.apps["ivr1"].wait_ready_async(30)
     again = await calls(c, tmp_path, "100", numbers("13566", 6), "wait 1; 1", rate=4)
     assert again.successful == 6, again.summary()
+
+
+async def test_new_call_sent_to_a_dead_node_fails_over(two_nodes: Cluster, tmp_path: Path) -> None:
+    """With the pings paused, Kamailio learns that a node died only from an INVITE it
+    sends there: after fr_timer the call goes to the other node and is answered
+    (with ds_load_unset() before ds_next_dst() under algorithm 10, it got a 503)."""
+    c = two_nodes
+    s = c.settings
+    ctl = kamailio.paths(s).ctl
+    for node in ("ivr1", "ivr2"):
+        await wait_state(c, node, "active", timeout=20)
+    # Algorithm 10 sends the next call to the least loaded node (the first on a tie).
+    active = [d for d in destinations(ctl) if d.state == "active"]
+    victim = min(active, key=lambda d: d.load).node
+    other = "ivr2" if victim == "ivr1" else "ivr1"
+    callers = numbers("13577", 1)
+    ping_active(ctl, False)
+    try:
+        pid = asterisk.pid(node_root(s, victim))
+        assert pid
+        os.kill(pid, signal.SIGKILL)
+        result = await calls(c, tmp_path, "100", callers, "wait 1; 1")
+        assert result.successful == 1, result.summary() + result.output[-2000:]
+        states = c.states()  # the victim marked by the INVITE's timeout; the other took it
+        assert states[victim].state == "inactive" and states[other].state == "active", states
+    finally:
+        ping_active(ctl, True)
+        await asyncio.to_thread(cluster.restart_asterisk, s, victim, 2)
+        await wait_state(c, victim, "active", timeout=20)
+        await c.apps[victim].wait_ready_async(30)
 
 
 async def test_grade_order_across_nodes(two_nodes: Cluster, tmp_path: Path) -> None:

@@ -140,7 +140,8 @@ async def test_migration_moves_existing_rows_into_day_partitions(
             lone_at,
         )
 
-        assert (await migrate(scratch, SHIPPED))[0] == "0009_partitions.sql"
+        applied = await migrate(scratch, SHIPPED)  # 0009 and whatever came after it
+        assert applied[0] == "0009_partitions.sql"
 
         assert await where(conn, "calls", "id", "past") == [partition_name("calls", past.date())]
         assert (

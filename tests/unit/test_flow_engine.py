@@ -10,7 +10,7 @@ import asyncio
 import json
 import string
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -676,6 +676,31 @@ async def test_transfer(tmp_path: Path, result: QueueResult, outcome: str, cause
     assert r.result.facts["agent"] == result.agent
     [queued] = r.steps("queue_result")
     assert queued.detail == {"status": result.status, "agent": result.agent}
+
+
+@pytest.mark.parametrize(
+    ("result", "times"),
+    [
+        (QueueResult("ANSWERED", "agent2", 30.0, 200.0), {"wait_s": 30.0, "talk_s": 200.0}),
+        (QueueResult("TIMEOUT", None, 30.0), {"wait_s": 30.0}),
+        (QueueResult("ANSWERED", "agent2", None, None), {}),  # an adapter that cannot tell
+    ],
+)
+async def test_transfer_records_the_wait_and_the_talk(
+    tmp_path: Path, result: QueueResult, times: dict[str, float]
+) -> None:
+    """The queue result step carries the seconds in the queue, and once an agent
+    answered the talk time and the moment of the answer: the step's time less the
+    talk time (so the queue visit splits into wait and talk)."""
+    call = FakeCall(queue_result=result)
+    r = await run(write_flows(tmp_path, TRANSFER, priority=""), call)
+    [queued] = r.steps("queue_result")
+    answered_at = queued.detail.pop("answered_at", None)
+    assert queued.detail == {"status": result.status, "agent": result.agent, **times}
+    if "talk_s" in times:
+        assert datetime.fromisoformat(answered_at) == queued.at - timedelta(seconds=200)
+    else:
+        assert answered_at is None
 
 
 @pytest.mark.parametrize(("line", "priority"), [("", 7), ("priority: 50", 50), ("priority: 0", 0)])

@@ -27,7 +27,13 @@ from agi_app.adapters.ari.events import (
     VarSet,
 )
 from agi_app.adapters.ari.rest import AriError, AriRest, ChannelGone
-from agi_app.core.callcontrol import CallHandedOff, CallHangup, DigitBuffer, QueueResult
+from agi_app.core.callcontrol import (
+    CallHandedOff,
+    CallHangup,
+    DigitBuffer,
+    QueueResult,
+    queue_times,
+)
 from agi_app.core.metrics import METRICS
 from agi_app.core.numbers import caller_id
 
@@ -49,6 +55,9 @@ class AriCall:
         self.hangup_cause: int | None = None
         self.agent: str | None = None
         self.reached_agent = False
+        # When the agent of the current queue transfer answered (time.monotonic()):
+        # the caller's channel enters the agent's bridge, or MEMBERNAME is set.
+        self.answered_at: float | None = None
         self._gone = asyncio.Event()
         self._why = CallHangup(channel_id)  # raised once gone: a hangup, or a hand-off
         self._playbacks: dict[str, asyncio.Future[None]] = {}
@@ -85,11 +94,16 @@ class AriCall:
             if self._back is not None and not self._back.done():
                 self._back.set_result(status)
         elif isinstance(event, EnteredBridge):
-            self.reached_agent = True
+            self._agent_answered()
         elif isinstance(event, VarSet) and event.name == "MEMBERNAME" and event.value:
             # app_queue sets MEMBERNAME (setinterfacevar=yes) only once an agent answered.
             self.agent = event.value
-            self.reached_agent = True
+            self._agent_answered()
+
+    def _agent_answered(self) -> None:
+        self.reached_agent = True
+        if self.answered_at is None and self.in_dialplan:
+            self.answered_at = time.monotonic()
 
     def _mark_gone(self, why: CallHangup | None = None) -> None:
         if self._gone.is_set():
@@ -204,9 +218,11 @@ class AriCall:
         ):
             await self.set_variable(name, value)
         self._back = asyncio.get_running_loop().create_future()
+        self.answered_at = None
         try:
             await self.rest.subscribe_channel(self.call_id)
             self.in_dialplan = True
+            joined = time.monotonic()
             await self.rest.continue_in_dialplan(self.call_id, QUEUE_CONTEXT)
         except ChannelGone as exc:
             self._mark_gone()
@@ -215,11 +231,15 @@ class AriCall:
             status = await self._back
         except CallHangup:
             if self.reached_agent:
-                return QueueResult("ANSWERED", self.agent)
+                return self._result("ANSWERED", joined)
             raise
         if self.reached_agent:  # the agent hung up first; the caller is back with us
-            return QueueResult("ANSWERED", self.agent)
-        return QueueResult(status or "UNKNOWN", self.agent)
+            return self._result("ANSWERED", joined)
+        return self._result(status or "UNKNOWN", joined)
+
+    def _result(self, status: str, joined: float) -> QueueResult:
+        wait, talk = queue_times(joined, self.answered_at, time.monotonic())
+        return QueueResult(status, self.agent, wait, talk)
 
     async def hangup(self, cause: int) -> None:
         if self._gone.is_set():

@@ -26,7 +26,7 @@ ON CONFLICT (node) DO UPDATE SET instance = EXCLUDED.instance, pid = EXCLUDED.pi
     last_seen = now(), stopped_at = NULL
 """
 STOPPED_SQL = (
-    "UPDATE nodes SET stopped_at = now(), leader = false, calls = 0"
+    "UPDATE nodes SET stopped_at = now(), leader = false, calls = 0, ari_connected = false"
     " WHERE node = $1 AND instance = $2"
 )
 LIST_SQL = (

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
+from typing import Any
 
-from agi_app.core.callcontrol import CallHangup
+from agi_app.core.callcontrol import CallHangup, QueueResult
 from agi_app.core.flows import model as m
 from agi_app.core.flows.conditions import holds
 from agi_app.service.flows.context import Ctx
@@ -176,8 +178,23 @@ async def transfer(node: m.Transfer, node_id: str, ctx: Ctx) -> str | None:
     if result.status == "ANSWERED":
         ctx.reached_agent = True
         ctx.outcome = "transferred"
-    ctx.step(node_id, "queue_result", status=result.status, agent=result.agent)
+    now = ctx.deps.wall()
+    times = _times(now, result)
+    ctx.step(node_id, "queue_result", at=now, status=result.status, agent=result.agent, **times)
     return node.on_status.get(result.status) or node.on_status.get("default")
+
+
+def _times(now: datetime, result: QueueResult) -> dict[str, Any]:
+    """The queue result's timing for the journey: seconds in the queue and, once an
+    agent answered, the talk time and the moment of the answer (the result's time
+    ``now`` less the talk time, which the adapter measured on a monotonic clock)."""
+    out: dict[str, Any] = {}
+    if result.wait_s is not None:
+        out["wait_s"] = result.wait_s
+    if result.talk_s is not None and result.status == "ANSWERED":
+        out["talk_s"] = result.talk_s
+        out["answered_at"] = (now - timedelta(seconds=result.talk_s)).isoformat()
+    return out
 
 
 async def hangup(node: m.Hangup, node_id: str, ctx: Ctx) -> str | None:
