@@ -201,11 +201,17 @@ def pid(root: Path) -> int | None:
     pidfile = root / "run/asterisk/asterisk.pid"
     try:
         value = int(pidfile.read_text().strip())
-        if os.readlink(f"/proc/{value}/root") != str(root.resolve()):
-            return None
-        return value
+        os.kill(value, 0)
     except (OSError, ValueError):
         return None
+    try:
+        if os.readlink(f"/proc/{value}/root") != str(root.resolve()):
+            return None
+    except OSError:
+        # Exiting (after kill -9): its root is already released but its control
+        # socket may still answer; it still counts as running until it is gone.
+        pass
+    return value
 
 
 def start(s: Settings, root: Path) -> None:
