@@ -8,6 +8,10 @@ partitioned tables, against the 10086 peak (agi_app/tools/bench/journeys.py).
 
 `agi-app bench cluster`: a 2-node cluster, direct vs via Kamailio, then failover
 (agi_app/tools/bench/cluster.py).
+
+`agi-app bench soak [--minutes 30] [--rate 30] [--every 5] [--warmup 5]`: a long
+run through the demo flows, a row every few minutes, exit 1 on a missed goal
+(agi_app/tools/bench/soak.py; `soak_cli` here).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from agi_app.entry.cli import soak_cli
 from agi_app.settings import get_settings
 from agi_app.tools.bench import cluster, cluster_figures, cluster_page
 from agi_app.tools.bench.figures import RunFigures
@@ -49,11 +54,12 @@ def register(sub: Any) -> None:
     p.add_argument(
         "kind",
         nargs="?",
-        choices=["calls", "journeys", "cluster"],
+        choices=["calls", "journeys", "cluster", "soak"],
         default="calls",
         help="calls (default): SIPp load on the stack; journeys: sustained journey writes"
         " into PostgreSQL (a scratch database) for --seconds; cluster: a 2-node cluster,"
-        " direct vs via Kamailio (--repeats pairs), then failover",
+        " direct vs via Kamailio (--repeats pairs), then failover; soak: --minutes at --rate"
+        " through the demo flows, a row every --every minutes",
     )
     p.add_argument("--smoke", action="store_true", help="one short run per mode (make test)")
     p.add_argument("--rates", default="40,80,100,120,140,160,180", help="calls/s, comma-separated")
@@ -96,6 +102,7 @@ def register(sub: Any) -> None:
         "--failover-seconds", type=float, default=12, help="seconds of the failover run; 0: none"
     )
     p.add_argument("--kill-after", type=float, default=4, help="seconds into it, kill -9 ivr2")
+    soak_cli.add_arguments(p)
     p.set_defaults(handler=_handle)
 
 
@@ -118,6 +125,8 @@ def _handle(args: argparse.Namespace) -> int:
         return _journeys(args)
     if args.kind == "cluster":
         return _handle_cluster(args)
+    if args.kind == "soak":
+        return soak_cli.handle(args)
     s = get_settings()
     stack_start()
     env = dict(e.split("=", 1) for e in args.env)

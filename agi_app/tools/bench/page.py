@@ -208,6 +208,19 @@ def replace_block(page: str, block: str) -> str:
     return f"{title}\n\n{block}" + (f"\n{rest}" if rest else "")
 
 
+def replace_marked(text: str, begin: str, end: str, block: str, after: Sequence[str]) -> str:
+    """``text`` with the block between ``begin`` and ``end`` replaced; the first
+    time, put after the first of the ``after`` markers the page has (or at its end)."""
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        return head + block.rstrip("\n") + rest.split(end, 1)[1]
+    for mark in after:
+        if mark in text:
+            head, tail = text.split(mark, 1)
+            return f"{head}{mark}\n\n{block.rstrip(chr(10))}{tail}"
+    return text.rstrip("\n") + "\n\n" + block
+
+
 def history_line(rep: Report) -> str:
     """One JSON line: date, commit, machine, command, targets and every run."""
     record = {
