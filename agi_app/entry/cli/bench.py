@@ -37,6 +37,7 @@ from agi_app.tools.bench.page import (
     rate_table,
     replace_block,
     targets_table,
+    write_page,
 )
 from agi_app.tools.bench.profile import profile
 from agi_app.tools.bench.series import bench, concurrency_cap, levers
@@ -179,10 +180,7 @@ def _command(args: argparse.Namespace, seconds: float, repeats: int) -> str:
 def record(page: Path, report: Report) -> None:
     """The page's latest-run block replaced; one line appended to the history
     (``bench-history.jsonl`` beside the page)."""
-    with page.with_name("bench-history.jsonl").open("a") as fh:
-        fh.write(history_line(report) + "\n")
-    text = page.read_text() if page.exists() else "# Benchmarks\n"
-    page.write_text(replace_block(text, latest_block(report)))
+    write_page(page, history_line(report), lambda text: replace_block(text, latest_block(report)))
 
 
 def _handle_cluster(args: argparse.Namespace) -> int:
@@ -220,10 +218,10 @@ def _handle_cluster(args: argparse.Namespace) -> int:
     )
     print("\n" + cluster_page.cluster_block(report))
     if args.output:
-        with args.output.with_name("bench-history.jsonl").open("a") as fh:
-            fh.write(cluster_page.history_line(report) + "\n")
-        text = args.output.read_text() if args.output.exists() else "# Benchmarks\n"
-        args.output.write_text(
-            cluster_page.replace_cluster_block(text, cluster_page.cluster_block(report))
+        block = cluster_page.cluster_block(report)
+        write_page(
+            args.output,
+            cluster_page.history_line(report),
+            lambda text: cluster_page.replace_cluster_block(text, block),
         )
     return 0

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from agi_app.settings import get_settings
 from agi_app.tools.bench import soak_page
+from agi_app.tools.bench.page import write_page
 from agi_app.tools.bench.sipp import commit, machine
 from agi_app.tools.bench.soak import soak
 from agi_app.tools.bench.soak_figures import evaluate, passed, warmup_waves
@@ -51,8 +52,10 @@ def handle(args: argparse.Namespace) -> int:
             samples=samples,
             goals=goals,
         )
-        with args.output.with_name("bench-history.jsonl").open("a") as fh:
-            fh.write(soak_page.history_line(report) + "\n")
-        text = args.output.read_text() if args.output.exists() else "# Benchmarks\n"
-        args.output.write_text(soak_page.replace_soak_block(text, soak_page.soak_block(report)))
+        block = soak_page.soak_block(report)
+        write_page(
+            args.output,
+            soak_page.history_line(report),
+            lambda text: soak_page.replace_soak_block(text, block),
+        )
     return 0 if passed(goals) else 1

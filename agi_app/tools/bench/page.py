@@ -10,8 +10,9 @@ the machine.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from agi_app.tools.bench.figures import RunFigures
@@ -219,6 +220,15 @@ def replace_marked(text: str, begin: str, end: str, block: str, after: Sequence[
             head, tail = text.split(mark, 1)
             return f"{head}{mark}\n\n{block.rstrip(chr(10))}{tail}"
     return text.rstrip("\n") + "\n\n" + block
+
+
+def write_page(page: Path, history: str, replace: Callable[[str], str]) -> None:
+    """One line appended to the history (``bench-history.jsonl`` beside ``page``);
+    ``page`` rewritten by ``replace`` (a new page starts with its title)."""
+    with page.with_name("bench-history.jsonl").open("a") as fh:
+        fh.write(history + "\n")
+    text = page.read_text() if page.exists() else "# Benchmarks\n"
+    page.write_text(replace(text))
 
 
 def history_line(rep: Report) -> str:
