@@ -111,8 +111,8 @@ class Probe:
 
 async def _wave(
     paths: dict[str, Path], counts: dict[str, int], rate: float, first: int, run: int, wave_s: float
-) -> tuple[int, int]:
-    """Every path's SIPp at once; (calls placed, failed)."""
+) -> dict[str, tuple[int, int]]:
+    """Every path's SIPp at once; per path (calls placed, failed)."""
     jobs, start = [], first
     for p in MIX:
         n = counts[p.name]
@@ -130,8 +130,10 @@ async def _wave(
         )
         start += n
     results: list[SippResult] = await asyncio.gather(*jobs)
-    placed = sum(counts.values())
-    return placed, placed - sum(r.successful for r in results)
+    return {
+        p.name: (counts[p.name], counts[p.name] - r.successful)
+        for p, r in zip(MIX, results, strict=True)
+    }
 
 
 async def _parties(s: Settings, work: Path) -> list[Answerer]:
@@ -182,7 +184,13 @@ async def soak(
         say(row_line(samples[-1]))
         for wave in range(1, waves + 1):
             first = (wave - 1) * sum(counts.values())
-            placed, failed = await _wave(paths, counts, rate, first, run, wave_s)
+            by_path = await _wave(paths, counts, rate, first, run, wave_s)
+            placed, failed = (sum(v[i] for v in by_path.values()) for i in (0, 1))
+            if failed:
+                say(
+                    "  failed by path: "
+                    + ", ".join(f"{k} {v[1]}/{v[0]}" for k, v in by_path.items())
+                )
             settle = await probe.settle(SETTLE_S)
             minute = (time.monotonic() - t0) / 60
             samples.append(await probe.sample(wave, minute, placed, failed, settle))
