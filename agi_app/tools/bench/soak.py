@@ -4,7 +4,7 @@ The app runs as its own process (as in `agi-app bench`) with the SIPp agents
 (5071, 5072, 5074) and the customers' phone (the pstn port, for callbacks).
 The run is cut into waves of ``every`` minutes. In each wave one SIPp per path
 of the mix (``soak_mix``) places its share of ``rate`` x ``every`` x 60 calls
-at its share of the rate, all at once; when every call has ended and the stack
+spread over the wave, all at once; when every call has ended and the stack
 is quiet again (no call in the app, no Asterisk channel; at most ``SETTLE_S``)
 one row is sampled (``soak_figures``): the app's RSS and open file descriptors
 (``/proc``), its asyncio tasks and the loop lag p99 of the wave (``/admin/stats``,
@@ -122,7 +122,7 @@ async def _wave(
                 service=p.number,
                 callers=caller_numbers(run, start, n),
                 calls=n,
-                rate=rate * p.share,
+                rate=n / wave_s,  # the path's share, spread over the wave
                 limit=max(50, int(rate * p.share * 40)),
                 timeout_s=wave_s + CALL_TIMEOUT_S + SETTLE_S,
                 call_timeout_s=CALL_TIMEOUT_S,
