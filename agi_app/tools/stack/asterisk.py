@@ -173,8 +173,20 @@ def mount_all(root: Path, sounds_dir: Path, sounds_mount: str) -> None:
     # The asterisk user reads it through the bind mount: whatever the clone's
     # umask, the folder itself must let others in (its files are made 0644).
     sounds_dir.chmod(sounds_dir.stat().st_mode | 0o755)
+    if is_mounted(target) and not _same_dir(target, sounds_dir):
+        # Left by another clone sharing the cached root: Asterisk would play
+        # that clone's prompts and miss ours.
+        step(f"Asterisk's sounds folder pointed elsewhere; binding {sounds_dir}")
+        if run(["umount", str(target)], check=False).returncode != 0:
+            run(["umount", "-l", str(target)], check=False)
     if not is_mounted(target):
         run(["mount", "--bind", str(sounds_dir), str(target)])
+
+
+def _same_dir(a: Path, b: Path) -> bool:
+    """True if ``a`` and ``b`` are one folder (a bind mount shows the same inode)."""
+    sa, sb = a.stat(), b.stat()
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
 def unmount_all(root: Path) -> None:
@@ -217,6 +229,7 @@ def pid(root: Path) -> int | None:
 def start(s: Settings, root: Path) -> None:
     """Start Asterisk as a daemon and wait until it is fully booted."""
     if pid(root):
+        mount_all(root, s.sounds_dir, s.asterisk_sounds_mount)  # our prompts, not another clone's
         step("Asterisk is already running")
         return
     step("Starting Asterisk")
