@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -33,14 +34,42 @@ from agi_app.core.metrics import METRICS
 log = logging.getLogger(__name__)
 
 QUEUE_CONTEXT = "hotline-queue"
+AGENT_VAR = "MEMBERNAME"
+_QUEUE_ARG = re.compile(r"[A-Za-z0-9_]*")
+
+
+def queue_extension(queue: str, priority: int, timeout_s: int, options: str) -> str | None:
+    """The queue step's parameters as one extension of [hotline-queue]
+    (``Q<prio>,<timeout>,<options>,<queue>``, split there by ARRAY()): one
+    ``continue`` instead of four variable requests first. None when a value
+    could not travel in an extension (then the variables are set)."""
+    if not (_QUEUE_ARG.fullmatch(queue) and _QUEUE_ARG.fullmatch(options)):
+        return None
+    extension = f"Q{int(priority)},{int(timeout_s)},{options},{queue}"
+    return extension if len(extension) <= 79 else None  # AST_MAX_EXTENSION - 1
+
+
 _RUN = uuid.uuid4().hex[:8]
 
 
 class AriCall:
     """CallControl over ARI for one channel."""
 
-    def __init__(self, rest: AriRest, channel_id: str, caller: str, called: str) -> None:
+    def __init__(
+        self,
+        rest: AriRest,
+        channel_id: str,
+        caller: str,
+        called: str,
+        *,
+        answered: bool = False,
+        queue_in_extension: bool = True,
+    ) -> None:
         self.rest = rest
+        self.queue_in_extension = queue_in_extension
+        # Answered in the dialplan before Stasis() (dialplan/10-hotline.conf, when
+        # the app set AGI_APP_ANSWER): ``answer`` then sends no request.
+        self.answered = answered
         self.call_id = channel_id
         self.caller = caller
         self.called = called
@@ -58,6 +87,7 @@ class AriCall:
         self._play_prefix = f"{_RUN}-{channel_id}"
         self._plays = 0
         self._side_tasks: set[asyncio.Future[None]] = set()
+        self._agent_read: asyncio.Future[None] | None = None
 
     # --- events -------------------------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -79,15 +109,32 @@ class AriCall:
                 self._mark_gone()
         elif isinstance(event, StasisStart):
             self.in_dialplan = False
+            # Back from the queue: Stasis(app,after-queue,QUEUESTATUS,MEMBERNAME).
+            self._note_agent(event.args[2] if len(event.args) > 2 else "")
             status = event.args[1] if len(event.args) > 1 else ""
             if self._back is not None and not self._back.done():
                 self._back.set_result(status)
         elif isinstance(event, EnteredBridge):
             self.reached_agent = True
-        elif isinstance(event, VarSet) and event.name == "MEMBERNAME" and event.value:
-            # app_queue sets MEMBERNAME (setinterfacevar=yes) only once an agent answered.
-            self.agent = event.value
+            if self.agent is None and self._agent_read is None:
+                self._agent_read = asyncio.ensure_future(self._read_agent())
+        elif isinstance(event, VarSet) and event.name == AGENT_VAR:
+            self._note_agent(event.value)
+
+    def _note_agent(self, name: str) -> None:
+        # app_queue sets MEMBERNAME (setinterfacevar=yes) only once an agent answered.
+        if name:
+            self.agent = name
             self.reached_agent = True
+
+    async def _read_agent(self) -> None:
+        """MEMBERNAME once the caller is bridged (app_queue set it just before):
+        read here rather than taken from ChannelVarset events, which every call
+        would pay for. ARI reads a queued channel's variables (it cannot control it)."""
+        try:
+            self._note_agent(await self.rest.get_var(self.call_id, AGENT_VAR))
+        except (AriError, OSError) as exc:  # gone already: the agent stays unknown
+            log.debug("call %s: reading %s: %s", self.call_id, AGENT_VAR, exc)
 
     def _mark_gone(self) -> None:
         if self._gone.is_set():
@@ -110,11 +157,14 @@ class AriCall:
     # --- CallControl ----------------------------------------------------------
     async def answer(self) -> None:
         self._check()
+        if self.answered:
+            return
         try:
             await self.rest.answer(self.call_id)
         except ChannelGone as exc:
             self._mark_gone()
             raise CallHangup(self.call_id) from exc
+        self.answered = True
 
     async def play(self, media: Sequence[str], *, barge_in: bool) -> None:
         """Play sounds in order; with barge-in stop at the first digit."""
@@ -178,30 +228,42 @@ class AriCall:
     ) -> QueueResult:
         """Continue into the queue context; wait until the caller is back or gone."""
         self._check()
-        for name, value in (
-            ("AGI_APP_QUEUE", queue),
-            ("QUEUE_PRIO", str(priority)),
-            ("AGI_APP_QUEUE_TIMEOUT", str(timeout_s)),
-            ("AGI_APP_QUEUE_OPTIONS", options),
-        ):
-            await self.set_variable(name, value)
+        extension = queue_extension(queue, priority, timeout_s, options)
+        if not (self.queue_in_extension and extension):
+            extension = "s"
+            for name, value in (
+                ("AGI_APP_QUEUE", queue),
+                ("QUEUE_PRIO", str(priority)),
+                ("AGI_APP_QUEUE_TIMEOUT", str(timeout_s)),
+                ("AGI_APP_QUEUE_OPTIONS", options),
+            ):
+                await self.set_variable(name, value)
         self._back = asyncio.get_running_loop().create_future()
         try:
             await self.rest.subscribe_channel(self.call_id)
             self.in_dialplan = True
-            await self.rest.continue_in_dialplan(self.call_id, QUEUE_CONTEXT)
+            await self.rest.continue_in_dialplan(self.call_id, QUEUE_CONTEXT, extension)
         except ChannelGone as exc:
+            self._back = None  # nobody waits for it: the hangup is raised here
             self._mark_gone()
             raise CallHangup(self.call_id) from exc
         try:
             status = await self._back
         except CallHangup:
+            await self._agent_known()
             if self.reached_agent:
                 return QueueResult("ANSWERED", self.agent)
             raise
         if self.reached_agent:  # the agent hung up first; the caller is back with us
+            await self._agent_known()
             return QueueResult("ANSWERED", self.agent)
         return QueueResult(status or "UNKNOWN", self.agent)
+
+    async def _agent_known(self, timeout_s: float = 2.0) -> None:
+        """Wait for the agent's name being read (it was sent when the caller was bridged)."""
+        if self._agent_read is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._agent_read), timeout_s)
 
     async def hangup(self, cause: int) -> None:
         if self._gone.is_set():
