@@ -5,6 +5,7 @@
 #   make cluster  Kamailio + NODES IVR nodes (default 2) + a queue node, in the background
 #   make stop   stop the app(s), Kamailio, Asterisk(s) and PostgreSQL; unmount the roots
 #   make bench  SIPp load against the real stack (native dialplan baseline)
+#   make bench-cluster  what Kamailio adds (CPU, latency) and failover, on a 2-node cluster
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 VENV := .venv
@@ -14,7 +15,8 @@ APT_PACKAGES := debootstrap sip-tester kamailio espeak-ng libespeak-ng1 graphviz
   chromium chromium-driver fonts-wqy-microhei
 PYTEST_ARGS ?=
 
-.PHONY: help setup packages venv run cluster test test-unit check lint types stop bench bench-smoke clean
+.PHONY: help setup packages venv run cluster test test-unit check lint types stop bench bench-cluster \
+  bench-smoke clean
 
 help:
 	@sed -n '2,8p' Makefile | sed 's/^# *//'
@@ -73,6 +75,12 @@ stop:
 
 bench: setup
 	@$(APP) stack stop >/dev/null 2>&1; $(APP) bench --output docs/BENCHMARKS.md; rc=$$?; \
+	  $(APP) stack stop >/dev/null 2>&1; exit $$rc
+
+CLUSTER_ARGS ?=
+bench-cluster: setup
+	@$(APP) stack stop >/dev/null 2>&1; $(APP) bench cluster $(CLUSTER_ARGS) --output docs/BENCHMARKS.md; \
+	  rc=$$?; \
 	  $(APP) stack stop >/dev/null 2>&1; exit $$rc
 
 bench-smoke: setup

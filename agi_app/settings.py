@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     journey_spool_dir: Path | None = None
     journey_spool_max_bytes: int = Field(default=1_000_000_000, ge=0)
     journey_write_deadline_ms: int = Field(default=2000, ge=1)
+    # Journeys are kept in daily partitions (migrations/0009): created this many
+    # days ahead, and those older than the retention dropped (0: kept forever).
+    journey_partitions_ahead: int = Field(default=7, ge=1, le=90)
+    journey_retention_days: int = Field(default=400, ge=0)
     # CRM import: files over either limit are refused before anything is written.
     import_max_bytes: int = 200_000_000
     import_max_rows: int = 2_000_000
@@ -141,6 +145,12 @@ class Settings(BaseSettings):
     # Calls.
     max_concurrent_calls: int = 400
     max_calls_per_second: float = 0.0  # 0 = no rate limit
+    # Calls one source address may hold at once, refused in the dialplan past
+    # that (0 = no limit: behind a proxy every call comes from one address).
+    max_calls_per_source: int = Field(default=0, ge=0)
+    # Graceful stop (SIGTERM): calls in a flow get this long to finish; then the
+    # dialplan's static menu takes them (new calls go there at once).
+    drain_s: float = Field(default=10.0, ge=0)
     timezone: str = "Asia/Shanghai"
     # QA business clock: ISO datetime the app pretends it is (see README).
     business_clock: str | None = Field(default=None)

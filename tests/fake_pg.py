@@ -1,4 +1,4 @@
-"""A stand-in for asyncpg's pool at its edge (acquire, transaction, executemany),
+"""A stand-in for asyncpg's pool at its edge (acquire, transaction, fetch, execute(many)),
 keeping rows the way the journey tables do: ``calls`` keyed by id,
 ``call_steps`` by (call_id, seq), ON CONFLICT DO NOTHING, the end an UPDATE."""
 
@@ -23,11 +23,22 @@ class FakeConnection:
             self.pool.apply(sql, rows)
         self.pool.commits += 1
 
+    async def fetch(self, sql: str, ids: list[str], *_bounds: Any) -> list[dict[str, Any]]:
+        """The calls already there: the writer's one query a batch."""
+        calls = self.pool.calls
+        return [{"id": i, "started_at": calls[i]["started_at"]} for i in ids if i in calls]
+
     async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         if self.pool.hold is not None:  # a slow database
             self.pool.held += 1
             await self.pool.hold.wait()
         self.staged.append((sql, list(rows)))
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        """The ends' UPDATE: one array per column (a SET of the transaction: nothing)."""
+        if sql.startswith("SET "):
+            return
+        await self.executemany(sql, list(zip(*args, strict=True)))
 
 
 class FakePool:
@@ -54,7 +65,9 @@ class FakePool:
             if sql.startswith("INSERT INTO calls "):
                 if row[0] in self.calls:
                     self.ignored += 1
-                self.calls.setdefault(row[0], {"caller": row[1], "outcome": None})
+                self.calls.setdefault(
+                    row[0], {"caller": row[1], "outcome": None, "started_at": row[4]}
+                )
             elif sql.startswith("INSERT INTO call_steps "):
                 if (row[0], row[1]) in self.steps:
                     self.ignored += 1

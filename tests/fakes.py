@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from agi_app.core.callcontrol import CallHangup, QueueResult
 from agi_app.core.controls import Controls, controls_from_rows
+from agi_app.core.speech.protocol import CACHED, Prompted
 
 When = Literal["play", "wait", "transfer"]
 HANGUP = "hangup"  # a moment's action: the caller hangs up instead of pressing digits
@@ -154,6 +155,9 @@ class FakeRenderer:
     async def media_for(self, text: str, language: str) -> str:
         self.rendered.append((text, language))
         return f"fake/{language}/{text}"
+
+    async def prompt(self, text: str, language: str) -> Prompted:
+        return Prompted(await self.media_for(text, language), CACHED)
 
     @property
     def texts(self) -> list[str]:

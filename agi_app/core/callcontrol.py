@@ -21,6 +21,15 @@ class CallHangup(Exception):
     """The caller (or the network) ended the call; the call task unwinds."""
 
 
+class CallHandedOff(CallHangup):
+    """The app let go of the call (it is stopping): the caller is in the dialplan's
+    fallback ``context`` now, and the call task unwinds as on a hangup."""
+
+    def __init__(self, call_id: str, context: str) -> None:
+        super().__init__(call_id)
+        self.context = context
+
+
 @dataclass(frozen=True)
 class QueueResult:
     """How a queue transfer ended, as app_queue's QUEUESTATUS says.
@@ -32,18 +41,40 @@ class QueueResult:
 
     status: str
     agent: str | None = None
+    # Seconds from joining the queue to an agent's answer (unanswered: to leaving
+    # the queue), and from the answer to the end of the agent's call; None where
+    # the adapter could not tell.
+    wait_s: float | None = None
+    talk_s: float | None = None
+
+
+def queue_times(joined: float, answered: float | None, left: float) -> tuple[float, float | None]:
+    """(wait_s, talk_s) from three readings of one monotonic clock: when the
+    caller joined the queue, when an agent answered (None: nobody did) and when
+    the caller left the queue or the agent."""
+    if answered is None:
+        return round(max(0.0, left - joined), 3), None
+    return round(max(0.0, answered - joined), 3), round(max(0.0, left - answered), 3)
 
 
 class DigitBuffer:
-    """Digits received but not consumed yet; one per call."""
+    """Digits received but not consumed yet; one per call. At most MAX_PENDING
+    wait: past that a digit is dropped and counted (a DTMF flood must not grow
+    a call's memory; no menu or input reads that far ahead)."""
+
+    MAX_PENDING = 64
 
     def __init__(self) -> None:
         self._digits: deque[str] = deque()
         self._arrived = asyncio.Event()
         self._error: Exception | None = None
+        self.dropped = 0
 
     def push(self, digit: str) -> None:
         """A digit the caller pressed (arrival order)."""
+        if len(self._digits) >= self.MAX_PENDING:
+            self.dropped += 1
+            return
         self._digits.append(digit)
         self._arrived.set()
 

@@ -49,6 +49,19 @@ class BusinessClock:
     def overridden(self) -> bool:
         return self._offset is not None
 
+    @property
+    def offset(self) -> timedelta | None:
+        """How far the business clock is from the real one (None: not shifted)."""
+        return self._offset
+
+    def set_offset(self, offset: timedelta | None) -> None:
+        """Shift by ``offset`` (another node's ``offset``: the same business time there)."""
+        self._offset = offset
+        if offset is None:
+            log.warning("business clock reset to real time")
+        else:
+            log.warning("business clock set: acting as if it were %s", self.now().isoformat())
+
     def now(self) -> datetime:
         real = datetime.now(self.tz)
         return real if self._offset is None else real + self._offset

@@ -5,6 +5,17 @@ from __future__ import annotations
 
 import re
 
+MAX_CALLER_ID = 64  # characters of a caller ID (or a dialled number) kept as given
+
+
+def caller_id(raw: str) -> str:
+    """A caller ID (or a dialled number) as the app keeps, logs and records it:
+    control characters (newlines, tabs...) removed, at most MAX_CALLER_ID
+    characters. The text is never evaluated; this only keeps records and logs
+    one line each."""
+    return "".join(ch for ch in raw if ch.isprintable())[:MAX_CALLER_ID]
+
+
 ANONYMOUS = {"", "anonymous", "unknown", "restricted", "private", "unavailable", "0"}
 _SIP_USER = re.compile(r"(?:sips?|tel):(\+?[0-9*#().\- ]+)", re.IGNORECASE)
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")

@@ -2,6 +2,11 @@
 
 POST /admin/reload          reload flows (refused versions keep the running one)
 POST /admin/clock {"now"}   set the business clock (ISO time) or reset it (null)
+
+With several nodes (``cluster`` given), a reload, the clock and the shedding
+level are applied on this node and shared with every node
+(agi_app.service.cluster); the answer says ``"cluster": true`` once shared.
+
 GET  /admin/stats[?reset=1] timing figures and counters (JSON); reset after reading
 GET  /metrics               Prometheus text format: from loopback with no token, or
                             with the metrics token when one is configured
@@ -21,7 +26,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -37,6 +42,16 @@ Stats = Callable[[], dict[str, Any]]
 
 
 Exposition = Callable[[], bytes]
+
+
+class Cluster(Protocol):
+    """Changes applied here and on every node (service.cluster.ClusterSync)."""
+
+    async def set_clock(self, when: datetime | None) -> dict[str, Any]: ...
+
+    async def set_shedding(self, level: int | None) -> dict[str, Any]: ...
+
+
 OPEN_PATHS = ("/health", "/metrics")  # /metrics checks its own access
 BEARER_PREFIX = "/admin/"  # the console's routes check their own access
 MAX_BODY = 3 * 1024 * 1024  # an uploaded announcement prompt (2 MB) and its form
@@ -51,8 +66,10 @@ def build_admin(
     metrics_token: str = "",
     shedding: SheddingOverride | None = None,
     console: Callable[[web.Application], None] | None = None,
+    cluster: Cluster | None = None,
 ) -> web.Application:
-    """The aiohttp application; the caller decides where it listens."""
+    """The aiohttp application; the caller decides where it listens. ``reload``
+    is the cluster-wide one when there is a cluster."""
 
     @web.middleware
     async def auth(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -72,11 +89,14 @@ def build_admin(
         try:
             body = await request.json()
             raw = body.get("now") if isinstance(body, dict) else None
-            clock.set(datetime.fromisoformat(raw) if raw else None)
+            when = datetime.fromisoformat(raw) if raw else None
+            shared = {} if cluster is None else await cluster.set_clock(when)
+            if cluster is None:
+                clock.set(when)
         except (ValueError, TypeError) as exc:
             return web.json_response({"error": f"bad time: {exc}"}, status=400)
         return web.json_response(
-            {"ok": True, "now": clock.now().isoformat(), "overridden": clock.overridden}
+            {"ok": True, "now": clock.now().isoformat(), "overridden": clock.overridden, **shared}
         )
 
     async def do_shedding(request: web.Request) -> web.Response:
@@ -87,6 +107,10 @@ def build_admin(
                 raise ValueError(f"level must be 0-4 or null, not {level!r}")
         except ValueError as exc:
             return web.json_response({"error": str(exc)}, status=400)
+        if cluster is not None:
+            return web.json_response(
+                {"ok": True, "level": level, **await cluster.set_shedding(level)}
+            )
         assert shedding is not None
         shedding.level = level
         log.warning("shedding override: %s", "off" if level is None else f"level {level}")
@@ -115,7 +139,7 @@ def build_admin(
     app.router.add_post("/admin/clock", do_clock)
     app.router.add_get("/admin/stats", admin_stats)
     app.router.add_get("/metrics", prometheus)
-    if shedding is not None:
+    if shedding is not None or cluster is not None:
         app.router.add_post("/admin/shedding", do_shedding)
     app.router.add_get("/health", health)
     if console is not None:

@@ -101,8 +101,19 @@ class Runtime:
         return 0
 
     async def _finish_calls(self) -> None:
-        log.info("stopping: finishing calls in progress (up to 10 s)")
-        await self.ari.drain(10)
+        """New calls go to the dialplan's fallback; calls in a flow get
+        ``drain_s`` to finish, then the fallback takes them too (never dropped
+        silently: their journeys end with outcome ``fallback``)."""
+        drain_s = self.settings.drain_s
+        log.info("stopping: new calls go to the fallback; calls in progress get %.0f s", drain_s)
+        await self.ari.stop_admitting()
+        await self.ari.drain(drain_s)
+        handed = await self.ari.hand_off_all()
+        if handed:
+            log.warning(
+                "stopping: %d calls still in a flow handed to the dialplan fallback", handed
+            )
+            await self.ari.drain(2)  # their tasks unwind and end their journeys
         with contextlib.suppress(TimeoutError):
             await self.journey.flush(5)
 

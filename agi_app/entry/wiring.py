@@ -23,15 +23,17 @@ from agi_app.adapters.ari.app import Admission, AriApplication
 from agi_app.adapters.ari.call import AriCall
 from agi_app.adapters.ari.dialer import AriDialer, side_event
 from agi_app.adapters.ari.rest import AriRest
+from agi_app.adapters.dialplan.static_record import RECORD, StaticRecordImporter
 from agi_app.adapters.fastagi.server import AgiServer
 from agi_app.adapters.postgres.controls import PgControlStore
 from agi_app.adapters.postgres.customers import PgCustomerStore
 from agi_app.adapters.postgres.journeys import JourneyWriter
+from agi_app.adapters.postgres.partitions import PartitionKeeper
 from agi_app.adapters.postgres.pool import Database
 from agi_app.adapters.postgres.risk import PgRiskHistory
 from agi_app.adapters.postgres.spool import Spool
 from agi_app.adapters.prometheus.exporter import HotlineState, PrometheusExporter
-from agi_app.adapters.tts.factory import build_cache
+from agi_app.adapters.tts.factory import build_cache, call_renderer
 from agi_app.adapters.tts.voices import speakable_languages
 from agi_app.core.bus import DataBus
 from agi_app.core.clock import BusinessClock
@@ -44,6 +46,7 @@ from agi_app.core.shedding.load import LoadTracker
 from agi_app.core.shedding.rules import load_rules
 from agi_app.entry.admin import build_admin
 from agi_app.entry.agi_routes import build_routes
+from agi_app.entry.cluster import NodeFigures, build_cluster
 from agi_app.entry.console import ConsoleDeps, add_console
 from agi_app.entry.runtime import Runtime, loop_lag_monitor
 from agi_app.entry.supervisor import Supervisor
@@ -116,7 +119,9 @@ def build_runtime(s: Settings) -> Runtime:
         rejected_path=s.node_dir / "log" / "journeys-rejected.jsonl",
         spool=Spool(s.journey_spool, s.journey_spool_max_bytes),
         deadline_s=s.journey_write_deadline_ms / 1000,
+        node=s.node,
     )
+    partitions = PartitionKeeper(db.pool, s.journey_partitions_ahead, s.journey_retention_days)
     live = LiveCalls()  # calls in progress, for the console
     journey = TeeJourney(writer, live)
     rest = AriRest(
@@ -143,7 +148,25 @@ def build_runtime(s: Settings) -> Runtime:
     shedding = SheddingService(rules, policy, clock, tracker)
     controls = ControlsService(PgControlStore(db.pool), rules.levels, cache)
     decide = controls.decide_with(shedding.decide)  # a forced level over the rules
-    worker = CallbackWorker(db.pool, AriDialer(rest), lambda: monitor.queues)
+    cluster = build_cluster(
+        s,
+        db,
+        registry.reload,
+        clock,
+        shedding.override,
+        lambda: NodeFigures(
+            lambda: registry.current.version,
+            lambda: len(ari.calls),
+            ari.stream.connected.is_set,
+        ),
+    )
+    worker = CallbackWorker(
+        db.pool,
+        AriDialer(rest),
+        lambda: monitor.queues,
+        leadership=cluster.leader,  # one node dials callbacks
+        instance=cluster.instance,
+    )
     deadline = s.lookup_deadline_ms / 1000
 
     risk = RiskCheck(
@@ -162,7 +185,7 @@ def build_runtime(s: Settings) -> Runtime:
         clock,
         flows,
         EngineDeps(
-            renderer=cache,
+            renderer=call_renderer(cache),
             journey=journey,
             clock=clock,
             transactions=transactions,
@@ -181,6 +204,7 @@ def build_runtime(s: Settings) -> Runtime:
             ari_reconnects=lambda: max(0, ari.stream.connects - 1),
             loop_restarts=lambda: loops.restarts,
             live_load_stale=lambda: monitor.stale,
+            callback_leader=lambda: cluster.leader.leader,
         ),
     )
     services = CallServices(clock, TeeJourney(writer, live, exporter), who, decide, walker)
@@ -191,15 +215,16 @@ def build_runtime(s: Settings) -> Runtime:
     ari = AriApplication(
         rest,
         serve_ari,
-        Admission(s.max_concurrent_calls, s.max_calls_per_second),
+        Admission(s.max_concurrent_calls, s.max_calls_per_second, s.max_calls_per_source),
         rest_over_ws=s.ari_rest_over_ws,
         event_filter=s.ari_event_filter,
         varset_events=s.ari_varset_events,
         answer_in_dialplan=s.ari_answer_in_dialplan,
         queue_in_extension=s.ari_queue_in_extension,
-        side_channels=worker.owns,  # channels the app dialled itself (callbacks)
+        side_channels=worker.handles,  # channels the app dialled itself (callbacks)
         on_side_event=lambda event: side_event(event, worker),
     )
+    static_calls = StaticRecordImporter(s.asterisk_root / RECORD, writer, lambda: writer.flush(10))
     route_only = RouteOnly(who, decide, policy, queues, clock, flows)
     agi = AgiServer(build_routes(services, route_only), s.agi_host, s.agi_port)
 
@@ -224,9 +249,13 @@ def build_runtime(s: Settings) -> Runtime:
             "journey_spool_bytes": writer.spool_bytes,
             "loop_restarts": dict(loops.restarts),
             "live_load_stale": monitor.stale,
+            "static_calls_imported": static_calls.imported,
             "business_clock": clock.now().isoformat(),
             "business_clock_overridden": clock.overridden,
             "shedding_override": shedding.override.level,
+            "node": s.node,
+            "flow_version": registry.current.version,
+            **cluster.stats(),
         }
 
     console = ConsoleDeps(
@@ -237,7 +266,7 @@ def build_runtime(s: Settings) -> Runtime:
         queues=lambda: monitor.queues,
         shedding=lambda: decide(_standard_caller()),
         get_pool=db.pool,
-        reload=registry.reload,
+        reload=cluster.sync.reload_flows,  # every node reloads
         rules=rules,
         timezone=s.timezone,
         sounds_dir=s.sounds_dir,
@@ -247,12 +276,13 @@ def build_runtime(s: Settings) -> Runtime:
         build_admin(
             s.admin_token.get_secret_value(),
             clock,
-            registry.reload,
+            cluster.sync.reload_flows,
             stats,
             exporter.render,
             s.metrics_token.get_secret_value(),
             shedding.override,
             lambda app: add_console(app, console),
+            cluster=cluster.sync,
         ),
         s.bind_address,
         s.admin_port,
@@ -270,7 +300,11 @@ def build_runtime(s: Settings) -> Runtime:
             ("load-monitor", monitor.run),
             ("callback-worker", worker.run),
             ("controls", controls.run),
+            ("journey-partitions", partitions.run),
+            ("static-records", static_calls.run),
+            *cluster.background,
         ),
-        components=(Resources(rest, db, cache.close), admin, agi),
-        reload=registry.reload,
+        # the heartbeat stops (says so) before the pool closes
+        components=(Resources(rest, db, cache.close), cluster.heartbeat, admin, agi),
+        reload=registry.reload,  # SIGHUP: this node only
     )

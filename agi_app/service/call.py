@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Protocol
 
 from agi_app.core.bus import DataBus
-from agi_app.core.callcontrol import CallControl, CallHangup
+from agi_app.core.callcontrol import CallControl, CallHandedOff, CallHangup
 from agi_app.core.clock import Clock, wall_now
 from agi_app.core.decisions import FlowOutcome, Identity, Shedding
 from agi_app.core.journey import CallEnd, CallStart, JourneySink
@@ -92,6 +92,8 @@ async def serve_call(call: CallControl, via: str, svc: CallServices) -> FlowOutc
     )
     try:
         result = await svc.run_flow(call, bus)
+    except CallHandedOff:
+        result = FlowOutcome("fallback", None)
     except CallHangup:
         result = FlowOutcome("abandoned", call.hangup_cause)
     except Exception as exc:  # a bug must still leave a finished journey behind

@@ -30,12 +30,17 @@ GROUP BY 1, 2
 
 NODE_TRAFFIC_SQL = """
 WITH c AS (
-  SELECT id, outcome FROM calls
+  SELECT id, started_at, outcome FROM calls
   WHERE flow = $1 AND started_at >= ($2::date::timestamp AT TIME ZONE $4)
     AND started_at < (($3::date + 1)::timestamp AT TIME ZONE $4)
+), s AS (  -- the steps of the period's partitions (a step carries its call's start)
+  SELECT s.call_id, s.seq, s.node, s.node_type
+  FROM call_steps s JOIN c ON c.id = s.call_id AND c.started_at = s.started_at
+  WHERE s.started_at >= ($2::date::timestamp AT TIME ZONE $4)
+    AND s.started_at < (($3::date + 1)::timestamp AT TIME ZONE $4)
 ), last_step AS (
   SELECT DISTINCT ON (s.call_id) s.call_id, s.node
-  FROM call_steps s JOIN c ON c.id = s.call_id
+  FROM s
   ORDER BY s.call_id, s.seq DESC
 )
 SELECT s.node,
@@ -43,7 +48,7 @@ SELECT s.node,
        count(*) FILTER (WHERE s.node_type = 'transfer') AS agent_requests,
        (SELECT count(*) FROM last_step l JOIN c c2 ON c2.id = l.call_id
          WHERE l.node = s.node AND c2.outcome = 'abandoned') AS hangups
-FROM call_steps s JOIN c ON c.id = s.call_id
+FROM s
 GROUP BY s.node
 """
 
@@ -55,7 +60,10 @@ SELECT c.ab_variant AS variant,
        count(c.ended_at) AS timed,
        avg(extract(epoch FROM coalesce(
              (SELECT min(s.at) FROM call_steps s
-               WHERE s.call_id = c.id AND s.node_type = 'transfer'),
+               WHERE s.call_id = c.id AND s.started_at = c.started_at
+                 AND s.started_at >= ($1::date::timestamp AT TIME ZONE $3)
+                 AND s.started_at < (($2::date + 1)::timestamp AT TIME ZONE $3)
+                 AND s.node_type = 'transfer'),
              c.ended_at) - c.started_at)) AS ivr_s
 FROM calls c
 WHERE c.ab_variant IS NOT NULL AND coalesce(c.outcome, '') <> 'refused'

@@ -107,6 +107,7 @@ SELECT (started_at AT TIME ZONE $3)::date AS day, coalesce(outcome, 'abandoned')
        shedding_level, queue, queue_status
 FROM calls WHERE started_at >= ($1::date::timestamp AT TIME ZONE $3)
   AND started_at < (($2::date + 1)::timestamp AT TIME ZONE $3)
+  AND ($4::text IS NULL OR node = $4)
 """
 CALLBACKS_SQL = """
 SELECT (requested_at AT TIME ZONE $3)::date AS day, state IN ('connected', 'done') AS made
@@ -115,10 +116,14 @@ FROM callbacks WHERE requested_at >= ($1::date::timestamp AT TIME ZONE $3)
 """
 
 
-async def fetch_report(conn: Any, first: date, last: date, tz: str) -> list[DailyFigures]:
+async def fetch_report(
+    conn: Any, first: date, last: date, tz: str, node: str | None = None
+) -> list[DailyFigures]:
+    """The figures of each day; with ``node``, of the calls that node served
+    (callbacks are the hotline's: they are not tied to a node)."""
     rows = [
         CallRow(r["day"], r["outcome"], r["shedding_level"], r["queue"], r["queue_status"])
-        for r in await conn.fetch(CALLS_SQL, first, last, tz)
+        for r in await conn.fetch(CALLS_SQL, first, last, tz, node)
     ]
     cbs = [(r["day"], r["made"]) for r in await conn.fetch(CALLBACKS_SQL, first, last, tz)]
     return daily_figures(rows, cbs, first, last)

@@ -16,9 +16,11 @@ WITH recent AS (
     WHERE caller_e164 = $1 AND started_at >= $2::timestamptz - interval '7 days'
       AND started_at < $2::timestamptz
 ), last_call AS (
-    SELECT id FROM recent ORDER BY started_at DESC LIMIT 1
-), last_steps AS (
+    SELECT id, started_at FROM recent ORDER BY started_at DESC LIMIT 1
+), last_steps AS (  -- by the steps' key: the week's partitions planned, one read
     SELECT detail FROM call_steps WHERE call_id = (SELECT id FROM last_call)
+      AND started_at = (SELECT started_at FROM last_call)
+      AND started_at >= $2::timestamptz - interval '7 days' AND started_at < $2::timestamptz
 )
 SELECT
     count(*) FILTER (WHERE started_at >= $2::timestamptz - interval '24 hours') AS calls_24h,

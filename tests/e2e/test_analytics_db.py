@@ -26,6 +26,8 @@ from agi_app.settings import PROJECT_ROOT, Settings
 from agi_app.tools.analytics.charts import CHARTS
 from agi_app.tools.analytics.generate import (
     MOBILE_JOURNEYS,
+    QUEUE_WAIT_S,
+    TALK_S,
     Call,
     Journey,
     Step,
@@ -133,8 +135,11 @@ async def test_funnel_counts_and_dwell(conn: Any) -> None:
     # Sorted 14 19 19 24 34 44 54: p90 sits at 0.9 x 6 = 5.4, between 44 and 54.
     assert main["p90_s"] == pytest.approx(48.0)
     assert node["welcome"]["median_s"] == 0.0
-    # The transfer visit holds the queue and the agent's call: 240 s.
-    assert node["to_support"]["median_s"] == 240.0 and node["to_support"]["visits"] == 1
+    # The transfer visit holds the queue and the agent's call: 240 s, 40 of them waiting.
+    assert node["to_support"]["median_s"] == QUEUE_WAIT_S + TALK_S == 240.0
+    assert node["to_support"]["visits"] == 1
+    assert node["to_support"]["wait_median_s"] == QUEUE_WAIT_S == 40.0
+    assert node["main"]["wait_median_s"] is None and "queue_wait" not in rep.summary
     assert node["balance"]["served_share"] == pytest.approx(5 / 8, abs=1e-4)
     assert node["plan"]["served_share"] == pytest.approx(1 / 8, abs=1e-4)
     assert node["bye"]["median_s"] == 3.0
@@ -151,6 +156,9 @@ async def test_paths_and_time_to_service(conn: Any) -> None:
     # Answer to the balance result: welcome 4 + main (10..50) + transaction 0.3.
     assert top["median_to_service_s"] == pytest.approx(34.3)
     assert rep.summary["mobile_10086"]["served"] == 7  # all but the one who hung up
+    # The agent call waited 40 s; no journey lacks the answer moment.
+    assert rep.summary["mobile_10086"]["median_wait_s"] == 40.0
+    assert "queue_wait" not in rep.summary and "to_service_estimated" not in rep.summary
     assert rep.summary["demo_ivr"]["calls"] == 1
 
 
@@ -180,16 +188,22 @@ async def test_repeat_rates(conn: Any) -> None:
     assert (by["say_balance"]["calls"], by["say_balance"]["again_7d"]) == (3, 0)
 
 
-async def test_staffing_against_published_erlang(conn: Any) -> None:
-    """100 agent calls in one half hour, handled in 180 s: 10 Erlangs, which the
-    pyworkforce example staffs with 14 agents at 88.8 %."""
-    agent = replace(
-        j("agent"),
-        steps=tuple(
-            replace(s, dwell_s=180.0) if s.node_type == "queue_result" else s
-            for s in j("agent").steps
-        ),
+def agent_call(wait_s: float | None, talk_s: float) -> Journey:
+    """The agent journey with this queue wait and talk time (wait None: a journey
+    written before the answer was recorded, its queue visit ``talk_s`` long)."""
+    steps = tuple(
+        replace(s, dwell_s=(wait_s or 0) + talk_s, wait_s=wait_s)
+        if s.node_type == "queue_result"
+        else s
+        for s in j("agent").steps
     )
+    return replace(j("agent"), steps=steps)
+
+
+async def test_staffing_against_published_erlang(conn: Any) -> None:
+    """100 agent calls in one half hour, talked for 180 s after 25 s in the queue:
+    10 Erlangs, which the pyworkforce example staffs with 14 agents at 88.8 %."""
+    agent = agent_call(25.0, 180.0)
     # 100 agent calls 8.9 s apart from 10:00, then 100 balance calls.
     await write_calls(conn, calls_of([agent] * 100 + [j("balance")] * 100, T0, gap_s=8.9))
     rows, volume = await queries.staffing_rows([conn], period(), None)
@@ -200,9 +214,40 @@ async def test_staffing_against_published_erlang(conn: Any) -> None:
     ten = slot["10:00"]
     assert (ten["arrivals"], ten["aht_s"], ten["erlangs"]) == (100, 180.0, 10.0)
     assert (ten["agents"], ten["service_level"], ten["occupancy"]) == (14, 0.8884, 0.7143)
+    assert ten["waited_s"] == 25.0
     formula = rep.summary["resource_formula"]
     assert formula["service_share"] == 0.5 and formula["answer_rate"] == 1.0
     assert formula["volume_per_day"] == 200 and formula["aht_s"] == 180.0
+    assert rep.summary["aht"] == "talk time, agent's answer to the end, of 100 answered calls"
+
+
+async def test_older_journeys_fall_back_to_the_queue_visit(conn: Any) -> None:
+    """60 calls recorded with the answer (30 s wait, 150 s talk) and 40 older ones
+    without it (a 200 s queue visit): handling time (60 x 150 + 40 x 200) / 100 =
+    170 s, the wait measured on the 60, and the output says so."""
+    calls = [agent_call(30.0, 150.0)] * 60 + [agent_call(None, 200.0)] * 40
+    await write_calls(conn, calls_of(calls, T0, gap_s=8.9))
+    rows, volume = await queries.staffing_rows([conn], period(), None)
+    rep = reports.staffing(rows, volume, 1, reports.Targets(0.8, 20), {})
+    (ten,) = rep.rows
+    assert (ten["arrivals"], ten["aht_s"], ten["waited_s"]) == (100, 170.0, 30.0)
+    assert rep.summary["aht"] == (
+        "talk time, agent's answer to the end, of 60 answered calls; 40 older journeys without "
+        "the moment the agent answered: joining the queue to the end (queue wait included)"
+    )
+    funnel = reports.funnel(*await queries.funnel_rows([conn], period(), None))
+    support = next(r for r in funnel.rows if r["node"] == "to_support")
+    assert support["wait_median_s"] == 30.0 and support["median_s"] == 180.0
+    assert funnel.summary["queue_wait"].startswith("queue wait of 60 answered calls; 40 older")
+    # First service: the answer (welcome 4 + main 15 + wait 30 = 49 s), or for the
+    # older ones joining the queue (19 s), said in the summary.
+    paths = reports.paths(await queries.path_rows([conn], period(), None), top=1)
+    (top,) = paths.rows
+    assert (top["calls"], top["served"], top["median_wait_s"]) == (100, 100, 30.0)
+    assert top["median_to_service_s"] == 49.0  # 60 at 49 s, 40 at 19 s
+    summary = paths.summary["mobile_10086"]
+    assert summary["median_wait_s"] == 30.0
+    assert paths.summary["to_service_estimated"].startswith("40 agent calls of older journeys")
 
 
 EXTRA: dict[str, dict[str, Any]] = {
@@ -258,7 +303,7 @@ async def test_settled_days_are_kept_and_read_back(conn: Any) -> None:
     later = period().end + timedelta(days=1)
     assert reports.funnel(*await queries.funnel_rows([conn], period(later), None)) == fresh
     kept = await conn.fetch("SELECT report, day FROM analytics_days ORDER BY report")
-    assert [(r["report"], r["day"]) for r in kept] == [("calls", DAY), ("funnel", DAY)]
+    assert [(r["report"], r["day"]) for r in kept] == [("calls", DAY), ("funnel.2", DAY)]
     # Read back, not recomputed: a journey written late is not seen ...
     await write_calls(conn, [stamp(j("balance"), "late", "+8613800009999", T0)])
     cached = reports.funnel(*await queries.funnel_rows([conn], period(later), None))

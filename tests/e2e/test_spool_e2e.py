@@ -122,7 +122,7 @@ async def _kill_9_run(stack: Settings, tmp_path: Path) -> None:
             "SELECT c.id, c.outcome, c.lookup, count(s.seq) AS steps, max(s.seq) AS last,"
             " string_agg(s.node, ' > ' ORDER BY s.seq) AS path"
             " FROM calls c LEFT JOIN call_steps s ON s.call_id = c.id"
-            " WHERE c.caller = ANY($1) AND c.started_at >= $2 GROUP BY c.id",
+            " WHERE c.caller = ANY($1) AND c.started_at >= $2 GROUP BY c.id, c.started_at",
             callers,
             since,
         )

@@ -147,3 +147,43 @@ async def test_an_empty_token_refuses_everyone(parts: Admin) -> None:
                 assert resp.status == 401
         async with c.get("/health") as resp:
             assert resp.status == 200
+
+
+class SharedChanges:
+    """The cluster side of the admin endpoint (its ``Cluster`` protocol), recording."""
+
+    def __init__(self, clock: BusinessClock) -> None:
+        self.clock = clock
+        self.asked: list[tuple[str, Any]] = []
+
+    async def set_clock(self, when: datetime | None) -> dict[str, Any]:
+        self.asked.append(("clock", when))
+        self.clock.set(when)
+        return {"cluster": True, "generation": len(self.asked)}
+
+    async def set_shedding(self, level: int | None) -> dict[str, Any]:
+        self.asked.append(("shedding", level))
+        return {"cluster": False, "cluster_error": "database: refused"}
+
+
+async def test_with_a_cluster_the_clock_and_shedding_are_shared(parts: Admin) -> None:
+    shared = SharedChanges(parts.clock)
+    app = build_admin(TOKEN, parts.clock, parts.reload, parts.stats, cluster=shared)
+    when = "2030-01-30T10:00:00+08:00"
+    async with TestClient(TestServer(app)) as c:
+        async with c.post("/admin/clock", headers=bearer(TOKEN), json={"now": when}) as resp:
+            body = await resp.json()
+        assert resp.status == 200 and body["overridden"] is True
+        assert (body["cluster"], body["generation"]) == (True, 1)
+        async with c.post("/admin/shedding", headers=bearer(TOKEN), json={"level": 2}) as resp:
+            assert await resp.json() == {
+                "ok": True,
+                "level": 2,
+                "cluster": False,
+                "cluster_error": "database: refused",
+            }
+        async with c.post("/admin/shedding", headers=bearer(TOKEN), json={"level": 9}) as resp:
+            assert resp.status == 400
+        async with c.post("/admin/clock", headers=bearer(TOKEN), json={"now": "x"}) as resp:
+            assert resp.status == 400
+    assert shared.asked == [("clock", datetime.fromisoformat(when)), ("shedding", 2)]

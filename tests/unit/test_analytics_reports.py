@@ -69,12 +69,23 @@ def test_repeats_adds_up_slices() -> None:
 
 
 def test_staffing_per_slot_and_formula() -> None:
-    rows = [{"queue": "q", "slot": 20, "arrivals": 200, "answered": 200, "handled_s": 36_000}]
+    # Two slices of the 10:00 half hour: 150 calls with their talk time (180 s, after
+    # 12 s waiting), 50 older ones whose 180 s count from joining the queue.
+    rows = [
+        {"queue": "q", "slot": 20, "arrivals": 150, "answered": 150, "timed": 150,
+         "talk_s": 27_000, "wait_s": 1800, "estimated_s": 0},
+        {"queue": "q", "slot": 20, "arrivals": 50, "answered": 50, "timed": 0,
+         "talk_s": 0, "wait_s": 0, "estimated_s": 9000},
+    ]  # fmt: skip
     volume = {"calls": 400, "asked_agent": 200, "answered": 180}
     rep = reports.staffing(rows, volume, 2, reports.Targets(0.8, 20), {})
     (r,) = rep.rows
     # 100 a day in the 10:00 half hour at 180 s: the published 14 agents.
     assert (r["slot"], r["arrivals"], r["aht_s"], r["agents"]) == ("10:00", 100.0, 180.0, 14)
+    assert r["waited_s"] == 12.0
+    assert rep.summary["aht"].endswith("of 150 answered calls; 50 older journeys without the "
+                                       "moment the agent answered: joining the queue to the end "
+                                       "(queue wait included)")  # fmt: skip
     f = rep.summary["resource_formula"]
     assert (f["volume_per_day"], f["service_share"], f["answer_rate"]) == (200, 0.5, 0.9)
     assert f["workload_hours"] == round(200 * 0.9 * 0.5 * 180 / 3600, 2)

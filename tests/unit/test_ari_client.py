@@ -10,6 +10,7 @@ import pytest
 
 from agi_app.adapters.ari.app import Admission, AriApplication, Serve
 from agi_app.adapters.ari.call import AriCall
+from agi_app.adapters.ari.events import StasisStart
 from agi_app.adapters.ari.rest import AriRest, ChannelGone, auth_header, route_of
 from agi_app.adapters.ari.wsrest import WsRequester
 from agi_app.core.callcontrol import CallHangup
@@ -280,4 +281,36 @@ async def test_requests_and_messages_are_counted_for_the_bench(fake: FakeAri) ->
     assert app.rest.sent_by_route["POST channels/answer"] == 1
     assert app.rest.sent_by_route["DELETE channels"] == 1
     assert app.stream.received["StasisStart"] == 1
+    await stop_app(app, task)
+
+
+async def test_reconnect_hands_a_callback_channel_to_its_owner(fake: FakeAri) -> None:
+    """A callback's channel in our Stasis app is the callback worker's (adopt or end
+    it), never a new inbound call."""
+    served: list[str] = []
+    side: list[object] = []
+
+    async def serve(call: AriCall, args: tuple[str, ...]) -> None:
+        served.append(call.call_id)
+
+    base = await fake.start()
+    app = AriApplication(
+        AriRest(base, "user", "pw", "agi-app"),
+        serve,
+        Admission(10, 0),
+        side_channels=lambda c: c.startswith("callback-"),
+        on_side_event=side.append,
+    )
+    app.stream._backoff_first = 0.01
+    orphan = stasis_start("callback-7-abc")["channel"]
+    orphan["dialplan"]["app_data"] = "agi-app,callback,7"
+    fake.channels = [orphan, stasis_start("c9")["channel"]]
+    task = asyncio.create_task(app.run())
+    async with asyncio.timeout(5):
+        while "c9" not in served or not side:
+            await asyncio.sleep(0.01)
+    (event,) = side
+    assert isinstance(event, StasisStart)
+    assert (event.channel.id, event.args) == ("callback-7-abc", ("callback", "7"))
+    assert served == ["c9"]
     await stop_app(app, task)

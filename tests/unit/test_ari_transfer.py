@@ -5,14 +5,16 @@ dialplan/20-queues.conf) or hangs up while queued."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 
 import pytest
 
 from agi_app.adapters.ari.app import Admission, AriApplication
 from agi_app.adapters.ari.call import QUEUE_CONTEXT, AriCall, queue_extension
 from agi_app.adapters.ari.rest import AriRest
-from agi_app.core.callcontrol import CallHangup, QueueResult
+from agi_app.core.callcontrol import CallHangup, QueueResult, queue_times
 from tests.fake_ari import (
     FakeAri,
     Request,
@@ -84,6 +86,12 @@ async def transfer(request: pytest.FixtureRequest) -> AsyncIterator[Transfer]:
     await fake.stop()
 
 
+def said(outcome: Outcome) -> tuple[str, str | None]:
+    """The status and agent of a queue result (its times are checked apart)."""
+    assert isinstance(outcome, QueueResult), outcome
+    return outcome.status, outcome.agent
+
+
 def channel_requests(fake: FakeAri, channel: str = "c1") -> list[Request]:
     return [
         r
@@ -137,21 +145,23 @@ async def test_transfer_sets_variables_subscribes_then_continues(transfer: Trans
             await asyncio.sleep(0.005)
     assert not call.gone and call.in_dialplan and not transfer.outcome.done()
     await transfer.fake.send(stasis_start("c1", args=("after-queue", "TIMEOUT")))
-    assert await transfer.result() == QueueResult("TIMEOUT", None)
+    assert said(await transfer.result()) == ("TIMEOUT", None)
 
 
 @pytest.mark.parametrize("status", ["TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY"])
 async def test_the_queue_status_comes_back_with_the_caller(transfer: Transfer, status: str) -> None:
     await transfer.in_queue()
     await transfer.fake.send(stasis_start("c1", args=("after-queue", status)))
-    assert await transfer.result() == QueueResult(status, None)
+    result = await transfer.result()
+    assert said(result) == (status, None)
+    assert isinstance(result, QueueResult) and result.wait_s is not None and result.talk_s is None
     assert transfer.app is not None and "c1" not in transfer.app.calls
 
 
 async def test_back_without_a_status_is_unknown(transfer: Transfer) -> None:
     await transfer.in_queue()
     await transfer.fake.send(stasis_start("c1", args=("after-queue",)))
-    assert await transfer.result() == QueueResult("UNKNOWN", None)
+    assert said(await transfer.result()) == ("UNKNOWN", None)
 
 
 async def test_an_agent_answered_and_hung_up_first(transfer: Transfer) -> None:
@@ -159,7 +169,7 @@ async def test_an_agent_answered_and_hung_up_first(transfer: Transfer) -> None:
     await transfer.fake.send(varset("c1", "MEMBERNAME", "agent2"))
     await transfer.fake.send(entered_bridge("c1"))
     await transfer.fake.send(stasis_start("c1", args=("after-queue", "CONTINUE")))
-    assert await transfer.result() == QueueResult("ANSWERED", "agent2")
+    assert said(await transfer.result()) == ("ANSWERED", "agent2")
     # Subscribed while in the dialplan: the app lets go once the call task ends.
     await transfer.fake.wait_request("DELETE", SUBSCRIPTION)
 
@@ -181,7 +191,7 @@ async def test_the_caller_hanging_up_after_talking_to_an_agent_is_answered(
     await transfer.in_queue()
     await transfer.fake.send(varset("c1", "MEMBERNAME", "agent1"))
     await transfer.fake.send(hangup("c1", cause=16))
-    assert await transfer.result() == QueueResult("ANSWERED", "agent1")
+    assert said(await transfer.result()) == ("ANSWERED", "agent1")
 
 
 async def test_a_channel_gone_before_the_queue_is_call_hangup(transfer: Transfer) -> None:
@@ -201,19 +211,19 @@ async def test_the_agent_is_read_once_the_caller_is_bridged(transfer: Transfer) 
     await transfer.fake.send(entered_bridge("c1"))
     await transfer.fake.wait_request("GET", "/channels/c1/variable")
     await transfer.fake.send(hangup("c1", cause=16))  # the caller hung up on the agent
-    assert await transfer.result() == QueueResult("ANSWERED", "agent3")
+    assert said(await transfer.result()) == ("ANSWERED", "agent3")
 
 
 async def test_the_agent_comes_back_as_a_stasis_argument(transfer: Transfer) -> None:
     await transfer.in_queue()
     await transfer.fake.send(stasis_start("c1", args=("after-queue", "CONTINUE", "agent4")))
-    assert await transfer.result() == QueueResult("ANSWERED", "agent4")
+    assert said(await transfer.result()) == ("ANSWERED", "agent4")
 
 
 async def test_no_agent_comes_back_empty(transfer: Transfer) -> None:
     await transfer.in_queue()
     await transfer.fake.send(stasis_start("c1", args=("after-queue", "TIMEOUT", "")))
-    assert await transfer.result() == QueueResult("TIMEOUT", None)
+    assert said(await transfer.result()) == ("TIMEOUT", None)
 
 
 @pytest.mark.parametrize(
@@ -228,3 +238,58 @@ async def test_no_agent_comes_back_empty(transfer: Transfer) -> None:
 )
 def test_queue_extension(queue: str, options: str, extension: str | None) -> None:
     assert queue_extension(queue, 3, 60, options) == extension
+
+
+class Clock:
+    """time.monotonic for the call module only (the event loop keeps its own)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("hang_up", [False, True])
+async def test_the_wait_and_the_talk_are_split_at_the_answer(
+    transfer: Transfer, monkeypatch: pytest.MonkeyPatch, hang_up: bool
+) -> None:
+    """Joined at 100 s, the agent answers at 130 s (the caller's channel enters
+    the bridge), the call with the agent ends at 330 s: 30 s waited, 200 s talked,
+    whether the agent hangs up first (back in Stasis) or the caller does."""
+    clock = Clock(100.0)
+    fake_time = SimpleNamespace(monotonic=clock.monotonic, perf_counter=time.perf_counter)
+    monkeypatch.setattr("agi_app.adapters.ari.call.time", fake_time)
+    transfer.fake.variables["c1"] = {"MEMBERNAME": "agent1"}  # read on the bridge
+    await transfer.in_queue()
+    assert transfer.app is not None
+    call = transfer.app.calls["c1"]
+    clock.now = 130.0
+    await transfer.fake.send(entered_bridge("c1"))
+    await transfer.fake.send(varset("c1", "MEMBERNAME", "agent1"))  # later: not the answer
+    async with asyncio.timeout(5):
+        while call.agent is None:
+            await asyncio.sleep(0.005)
+    assert call.answered_at == 130.0
+    clock.now = 330.0
+    if hang_up:
+        await transfer.fake.send(hangup("c1", cause=16))
+    else:
+        await transfer.fake.send(stasis_start("c1", args=("after-queue", "CONTINUE")))
+    assert await transfer.result() == QueueResult("ANSWERED", "agent1", 30.0, 200.0)
+
+
+@pytest.mark.parametrize(
+    ("joined", "answered", "left", "times"),
+    [
+        (100.0, 130.0, 330.0, (30.0, 200.0)),
+        (100.0, None, 160.0, (60.0, None)),  # nobody answered: all of it was waiting
+        (100.0, 100.0, 100.0, (0.0, 0.0)),
+        (100.0, 99.0, 98.0, (0.0, 0.0)),  # never negative
+        (0.0, 1.23456, 2.0, (1.235, 0.765)),  # to the millisecond
+    ],
+)
+def test_queue_times_table(
+    joined: float, answered: float | None, left: float, times: tuple[float, float | None]
+) -> None:
+    assert queue_times(joined, answered, left) == times

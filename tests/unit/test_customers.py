@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from agi_app.core.crm_csv import BadRow, ImportRefused, parse_csv
-from agi_app.core.numbers import normalise
+from agi_app.core.numbers import MAX_CALLER_ID, caller_id, normalise
 
 E164 = re.compile(r"\+[0-9]{8,15}")
 
@@ -236,3 +236,16 @@ def test_too_many_rows_refuses_the_file() -> None:
     assert len(parse_csv("\n".join(rows), GRADES, max_rows=5).good) == 5
     with pytest.raises(ImportRefused, match="more than 4 rows"):
         parse_csv("\n".join(rows), GRADES, max_rows=4)
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [
+        ("13800138000", "13800138000"),
+        ("${SHELL(id)}\n\r\t999", "${SHELL(id)}999"),  # kept as text, never evaluated
+        ("a\x00b\x1bc", "abc"),
+        ("9" * 300, "9" * MAX_CALLER_ID),
+    ],
+)
+def test_caller_id_is_one_printable_bounded_line(raw: str, kept: str) -> None:
+    assert caller_id(raw) == kept

@@ -10,7 +10,7 @@ import asyncio
 import json
 import string
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +19,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from agi_app.core.bus import DataBus
-from agi_app.core.callcontrol import QueueResult
+from agi_app.core.callcontrol import DigitBuffer, QueueResult
 from agi_app.core.customer import Customer
 from agi_app.core.decisions import FlowOutcome
 from agi_app.core.flows.loader import FlowSet, Known, load_flowset
@@ -170,6 +170,14 @@ Script = list[tuple[When, int, str]]
             [P, P, P, P],
             "2",
             {"retries": 0, "invalid": 0, "timeouts": 0},
+        ),
+        # * repeats five times at most; the sixth is an invalid key
+        (
+            [("play", n, "*") for n in range(1, 7)] + [("play", 8, "2")],
+            "two",
+            [P] * 6 + [BAD_KEY, P],
+            "2",
+            {"retries": 1, "invalid": 1, "timeouts": 0},
         ),
         # invalid, timeout, invalid: three failures with max_retries 2
         (
@@ -670,6 +678,31 @@ async def test_transfer(tmp_path: Path, result: QueueResult, outcome: str, cause
     assert queued.detail == {"status": result.status, "agent": result.agent}
 
 
+@pytest.mark.parametrize(
+    ("result", "times"),
+    [
+        (QueueResult("ANSWERED", "agent2", 30.0, 200.0), {"wait_s": 30.0, "talk_s": 200.0}),
+        (QueueResult("TIMEOUT", None, 30.0), {"wait_s": 30.0}),
+        (QueueResult("ANSWERED", "agent2", None, None), {}),  # an adapter that cannot tell
+    ],
+)
+async def test_transfer_records_the_wait_and_the_talk(
+    tmp_path: Path, result: QueueResult, times: dict[str, float]
+) -> None:
+    """The queue result step carries the seconds in the queue, and once an agent
+    answered the talk time and the moment of the answer: the step's time less the
+    talk time (so the queue visit splits into wait and talk)."""
+    call = FakeCall(queue_result=result)
+    r = await run(write_flows(tmp_path, TRANSFER, priority=""), call)
+    [queued] = r.steps("queue_result")
+    answered_at = queued.detail.pop("answered_at", None)
+    assert queued.detail == {"status": result.status, "agent": result.agent, **times}
+    if "talk_s" in times:
+        assert datetime.fromisoformat(answered_at) == queued.at - timedelta(seconds=200)
+    else:
+        assert answered_at is None
+
+
 @pytest.mark.parametrize(("line", "priority"), [("", 7), ("priority: 50", 50), ("priority: 0", 0)])
 async def test_transfer_node_priority_overrides_router(
     tmp_path: Path, line: str, priority: int
@@ -884,3 +917,13 @@ async def test_no_flow_for_number_refuses_the_call(tmp_path: Path) -> None:
     assert (r.result.outcome, r.result.cause, call.hangup_cause) == ("failed", 1, 1)
     assert not call.answered
     assert r.call.plays == []
+
+
+def test_a_dtmf_flood_fills_the_digit_buffer_only_so_far() -> None:
+    buffer = DigitBuffer()
+    for _ in range(1000):
+        buffer.push("*")
+    taken = 0
+    while buffer.pop_nowait() is not None:
+        taken += 1
+    assert (taken, buffer.dropped) == (DigitBuffer.MAX_PENDING, 1000 - DigitBuffer.MAX_PENDING)

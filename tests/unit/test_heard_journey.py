@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from agi_app.adapters.ari.rest import AriRest
-from agi_app.adapters.postgres.journeys import _step_row
+from agi_app.adapters.postgres.journey_sql import step_row
 from agi_app.core.journey import CallStep
 from agi_app.tools.qa.heard import Expected, expected_prompts, sent_digits
 from tests.fake_ari import FakeAri
@@ -61,9 +61,9 @@ async def test_a_play_step_is_recorded_with_its_sounds_before_the_caller_hangs_u
 
 def test_the_journey_writer_keeps_the_sounds_in_the_step_detail() -> None:
     step = CallStep("c1", "main", "menu", AT, "1", {"retries": 0}, [("agi_app/x", True)])
-    detail = json.loads(_step_row(step)[5])
+    detail = json.loads(step_row(step)[5])
     assert detail == {"retries": 0, "prompts": [{"sound": "agi_app/x", "barge_in": True}]}
-    assert "prompts" not in json.loads(_step_row(CallStep("c1", "a", "b", AT))[5])
+    assert "prompts" not in json.loads(step_row(CallStep("c1", "a", "b", AT))[5])
 
 
 def test_expected_prompts_come_from_the_steps_detail_as_stored() -> None:

@@ -2,7 +2,8 @@
 events, a failed batch is retried whole, ``flush`` waits, the buffer is bounded.
 
 The fake pool has what the writer uses of asyncpg: ``acquire()`` as an async
-context manager giving a connection with ``transaction()`` and ``executemany()``.
+context manager giving a connection with ``transaction()``, ``fetch()``,
+``executemany()`` and ``execute()``.
 Rows reach ``committed`` only when their transaction ends without an error, as
 in PostgreSQL, so a batch that fails half-way leaves nothing behind.
 """
@@ -41,7 +42,26 @@ class FakeConnection:
         self.pool.committed.extend(self.pending)
         self.pool.commits += 1
 
+    async def fetch(self, sql: str, ids: list[str], *_bounds: Any) -> list[dict[str, Any]]:
+        """The calls already there (the writer's one query a batch; not counted)."""
+        return [
+            {"id": row[0], "started_at": row[4]}
+            for table, row in self.pool.committed
+            if table == "calls" and row[0] in ids
+        ]
+
     async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        await self._statement()
+        self.pending.extend((_table(sql), row) for row in rows)
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        """The ends' UPDATE: one array per column (a SET of the transaction: nothing)."""
+        if sql.startswith("SET "):
+            return
+        await self._statement()
+        self.pending.extend((_table(sql), row) for row in zip(*args, strict=True))
+
+    async def _statement(self) -> None:
         self.pool.statements += 1
         if self.pool.gate is not None:
             self.pool.blocked.set()
@@ -49,7 +69,6 @@ class FakeConnection:
         failure = self.pool.fail_at.pop(self.pool.statements, None)
         if failure is not None:
             raise failure
-        self.pending.extend((_table(sql), row) for row in rows)
 
 
 class FakePool:
@@ -143,6 +162,15 @@ async def test_events_are_written_as_rows(pool: FakePool, db: Database) -> None:
     assert end[:4] == ("c1", NOW, "completed", 16)
     assert end[4 + 3] == "gold" and end[4 + 5] == 2  # grade as text, shedding_level as int
     assert writer.written == 4 and writer.dropped == 0 and writer.rejected == 0
+
+
+async def test_the_node_that_served_the_call_is_in_its_row(pool: FakePool, db: Database) -> None:
+    writer = make_writer(db, node="node-b")
+    async with running(writer):
+        emit_call(writer, "c1")
+        await writer.flush(timeout=5)
+    (call,) = pool.rows("calls")
+    assert call == ("c1", "13800138000", "10086", "ari", NOW, "node-b")
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,7 @@ def exporter() -> PrometheusExporter:
             journey_dropped=lambda: 4,
             ari_reconnects=lambda: 1,
             loop_restarts=lambda: {"journey-writer": 2},
+            callback_leader=lambda: True,
         ),
     )
 
@@ -68,6 +69,7 @@ def test_calls_latencies_and_state_in_the_text_format() -> None:
     assert got[("agi_app_queue_agents_free", (("queue", "support"),))] == 1
     assert got[("agi_app_queue_longest_hold_seconds", (("queue", "support"),))] == 40
     assert got[("agi_app_journey_backlog", ())] == 17
+    assert got[("agi_app_callback_leader", ())] == 1
     assert got[("agi_app_journey_dropped_total", ())] == 4
     assert got[("agi_app_ari_reconnects_total", ())] == 1
     assert got[("agi_app_loop_restarts_total", (("loop", "journey-writer"),))] == 2

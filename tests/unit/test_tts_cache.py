@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from agi_app.adapters.tts.cache import PromptCache, evict_dynamic
+from agi_app.adapters.tts.static import StaticFallback
 from agi_app.adapters.tts.voices import Voice
 from agi_app.core.speech.errors import EngineError, PromptError, VoiceError
-from agi_app.core.speech.protocol import PromptRenderer
+from agi_app.core.speech.protocol import CACHED, STATIC, Prompted, PromptRenderer
 
 
 class FakeEngine:
@@ -252,3 +253,37 @@ async def test_unreadable_engine_output_is_an_engine_error(tmp_path: Path) -> No
     with pytest.raises(EngineError, match="cannot write audio"):
         await cache.media_for("您好。", "zh")
     assert not list(tmp_path.rglob("*.wav"))
+
+
+async def test_prompt_says_which_engine_rendered_it(tmp_path: Path) -> None:
+    primary, fallback = FakeEngine("primary-1"), FakeEngine("fallback-1")
+    cache = PromptCache(tmp_path, primary, fallback)
+    assert (await cache.prompt("一。", "zh")).source == "primary-1"
+    assert (await cache.prompt("一。", "zh")).source == CACHED
+    primary.fail = True
+    made = await cache.prompt("二。", "zh")
+    assert made.source == "fallback-1" and wav_of(cache, made.sound).exists()
+
+
+async def test_static_fallback_when_no_engine_can_render(tmp_path: Path) -> None:
+    cache = PromptCache(tmp_path, FakeEngine(fail=True), FakeEngine("fallback", fail=True))
+    renderer = StaticFallback(cache)
+    made = await renderer.prompt("您的余额为十二元。", "zh")
+    assert made == Prompted("agi_app/static/prompt_unavailable", STATIC)
+    assert await renderer.media_for("Your balance.", "en") == "agi_app/static/prompt_unavailable_en"
+    assert renderer.static_fallbacks == 2
+
+
+async def test_a_cached_dynamic_prompt_plays_when_its_folder_is_read_only(
+    cache: PromptCache, engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = await cache.media_for("余额一元。", "zh")
+    old = time.time() - 3600
+    os.utime(wav_of(cache, name), (old, old))
+
+    def read_only(*_args: object, **_kw: object) -> None:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(os, "utime", read_only)
+    assert await cache.media_for("余额一元。", "zh") == name
+    assert len(engine.calls) == 1

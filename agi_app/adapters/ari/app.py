@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from agi_app.adapters.ari.call import AriCall
@@ -26,15 +26,21 @@ log = logging.getLogger(__name__)
 RETURN_ARGS = ("after-queue", "after-callback")
 MAX_CALLS_VAR = "AGI_APP_MAX_CALLS"
 ANSWER_VAR = "AGI_APP_ANSWER"
+# Set to 1 while the app stops: dialplan/10-hotline.conf then sends new calls to
+# the static menu before Stasis; 0 again when an app connects.
+DRAINING_VAR = "AGI_APP_DRAINING"
+PER_SOURCE_VAR = "AGI_APP_MAX_CALLS_PER_SOURCE"  # the dialplan's guard against floods
+FALLBACK_CONTEXT = "hotline-static"  # where calls go when the app lets go of them
 Serve = Callable[[AriCall, tuple[str, ...]], Awaitable[None]]
 
 
 class Admission:
     """Concurrent-call limit plus an optional token-bucket rate limit."""
 
-    def __init__(self, max_calls: int, rate_per_s: float) -> None:
+    def __init__(self, max_calls: int, rate_per_s: float, per_source: int = 0) -> None:
         self.max_calls = max_calls
         self.rate = rate_per_s
+        self.per_source = per_source  # enforced by the dialplan (10-hotline.conf)
         self._tokens = max(rate_per_s, 1.0)
         self._stamp: float | None = None
 
@@ -93,6 +99,7 @@ class AriApplication:
         # Channels the app dialled itself (callbacks) are handled elsewhere.
         self.side_channels = side_channels
         self.on_side_event = on_side_event
+        self.draining = False  # stopping: new calls go to the dialplan's fallback
 
     # --- events -----------------------------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -115,6 +122,10 @@ class AriApplication:
             call.on_event(event)
 
     def _new_call(self, channel: ChannelInfo, args: tuple[str, ...]) -> None:
+        if self.draining:  # came in before the dialplan saw AGI_APP_DRAINING
+            log.info("stopping: call %s goes to %s", channel.id, FALLBACK_CONTEXT)
+            self._spawn(f"fallback-{channel.id}", self._to_fallback(channel.id))
+            return
         if not self._admission.admit(len(self.calls), time.monotonic()):
             METRICS.count("calls_refused")
             log.warning("admission: refusing %s (%d active)", channel.id, len(self.calls))
@@ -153,9 +164,35 @@ class AriApplication:
             with contextlib.suppress(AriError):
                 await self.rest.hangup(channel_id, cause)
 
-        task = asyncio.create_task(hang())
-        self.tasks[f"hangup-{channel_id}"] = task
-        task.add_done_callback(lambda _t: self.tasks.pop(f"hangup-{channel_id}", None))
+        self._spawn(f"hangup-{channel_id}", hang())
+
+    def _spawn(self, name: str, job: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(job)
+        self.tasks[name] = task
+        task.add_done_callback(lambda _t: self.tasks.pop(name, None))
+
+    async def _to_fallback(self, channel_id: str) -> None:
+        try:
+            await self.rest.continue_in_dialplan(channel_id, FALLBACK_CONTEXT)
+        except (AriError, OSError) as exc:
+            log.warning("stopping: call %s not sent to the fallback: %s", channel_id, exc)
+
+    # --- graceful stop ------------------------------------------------------------
+    async def stop_admitting(self) -> None:
+        """New calls go to the dialplan's fallback from now on (the app stops)."""
+        self.draining = True
+        try:
+            await self.rest.set_global(DRAINING_VAR, "1")
+        except (AriError, OSError) as exc:
+            log.warning(
+                "could not set %s: %s (the app still sends new calls away)", DRAINING_VAR, exc
+            )
+
+    async def hand_off_all(self) -> int:
+        """Every call still in a flow goes to the dialplan's fallback; how many did."""
+        calls = list(self.calls.values())
+        done = await asyncio.gather(*(c.hand_off(FALLBACK_CONTEXT) for c in calls))
+        return sum(done)
 
     # --- reconnect ----------------------------------------------------------------
     async def on_connected(self, reconnect: bool) -> None:
@@ -166,6 +203,8 @@ class AriApplication:
             await self.rest.set_global(MAX_CALLS_VAR, str(self._admission.max_calls))
             # ... and answers before Stasis: one ARI request (a blocking one) less per call.
             await self.rest.set_global(ANSWER_VAR, "1" if self.answer_in_dialplan else "0")
+            await self.rest.set_global(DRAINING_VAR, "1" if self.draining else "0")
+            await self.rest.set_global(PER_SOURCE_VAR, str(self._admission.per_source))
         except (AriError, OSError) as exc:
             log.warning("could not set the dialplan's globals: %s (the app still refuses)", exc)
         try:
@@ -178,9 +217,15 @@ class AriApplication:
             log.warning("reconcile: call %s vanished while disconnected", channel_id)
             self.calls[channel_id].on_event(ChannelGoneEvent(channel_id, None))
         for ch in channels:
-            if str(ch.get("id")) not in self.calls and _in_our_app(ch, self.rest.app):
-                log.warning("reconcile: adopting orphan channel %s", ch.get("id"))
-                self._new_call(ChannelInfo.from_json(ch), ())
+            channel_id = str(ch.get("id"))
+            if channel_id in self.calls or not _in_our_app(ch, self.rest.app):
+                continue
+            info = ChannelInfo.from_json(ch)
+            if self.side_channels(channel_id):  # a callback: its owner decides
+                self.on_side_event(StasisStart(info, _stasis_args(ch)))
+                continue
+            log.warning("reconcile: adopting orphan channel %s", channel_id)
+            self._new_call(info, ())
 
     async def run(self) -> None:
         await self.stream.run()
@@ -190,6 +235,12 @@ class AriApplication:
         pending = [t for t in self.tasks.values() if not t.done()]
         if pending:
             await asyncio.wait(pending, timeout=timeout)
+
+
+def _stasis_args(ch: dict[str, Any]) -> tuple[str, ...]:
+    """The arguments a channel entered Stasis with (``app,arg1,arg2``)."""
+    data = str((ch.get("dialplan") or {}).get("app_data", ""))
+    return tuple(data.split(",")[1:])
 
 
 def _in_our_app(ch: dict[str, Any], app: str) -> bool:

@@ -28,8 +28,15 @@ from agi_app.adapters.ari.events import (
     VarSet,
 )
 from agi_app.adapters.ari.rest import AriError, AriRest, ChannelGone
-from agi_app.core.callcontrol import CallHangup, DigitBuffer, QueueResult
+from agi_app.core.callcontrol import (
+    CallHandedOff,
+    CallHangup,
+    DigitBuffer,
+    QueueResult,
+    queue_times,
+)
 from agi_app.core.metrics import METRICS
+from agi_app.core.numbers import caller_id
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +78,17 @@ class AriCall:
         # the app set AGI_APP_ANSWER): ``answer`` then sends no request.
         self.answered = answered
         self.call_id = channel_id
-        self.caller = caller
-        self.called = called
+        self.caller = caller_id(caller)  # untrusted: one printable line, bounded
+        self.called = caller_id(called)
         self.digits = DigitBuffer()
         self.hangup_cause: int | None = None
         self.agent: str | None = None
         self.reached_agent = False
+        # When the agent of the current queue transfer answered (time.monotonic()):
+        # the caller's channel enters the agent's bridge, or MEMBERNAME is set.
+        self.answered_at: float | None = None
         self._gone = asyncio.Event()
+        self._why = CallHangup(channel_id)  # raised once gone: a hangup, or a hand-off
         self._playbacks: dict[str, asyncio.Future[None]] = {}
         self._digit_seen = asyncio.Event()
         self.in_dialplan = False  # continued into the dialplan (a queue): subscribed
@@ -115,7 +126,7 @@ class AriCall:
             if self._back is not None and not self._back.done():
                 self._back.set_result(status)
         elif isinstance(event, EnteredBridge):
-            self.reached_agent = True
+            self._agent_answered()
             if self.agent is None and self._agent_read is None:
                 self._agent_read = asyncio.ensure_future(self._read_agent())
         elif isinstance(event, VarSet) and event.name == AGENT_VAR:
@@ -125,7 +136,12 @@ class AriCall:
         # app_queue sets MEMBERNAME (setinterfacevar=yes) only once an agent answered.
         if name:
             self.agent = name
-            self.reached_agent = True
+            self._agent_answered()
+
+    def _agent_answered(self) -> None:
+        self.reached_agent = True
+        if self.answered_at is None and self.in_dialplan:
+            self.answered_at = time.monotonic()
 
     async def _read_agent(self) -> None:
         """MEMBERNAME once the caller is bridged (app_queue set it just before):
@@ -136,14 +152,15 @@ class AriCall:
         except (AriError, OSError) as exc:  # gone already: the agent stays unknown
             log.debug("call %s: reading %s: %s", self.call_id, AGENT_VAR, exc)
 
-    def _mark_gone(self) -> None:
+    def _mark_gone(self, why: CallHangup | None = None) -> None:
         if self._gone.is_set():
             return
         self._gone.set()
-        self.digits.fail(CallHangup(self.call_id))
+        self._why = why or CallHangup(self.call_id)
+        self.digits.fail(self._why)
         for fut in [*self._playbacks.values(), self._back]:
             if fut is not None and not fut.done():
-                fut.set_exception(CallHangup(self.call_id))
+                fut.set_exception(self._why)
         self._playbacks.clear()
 
     @property
@@ -152,7 +169,22 @@ class AriCall:
 
     def _check(self) -> None:
         if self._gone.is_set():
-            raise CallHangup(self.call_id)
+            raise self._why
+
+    async def hand_off(self, context: str) -> bool:
+        """Let go of the call (the app is stopping): the caller continues in the
+        dialplan at ``context`` (a caller waiting in a queue stays there), and the
+        call's task unwinds with CallHandedOff. False if the call had ended."""
+        if self._gone.is_set():
+            return False
+        if not self.in_dialplan:
+            try:
+                await self.rest.continue_in_dialplan(self.call_id, context)
+            except (AriError, OSError) as exc:
+                log.warning("call %s: hand-off to %s failed: %s", self.call_id, context, exc)
+                return False
+        self._mark_gone(CallHandedOff(self.call_id, "queue" if self.in_dialplan else context))
+        return True
 
     # --- CallControl ----------------------------------------------------------
     async def answer(self) -> None:
@@ -239,9 +271,11 @@ class AriCall:
             ):
                 await self.set_variable(name, value)
         self._back = asyncio.get_running_loop().create_future()
+        self.answered_at = None
         try:
             await self.rest.subscribe_channel(self.call_id)
             self.in_dialplan = True
+            joined = time.monotonic()
             await self.rest.continue_in_dialplan(self.call_id, QUEUE_CONTEXT, extension)
         except ChannelGone as exc:
             self._back = None  # nobody waits for it: the hangup is raised here
@@ -250,14 +284,21 @@ class AriCall:
         try:
             status = await self._back
         except CallHangup:
-            await self._agent_known()
             if self.reached_agent:
-                return QueueResult("ANSWERED", self.agent)
+                return await self._answered(joined)
             raise
         if self.reached_agent:  # the agent hung up first; the caller is back with us
-            await self._agent_known()
-            return QueueResult("ANSWERED", self.agent)
-        return QueueResult(status or "UNKNOWN", self.agent)
+            return await self._answered(joined)
+        return self._result(status or "UNKNOWN", joined, time.monotonic())
+
+    async def _answered(self, joined: float) -> QueueResult:
+        ended = time.monotonic()
+        await self._agent_known()
+        return self._result("ANSWERED", joined, ended)
+
+    def _result(self, status: str, joined: float, ended: float) -> QueueResult:
+        wait, talk = queue_times(joined, self.answered_at, ended)
+        return QueueResult(status, self.agent, wait, talk)
 
     async def _agent_known(self, timeout_s: float = 2.0) -> None:
         """Wait for the agent's name being read (it was sent when the caller was bridged)."""

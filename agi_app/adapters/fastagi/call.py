@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from agi_app.adapters.fastagi.protocol import quote
 from agi_app.adapters.fastagi.server import AgiChannel, AgiRequest
 from agi_app.core.callcontrol import CallHangup, DigitBuffer, QueueResult
+from agi_app.core.numbers import caller_id
 
 ESCAPE = "0123456789*#"
 
@@ -50,10 +51,11 @@ class AgiCall:
         env = request.env
         self.channel = request.channel
         self.call_id = env.get("uniqueid", "")
-        self.caller = env.get("callerid", "")
+        self.caller = caller_id(env.get("callerid", ""))  # untrusted: one printable line
         dnid = env.get("dnid", "")
-        self.called = (request.args[0] if request.args else "") or (
-            dnid if dnid not in ("", "unknown") else env.get("extension", "")
+        self.called = caller_id(
+            (request.args[0] if request.args else "")
+            or (dnid if dnid not in ("", "unknown") else env.get("extension", ""))
         )
         self._digits = AgiDigits(self.channel)
         self.hangup_cause: int | None = None
@@ -87,11 +89,34 @@ class AgiCall:
         app_args = f"{queue},{options or 'c'},,,{timeout_s}"
         await self.channel.command(f"EXEC Queue {quote(app_args)}")
         member = await self.channel.get_variable("MEMBERNAME")
+        wait, talk = await self._queue_times()
         if member:
-            return QueueResult("ANSWERED", member)
-        return QueueResult(await self.channel.get_variable("QUEUESTATUS") or "UNKNOWN")
+            return QueueResult("ANSWERED", member, wait, talk)
+        status = await self.channel.get_variable("QUEUESTATUS") or "UNKNOWN"
+        return QueueResult(status, None, wait, None)
+
+    async def _queue_times(self) -> tuple[float | None, float | None]:
+        """(wait_s, talk_s) as app_queue leaves them on the caller's channel:
+        QUEUEWAIT_MS (in the queue until connected) and ANSWEREDTIME_MS (with the
+        agent), read in one round trip. A Dial() to a queue node leaves no
+        QUEUEWAIT_MS: there the wait is DIALEDTIME_MS - ANSWEREDTIME_MS."""
+        reply = await self.channel.command(
+            "GET FULL VARIABLE " + quote("${QUEUEWAIT_MS},${ANSWEREDTIME_MS},${DIALEDTIME_MS}")
+        )
+        fields = (reply.data if reply.result == 1 else "").split(",")
+        wait_ms, talk_ms, dialed_ms = (_ms(f) for f in [*fields, "", "", ""][:3])
+        if wait_ms is None and dialed_ms is not None and talk_ms is not None:
+            wait_ms = dialed_ms - talk_ms
+        talk = talk_ms / 1000 if talk_ms else None  # 0: never answered
+        return (None if wait_ms is None else max(0, wait_ms) / 1000), talk
 
     async def hangup(self, cause: int) -> None:
         self.hangup_cause = cause
         with contextlib.suppress(CallHangup):  # hanging up is the point
             await self.channel.command(f"EXEC Hangup {int(cause)}")
+
+
+def _ms(text: str) -> int | None:
+    """Milliseconds as a channel variable gives them; None when unset or not a number."""
+    text = text.strip()
+    return int(text) if text.isdigit() else None

@@ -94,3 +94,9 @@ def destinations(ctl_socket: Path) -> list[Destination]:
 def reload(ctl_socket: Path) -> None:
     """Re-read dispatcher.list (the node list and caps are data)."""
     _kamcmd(ctl_socket, "dispatcher.reload")
+
+
+def ping_active(ctl_socket: Path, on: bool) -> None:
+    """Start or pause the OPTIONS pings (paused, a dead node is noticed only when
+    an INVITE sent to it times out)."""
+    _kamcmd(ctl_socket, "dispatcher.ping_active", "1" if on else "0")

@@ -16,7 +16,8 @@ LATEST_SQL = (
 )
 STEPS_SQL = (
     "SELECT call_id, seq, node, node_type, digits, detail::text AS detail, at"
-    " FROM call_steps WHERE call_id = ANY($1::text[]) ORDER BY call_id, seq"
+    " FROM call_steps WHERE call_id = ANY($1::text[]) AND started_at = ANY($2::timestamptz[])"
+    " ORDER BY call_id, seq"
 )
 FINISHED_SQL = (
     "SELECT * FROM calls WHERE caller = $1 AND started_at >= $2"
@@ -24,7 +25,7 @@ FINISHED_SQL = (
 )
 ONE_CALL_STEPS_SQL = (
     "SELECT node, node_type, digits, detail::text AS detail FROM call_steps"
-    " WHERE call_id = $1 ORDER BY seq"
+    " WHERE call_id = $1 AND started_at = $2 ORDER BY seq"
 )
 
 
@@ -32,7 +33,7 @@ async def latest_journeys(conn: Any, last: int, caller: str | None = None) -> li
     """The latest ``last`` calls (of one E.164 caller, if given) with their steps,
     newest first, as JSON-ready dicts."""
     rows = await conn.fetch(LATEST_SQL, last, caller)
-    steps = await conn.fetch(STEPS_SQL, [r["id"] for r in rows])
+    steps = await conn.fetch(STEPS_SQL, [r["id"] for r in rows], [r["started_at"] for r in rows])
     by_call: dict[str, list[dict[str, Any]]] = {}
     for st in steps:
         by_call.setdefault(st["call_id"], []).append(
@@ -63,7 +64,7 @@ async def wait_journey(
     while time.monotonic() < deadline:
         row = await conn.fetchrow(FINISHED_SQL, caller, since)
         if row is not None:
-            steps = await conn.fetch(ONE_CALL_STEPS_SQL, row["id"])
+            steps = await conn.fetch(ONE_CALL_STEPS_SQL, row["id"], row["started_at"])
             return {**dict(row), "steps": [dict(s) for s in steps]}
         await asyncio.sleep(0.1)
     raise TimeoutError(f"no finished journey for {caller} within {timeout} s")

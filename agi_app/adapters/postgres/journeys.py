@@ -18,9 +18,12 @@ appended behind them; only when the spool is empty do writes go straight to
 the database again, so events reach it in the order they were emitted (a
 call's end never lands before its start). At start-up a spool left by an
 earlier run is replayed the same way. A write interrupted by a crash is
-harmless: inserts are idempotent (``calls.id``, ``call_steps (call_id, seq)``;
-the end is an UPDATE), and the step's ``seq`` is assigned here in ``emit`` and
-spooled with the event, so a replay writes the same keys again.
+harmless: inserts are idempotent (``calls (id, started_at)``,
+``call_steps (call_id, seq, started_at)``, ``started_at`` being the call's
+start, the tables' partition key, which each row takes from the calls table:
+see ``journey_sql``; the end is an UPDATE), and the step's ``seq`` is assigned
+here in ``emit`` and spooled with the event, so a replay writes the same keys
+again.
 
 When the spool is full too (``max_bytes``), events stay in memory (up to
 ``max_buffer``) and the oldest are dropped past that: counted in ``dropped``
@@ -55,29 +58,21 @@ from typing import Any
 
 import asyncpg
 
+from agi_app.adapters.postgres.journey_sql import (
+    START_SQL,
+    STEP_SQL,
+    end_row,
+    known_starts,
+    start_row,
+    step_row,
+    update_ends,
+)
 from agi_app.adapters.postgres.spool import Spool, encode_event, read_events
 from agi_app.core.journey import CallEnd, CallStart, CallStep, JourneyEvent
 
 log = logging.getLogger(__name__)
 
 PoolGetter = Callable[[], Awaitable[Any]]
-
-END_FIELDS = (
-    "flow",
-    "flow_version",
-    "caller_e164",
-    "grade",
-    "lookup",
-    "shedding_level",
-    "shedding_rule",
-    "queue",
-    "queue_status",
-    "agent",
-    "risk",
-    "risk_reasons",
-    "announcement",
-    "ab_variant",
-)
 
 
 class JourneyWriter:
@@ -94,8 +89,10 @@ class JourneyWriter:
         spool: Spool | None = None,
         spool_interval_s: float = 0.05,
         deadline_s: float = 5.0,
+        node: str | None = None,
     ) -> None:
         self._get_pool = get_pool
+        self._node = node  # recorded in calls.node: which node served the call
         self._buffer: deque[JourneyEvent] = deque()
         self._max = max_buffer
         self._batch = batch
@@ -344,70 +341,21 @@ class JourneyWriter:
         steps = [e for e in batch if isinstance(e, CallStep)]
         ends = [e for e in batch if isinstance(e, CallEnd)]
         async with pool.acquire(timeout=5) as conn, conn.transaction():
-            if starts:
-                await conn.executemany(
-                    "INSERT INTO calls (id, caller, called, via, started_at)"
-                    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
-                    [
-                        (e.call_id, _text(e.caller, 200), _text(e.called, 80), e.via, e.started_at)
-                        for e in starts
-                    ],
-                )
+            # Each call's start as the table has it; a call not there yet starts now.
+            known = await known_starts(conn, batch)
+            new = []
+            for e in starts:
+                if e.call_id not in known:  # else a replay, or a call adopted after a crash
+                    known[e.call_id] = e.started_at
+                    new.append(e)
+            if new:
+                await conn.executemany(START_SQL, [start_row(e, self._node) for e in new])
             if steps:
-                await conn.executemany(
-                    "INSERT INTO call_steps (call_id, seq, node, node_type, digits, detail, at)"
-                    " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) ON CONFLICT DO NOTHING",
-                    [_step_row(e) for e in steps],
-                )
-            if ends:
-                await conn.executemany(_END_SQL, [_end_row(e) for e in ends])
-
-
-def _text(value: str, limit: int) -> str:
-    """Bounded text PostgreSQL accepts (it refuses NUL; callers can send one)."""
-    return value.replace("\x00", "")[:limit]
-
-
-def _step_row(e: CallStep) -> tuple[Any, ...]:
-    detail = dict(e.detail)
-    seq = detail.pop("_seq", 0)
-    if e.prompts:
-        detail["prompts"] = [{"sound": s, "barge_in": b} for s, b in e.prompts]
-    return (
-        e.call_id,
-        seq,
-        _text(e.node, 200),
-        _text(e.node_type, 40),
-        _text(e.digits, 64),
-        json.dumps(detail, default=str, ensure_ascii=False),
-        e.at,
-    )
-
-
-_END_SQL = (
-    "UPDATE calls SET ended_at = $2, outcome = $3, hangup_cause = $4, "
-    + ", ".join(f"{f} = COALESCE(${i}, {f})" for i, f in enumerate(END_FIELDS, 5))
-    + " WHERE id = $1"
-)
-
-
-def _end_value(field: str, v: Any) -> Any:
-    if field == "shedding_level":
-        return int(v)
-    if field == "risk":
-        return float(v)
-    if field == "risk_reasons":
-        return [_text(str(r), 80) for r in v][:10]
-    return _text(str(v), 200)
-
-
-def _end_row(e: CallEnd) -> tuple[Any, ...]:
-    facts = e.facts
-    values: list[Any] = []
-    for field in END_FIELDS:
-        v = facts.get(field)
-        values.append(None if v is None else _end_value(field, v))
-    return (e.call_id, e.ended_at, e.outcome, e.hangup_cause, *values)
+                rows = [step_row(e, known.get(e.call_id)) for e in steps]
+                await conn.executemany(STEP_SQL, rows)
+            ended = [end_row(e, known[e.call_id]) for e in ends if e.call_id in known]
+            if ended:
+                await update_ends(conn, ended)
 
 
 # SQLSTATE classes worth retrying: connection (08), insufficient resources (53),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 import asyncpg
@@ -70,3 +71,12 @@ class Database:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+
+async def db_call(query: Awaitable[Any]) -> Any:
+    """A statement's result; the database failing or unreachable is a ``ConnectionError``
+    (what the services handed a store catch, knowing nothing of asyncpg)."""
+    try:
+        return await query
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        raise ConnectionError(f"database: {exc}") from exc

@@ -40,6 +40,7 @@ class HotlineState:
     ari_reconnects: Callable[[], int]
     loop_restarts: Callable[[], Mapping[str, int]]
     live_load_stale: Callable[[], bool] = lambda: False
+    callback_leader: Callable[[], bool] = lambda: False  # this node dials callbacks
 
 
 @dataclass
@@ -115,6 +116,11 @@ class _StateCollector(Collector):
         yield from (waiting, free, hold)
         yield _gauge(
             "agi_app_live_load_stale", "1: AMI silent, calendar rules only", s.live_load_stale()
+        )
+        yield _gauge(
+            "agi_app_callback_leader",
+            "1: this node leads the callback worker (one node at a time)",
+            s.callback_leader(),
         )
         yield _gauge(
             "agi_app_journey_backlog", "Journey events not yet written", s.journey_backlog()

@@ -34,6 +34,7 @@ from agi_app.adapters.tts.engines import Engine
 from agi_app.adapters.tts.voices import DEFAULT_VOICES, Voice
 from agi_app.core.metrics import METRICS
 from agi_app.core.speech.errors import EngineError, PromptError, VoiceError
+from agi_app.core.speech.protocol import CACHED, Prompted
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class PromptCache:
         self.fallback = fallback
         self.voices = dict(DEFAULT_VOICES if voices is None else voices)
         self._static: dict[tuple[str, str], tuple[str, str]] = {}  # -> (name, wav path)
-        self._inflight: dict[Path, asyncio.Task[None]] = {}
+        self._inflight: dict[Path, asyncio.Task[str]] = {}
         self.renders = 0  # prompts rendered by this cache
         self.fallbacks = 0  # of which by the fallback engine
 
@@ -92,14 +93,21 @@ class PromptCache:
         name, _ = await self._media(text, language, dynamic=True)
         return name
 
+    async def prompt(self, text: str, language: str) -> Prompted:
+        """``media_for``, with the engine that rendered it now (or CACHED)."""
+        name, source = await self._media(text, language, dynamic=True)
+        return Prompted(name, source)
+
     async def prerender(self, text: str, language: str) -> tuple[str, bool]:
         """Make ``text`` a static prompt; (sound name, whether it was rendered now)."""
-        return await self._media(text, language, dynamic=False)
+        name, source = await self._media(text, language, dynamic=False)
+        return name, source != CACHED
 
-    async def _media(self, text: str, language: str, dynamic: bool) -> tuple[str, bool]:
+    async def _media(self, text: str, language: str, dynamic: bool) -> tuple[str, str]:
+        """(sound name, CACHED or the ident of the engine that rendered it now)."""
         known = self._static.get((language, text))
         if known is not None and os.path.exists(known[1]):
-            return known[0], False
+            return known[0], CACHED
         voice = self.voice_for(language)
         spoken = normalise(text)
         if not spoken:
@@ -107,14 +115,14 @@ class PromptCache:
         key = prompt_key(self.primary.ident, voice, spoken)
         static = self.root / language / key
         if static.with_suffix(".wav").exists() or (not dynamic and self._promote(language, key)):
-            return self._remember(language, text, key), False
+            return self._remember(language, text, key), CACHED
         if dynamic and _touch(self.root / language / DYNAMIC / f"{key}.wav"):
-            return _name(language, key, dynamic=True), False
+            return _name(language, key, dynamic=True), CACHED
         base = self.root / language / DYNAMIC / key if dynamic else static
-        await self._render_once(base, spoken, voice)
+        source = await self._render_once(base, spoken, voice)
         if dynamic:
-            return _name(language, key, dynamic=True), True
-        return self._remember(language, text, key), True
+            return _name(language, key, dynamic=True), source
+        return self._remember(language, text, key), source
 
     def _remember(self, language: str, text: str, key: str) -> str:
         name = _name(language, key, dynamic=False)
@@ -134,25 +142,26 @@ class PromptCache:
             return False  # none, or evicted meanwhile: render it
         return True
 
-    async def _render_once(self, base: Path, text: str, voice: Voice) -> None:
+    async def _render_once(self, base: Path, text: str, voice: Voice) -> str:
+        """Render ``base`` (once for concurrent requests); the engine that did."""
         task = self._inflight.get(base)
         if task is None:
             task = asyncio.create_task(self._render(base, text, voice))
             self._inflight[base] = task
             task.add_done_callback(lambda t: self._finished(base, t))
         # A cancelled caller must not cancel the render others are waiting for.
-        await asyncio.shield(task)
+        return await asyncio.shield(task)
 
-    def _finished(self, base: Path, task: asyncio.Task[None]) -> None:
+    def _finished(self, base: Path, task: asyncio.Task[str]) -> None:
         self._inflight.pop(base, None)
         if not task.cancelled() and task.exception() is not None:
             log.debug("render of %s failed: %s", base.name, task.exception())
 
-    async def _render(self, base: Path, text: str, voice: Voice) -> None:
+    async def _render(self, base: Path, text: str, voice: Voice) -> str:
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="agi-app-tts-") as tmp:
             raw = Path(tmp) / "raw.wav"
-            await self._synthesise(text, voice, raw)
+            source = await self._synthesise(text, voice, raw)
             try:
                 seconds = await asyncio.to_thread(convert_for_asterisk, raw, base)
             except (wave.Error, ValueError, OSError) as exc:
@@ -161,10 +170,13 @@ class PromptCache:
         ms = (time.perf_counter() - t0) * 1000
         METRICS.observe("tts_render_ms", ms)
         log.debug("rendered %s (%.1f s of audio) in %.0f ms", base.name, seconds, ms)
+        return source
 
-    async def _synthesise(self, text: str, voice: Voice, raw: Path) -> None:
+    async def _synthesise(self, text: str, voice: Voice, raw: Path) -> str:
+        """Render with the primary, or the fallback when it fails; the one that did."""
         try:
             await self.primary.render(text, voice, raw)
+            return self.primary.ident
         except EngineError as exc:
             if self.fallback is None:
                 raise
@@ -174,6 +186,7 @@ class PromptCache:
             self.fallbacks += 1
             METRICS.count("tts_fallbacks")
             await self.fallback.render(text, voice, raw)
+            return self.fallback.ident
 
     def evict_dynamic(self, max_age_s: float) -> int:
         """Remove dynamic prompts unused for ``max_age_s`` seconds; return how many."""
@@ -192,13 +205,19 @@ def _name(language: str, key: str, dynamic: bool) -> str:
 
 
 def _touch(wav: Path) -> bool:
-    """True if ``wav`` exists; its mtime refreshed when older than TOUCH_AFTER_S."""
+    """True if ``wav`` exists; its mtime refreshed when older than TOUCH_AFTER_S
+    (unless the folder is read-only or full: the prompt still plays)."""
     try:
         mtime = wav.stat().st_mtime
-        if time.time() - mtime > TOUCH_AFTER_S:
-            os.utime(wav)
     except FileNotFoundError:
-        return False  # absent, or evicted between stat and utime
+        return False
+    if time.time() - mtime > TOUCH_AFTER_S:
+        try:
+            os.utime(wav)
+        except FileNotFoundError:
+            return False  # evicted between stat and utime
+        except OSError as exc:  # read-only or full: eviction may take it early, no more
+            log.debug("cannot refresh %s: %s", wav.name, exc)
     return True
 
 

@@ -3,51 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
-from agi_app.core.analytics.erlang import ResourceInputs, agents_needed
+from agi_app.core.analytics.figures import Report, _r, _share, percentile
+from agi_app.core.analytics.staffing import SLOT_S, Targets, staffing
 
-SLOT_S = 1800  # staffing intervals: half hours
-
-
-@dataclass
-class Report:
-    """A table (rows of equal keys) and the figures about the whole of it."""
-
-    title: str
-    rows: list[dict[str, Any]]
-    summary: dict[str, Any] = field(default_factory=dict)
-
-
-def _r(x: float | None, digits: int = 1) -> float | None:
-    return None if x is None else round(float(x), digits)
-
-
-def _share(part: float, whole: float) -> float:
-    return round(part / whole, 4) if whole else 0.0
-
-
-def percentile(counts: list[tuple[float, int]], q: float) -> float | None:
-    """The ``q`` quantile (0..1) of values given as (value, how many), by linear
-    interpolation between order statistics, as PostgreSQL's percentile_cont."""
-    pairs = sorted((v, n) for v, n in counts if n > 0)
-    total = sum(n for _, n in pairs)
-    if not total:
-        return None
-    pos = q * (total - 1)  # 0-based rank of the quantile
-    rank = int(pos)
-
-    def value_at(r: int) -> float:
-        seen = 0
-        for v, n in pairs:
-            seen += n
-            if r < seen:
-                return v
-        return pairs[-1][0]
-
-    lo, hi = value_at(rank), value_at(min(rank + 1, total - 1))
-    return lo + (pos - rank) * (hi - lo)
+__all__ = ["SLOT_S", "Report", "Targets", "funnel", "paths", "percentile", "repeats", "staffing"]
 
 
 SUMMED = ("visits", "hung_up", "asked_agent", "invalid", "timeouts", "failed", "served")
@@ -90,20 +51,24 @@ def funnel(
     ``flows`` (flow id: Flow) places hang-ups in the menus they happened in."""
     nodes: dict[tuple[str, str], dict[str, Any]] = {}
     moved: list[tuple[str, str, str, int]] = []
+    waits, untimed = _waits(rows, ("flow", "node"))
     for r in rows:
         key = (r["flow"], r["node"])
-        flow = (flows or {}).get(r["flow"])
-        if r["last_hint"] is not None and flow is not None and r["hung_up"]:
-            where = hung_up_in(flow.nodes, r["node"], json.loads(r["last_hint"]))
+        if r["last_hint"] is not None and r["hung_up"] and flows and r["flow"] in flows:
+            hint = json.loads(r["last_hint"])
+            where = hung_up_in(flows[r["flow"]].nodes, r["node"], hint)
             if where != r["node"]:
                 moved.append((r["flow"], r["node"], where, int(r["hung_up"])))
-        n = nodes.setdefault(
-            key, {"type": None, "seq": r["first_seq"], "dwell": [], **dict.fromkeys(SUMMED, 0)}
-        )
-        n["seq"] = min(n["seq"], r["first_seq"])
+        n = nodes.get(key)
+        if n is None:
+            n = nodes[key] = {"type": None, "seq": r["first_seq"], "dwell": [],
+                              **dict.fromkeys(SUMMED, 0)}  # fmt: skip
+        elif r["first_seq"] < n["seq"]:
+            n["seq"] = r["first_seq"]
         n["type"] = n["type"] or r["node_type"]
         for k in SUMMED:
-            n[k] += int(r[k])
+            if r[k]:
+                n[k] += int(r[k])
         if r["dwell_s"] is not None:
             n["dwell"].append((float(r["dwell_s"]), int(r["samples"])))
     for flow_id, node, where, count in moved:
@@ -136,9 +101,40 @@ def funnel(
                 "median_s": _r(percentile(n["dwell"], 0.5)),
                 "p90_s": _r(percentile(n["dwell"], 0.9)),
                 "served_share": _share(n["served"], total) if n["type"] == "transaction" else None,
+                "wait_median_s": _r(percentile(waits.get((flow, node), []), 0.5)),
+                "wait_p90_s": _r(percentile(waits.get((flow, node), []), 0.9)),
             }
         )
-    return Report("funnel", out, {"calls": calls})
+    summary: dict[str, Any] = {"calls": calls}
+    if untimed:
+        summary["queue_wait"] = _untimed_note(untimed, waits)
+    return Report("funnel", out, summary)
+
+
+def _waits(
+    rows: list[dict[str, Any]], keys: tuple[str, ...]
+) -> tuple[dict[tuple[str, ...], list[tuple[float, int]]], int]:
+    """The queue waits of answered agent calls per ``keys`` (value, how many), from
+    the rows marked ``wait_row``; and how many answered calls had no wait recorded."""
+    waits: dict[tuple[str, ...], list[tuple[float, int]]] = {}
+    untimed = 0
+    for r in rows:
+        count = int(r.get("answered") or 0)
+        if r.get("wait_row") is False or not count:  # paths: rows of the other grouping
+            continue
+        if r["wait_s"] is None:
+            untimed += count
+        else:
+            waits.setdefault(tuple(r[k] for k in keys), []).append((float(r["wait_s"]), count))
+    return waits, untimed
+
+
+def _untimed_note(untimed: int, waits: dict[tuple[str, ...], list[tuple[float, int]]]) -> str:
+    timed = sum(n for dist in waits.values() for _, n in dist)
+    return (
+        f"queue wait of {timed} answered calls; {untimed} older journeys without the moment "
+        "the agent answered are left out of it"
+    )
 
 
 def paths(rows: list[dict[str, Any]], top: int) -> Report:
@@ -148,8 +144,14 @@ def paths(rows: list[dict[str, Any]], top: int) -> Report:
     counts: dict[tuple[str, str], int] = {}
     flows: dict[str, list[tuple[float, int]]] = {}
     totals: dict[str, int] = {}
+    waits, untimed = _waits(rows, ("flow", "path"))
+    estimated: dict[str, int] = {}
     for r in rows:
+        if r.get("wait_row"):
+            continue
         key = (r["flow"], r["path"])
+        if r.get("estimated"):
+            estimated[r["flow"]] = estimated.get(r["flow"], 0) + r["calls"]
         counts[key] = counts.get(key, 0) + r["calls"]
         totals[r["flow"]] = totals.get(r["flow"], 0) + r["calls"]
         if r["to_service_s"] is not None:
@@ -169,17 +171,28 @@ def paths(rows: list[dict[str, Any]], top: int) -> Report:
                 "share": _share(n, totals[flow]),
                 "served": sum(c for _, c in served),
                 "median_to_service_s": _r(percentile(served, 0.5)),
+                "median_wait_s": _r(percentile(waits.get((flow, path), []), 0.5)),
                 "path": path,
             }
         )
-    summary = {
+    summary: dict[str, Any] = {
         flow: {
             "calls": total,
             "served": sum(c for _, c in flows.get(flow, [])),
             "median_to_service_s": _r(percentile(flows.get(flow, []), 0.5)),
+            "median_wait_s": _r(
+                percentile([w for (f, _), d in waits.items() if f == flow for w in d], 0.5)
+            ),
         }
         for flow, total in sorted(totals.items())
     }
+    if estimated:
+        summary["to_service_estimated"] = (
+            f"{sum(estimated.values())} agent calls of older journeys without the moment the "
+            "agent answered count from joining the queue"
+        )
+    if untimed:
+        summary["queue_wait"] = _untimed_note(untimed, waits)
     return Report("paths", out, summary)
 
 
@@ -207,84 +220,3 @@ def repeats(rows: list[dict[str, Any]]) -> Report:
         for (flow, node), (calls, a24, a7) in order
     ]
     return Report("repeats", out)
-
-
-@dataclass(frozen=True)
-class Targets:
-    service_level: float = 0.8
-    answer_within_s: float = 20
-    max_occupancy: float = 1.0
-    aht_s: float | None = None  # overrides the measured handling time
-
-
-def staffing(
-    rows: list[dict[str, Any]],
-    volume: dict[str, int],
-    days: int,
-    targets: Targets,
-    resource: dict[str, float],
-) -> Report:
-    """Per queue and half hour of the day (mean over ``days``): arrivals, the
-    measured handling time and the Erlang C agents for the targets; and the
-    resource formula over the whole period (inputs measured, factors given)."""
-    slots: dict[tuple[str, int], dict[str, Any]] = {}
-    for r in rows:  # slices and flows of one queue and half hour add up
-        key = (r["queue"], int(r["slot"]))
-        m = slots.setdefault(key, {"queue": r["queue"], "slot": key[1], "arrivals": 0,
-                                   "answered": 0, "handled_s": 0.0})  # fmt: skip
-        m["arrivals"] += r["arrivals"]
-        m["answered"] += r["answered"]
-        m["handled_s"] += float(r["handled_s"])
-    rows = [slots[k] for k in sorted(slots)]
-    by_queue: dict[str, tuple[int, float]] = {}
-    for r in rows:
-        answered, handled = by_queue.get(r["queue"], (0, 0.0))
-        by_queue[r["queue"]] = (answered + r["answered"], handled + float(r["handled_s"]))
-    out = []
-    for r in rows:
-        answered, handled = by_queue[r["queue"]]
-        aht = targets.aht_s or (handled / answered if answered else 0.0)
-        per_day = r["arrivals"] / days
-        need = agents_needed(
-            per_day,
-            SLOT_S,
-            aht,
-            targets.service_level,
-            targets.answer_within_s,
-            targets.max_occupancy,
-        )
-        slot = int(r["slot"])
-        out.append(
-            {
-                "queue": r["queue"],
-                "slot": f"{slot // 2:02d}:{slot % 2 * 30:02d}",
-                "arrivals": round(per_day, 2),
-                "slot_aht_s": _r(float(r["handled_s"]) / r["answered"]) if r["answered"] else None,
-                "aht_s": _r(aht),
-                "erlangs": round(need.traffic, 2),
-                "agents": need.agents,
-                "service_level": round(need.service_level, 4),
-                "occupancy": round(need.occupancy, 4),
-                "asa_s": _r(need.asa_s),
-            }
-        )
-    answered_all = sum(a for a, _ in by_queue.values())
-    handled_all = sum(h for _, h in by_queue.values())
-    inputs = ResourceInputs(
-        volume_per_day=volume["calls"] / days,
-        answer_rate=_share(volume["answered"], volume["asked_agent"]),
-        service_share=_share(volume["asked_agent"], volume["calls"]),
-        aht_s=targets.aht_s or (handled_all / answered_all if answered_all else 0.0),
-        **resource,
-    )
-    summary = {
-        "days": days,
-        "targets": {
-            "service_level": targets.service_level,
-            "answer_within_s": targets.answer_within_s,
-            "max_occupancy": targets.max_occupancy,
-        },
-        "peak_agents": max((r["agents"] for r in out), default=0),
-        "resource_formula": inputs.as_dict(),
-    }
-    return Report("staffing", out, summary)

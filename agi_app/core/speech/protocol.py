@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
+
+CACHED = "cache"  # a Prompted's source: the audio was there already
+STATIC = "static"  # rendering failed: a fixed prompt of the dialplan's plays instead
+
+
+@dataclass(frozen=True)
+class Prompted:
+    """What a call will hear for one prompt, and how it was made: ``source`` is
+    CACHED, the name and version of the engine that rendered it just now (the
+    fallback engine's when the primary failed), or STATIC."""
+
+    sound: str
+    source: str
 
 
 class PromptRenderer(Protocol):
@@ -10,4 +24,8 @@ class PromptRenderer(Protocol):
         """Render (or find cached) audio for ``text``; return the Asterisk sound
         name: a path relative to Asterisk's sounds directory, no extension,
         e.g. ``agi_app/cache/zh/3f2a...``."""
+        ...
+
+    async def prompt(self, text: str, language: str) -> Prompted:
+        """Like ``media_for``, and say how the sound was made (for the journey)."""
         ...

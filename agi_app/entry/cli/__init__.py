@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "announce",
     "shedding",
     "ab",
+    "cluster",
 )
 
 Handler = Callable[[argparse.Namespace], int]

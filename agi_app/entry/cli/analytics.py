@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import yaml
 
+from agi_app.adapters.postgres.partitions import ensure_partitions
 from agi_app.core.analytics import reports
 from agi_app.core.flows.model import Flow
 from agi_app.core.risk import load_risk
@@ -214,6 +215,9 @@ def _generate(args: argparse.Namespace) -> int:
         conn = await asyncpg.connect(s.pg_dsn)
         calls = steps = 0
         try:
+            # The days' partitions first, so the sample does not land in the default one.
+            first = start.astimezone(UTC).date()
+            await ensure_partitions(conn, [first + timedelta(days=k) for k in range(args.days + 1)])
             for day in month_sample(start, args.days, args.calls_per_day, args.seed):
                 await write_calls(conn, day)
                 calls += len(day)

@@ -2,6 +2,12 @@
 
 See agi_app/tools/bench/ (sipp.py one run, series.py the series, targets.py
 the targets, page.py the page and history, profile.py the profile run).
+
+`agi-app bench journeys [--seconds N]`: sustained journey writes into the
+partitioned tables, against the 10086 peak (agi_app/tools/bench/journeys.py).
+
+`agi-app bench cluster`: a 2-node cluster, direct vs via Kamailio, then failover
+(agi_app/tools/bench/cluster.py).
 """
 
 from __future__ import annotations
@@ -9,11 +15,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from agi_app.settings import get_settings
+from agi_app.tools.bench import cluster, cluster_figures, cluster_page
 from agi_app.tools.bench.figures import RunFigures
+from agi_app.tools.bench.journeys import bench_journeys, peak_need
+from agi_app.tools.bench.journeys import render as render_journeys
 from agi_app.tools.bench.page import (
     Report,
     cpu_table,
@@ -27,11 +37,24 @@ from agi_app.tools.bench.profile import profile
 from agi_app.tools.bench.series import bench, concurrency_cap, levers
 from agi_app.tools.bench.sipp import commit, machine
 from agi_app.tools.bench.targets import evaluate
+from agi_app.tools.stack import kamailio, postgres
 from agi_app.tools.stack.lifecycle import start as stack_start
+from agi_app.tools.stack.shell import StackError
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("bench", help="SIPp load: native IVR vs the app")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "bench", help="SIPp load: native IVR vs the app; or `bench journeys`: journey writes"
+    )
+    p.add_argument(
+        "kind",
+        nargs="?",
+        choices=["calls", "journeys", "cluster"],
+        default="calls",
+        help="calls (default): SIPp load on the stack; journeys: sustained journey writes"
+        " into PostgreSQL (a scratch database) for --seconds; cluster: a 2-node cluster,"
+        " direct vs via Kamailio (--repeats pairs), then failover",
+    )
     p.add_argument("--smoke", action="store_true", help="one short run per mode (make test)")
     p.add_argument("--rates", default="40,80,100,120,140,160,180", help="calls/s, comma-separated")
     p.add_argument("--seconds", type=float, default=15, help="seconds of load per run")
@@ -39,6 +62,11 @@ def register(sub: Any) -> None:
         "--repeats", type=int, default=3, help="native/app pairs per rate (figures are medians)"
     )
     p.add_argument("--output", type=Path, help="write the latest run into this markdown page")
+    p.add_argument(
+        "--past-days",
+        type=int,
+        help="journeys: daily partitions made before today (default the retention, 400)",
+    )
     p.add_argument(
         "--lever-rate",
         type=float,
@@ -60,10 +88,36 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--profile-rate", type=float, default=100, help="calls/s of --profile")
     p.add_argument("--profile-seconds", type=float, default=20, help="seconds of --profile")
+    p.add_argument("--cluster-rate", type=float, default=30, help="calls/s of `bench cluster`")
+    p.add_argument(
+        "--cluster-seconds", type=float, default=20, help="seconds per `bench cluster` step"
+    )
+    p.add_argument(
+        "--failover-seconds", type=float, default=12, help="seconds of the failover run; 0: none"
+    )
+    p.add_argument("--kill-after", type=float, default=4, help="seconds into it, kill -9 ivr2")
     p.set_defaults(handler=_handle)
 
 
+def _journeys(args: argparse.Namespace) -> int:
+    s = get_settings()
+    started = not postgres.running(s)
+    postgres.start(s)  # PostgreSQL only: no Asterisk, no SIPp
+    try:
+        past = s.journey_retention_days if args.past_days is None else args.past_days
+        result = asyncio.run(bench_journeys(s.pg_dsn, args.seconds, past))
+    finally:
+        if started:
+            postgres.stop(s)
+    print(render_journeys(result, peak_need(), machine(s)))
+    return 0
+
+
 def _handle(args: argparse.Namespace) -> int:
+    if args.kind == "journeys":
+        return _journeys(args)
+    if args.kind == "cluster":
+        return _handle_cluster(args)
     s = get_settings()
     stack_start()
     env = dict(e.split("=", 1) for e in args.env)
@@ -120,3 +174,47 @@ def record(page: Path, report: Report) -> None:
         fh.write(history_line(report) + "\n")
     text = page.read_text() if page.exists() else "# Benchmarks\n"
     page.write_text(replace_block(text, latest_block(report)))
+
+
+def _handle_cluster(args: argparse.Namespace) -> int:
+    """The cluster run (the single-node stack must be stopped: Kamailio takes its
+    SIP port)."""
+    s = get_settings()
+    if not kamailio.port_free(s):
+        raise StackError(f"{s.bind_address}:{s.sip_port} is taken: `agi-app stack stop` first")
+    repeats = max(1, args.repeats)
+    where = machine(s)
+    with tempfile.TemporaryDirectory() as tmp:
+        steps, fail = asyncio.run(
+            cluster.run(
+                s,
+                args.cluster_rate,
+                args.cluster_seconds,
+                repeats,
+                args.failover_seconds,
+                args.kill_after,
+                Path(tmp),
+            )
+        )
+    report = cluster_page.ClusterReport(
+        stamp=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        commit=commit(),
+        machine=where,
+        command=(
+            f"agi-app bench cluster --cluster-rate {args.cluster_rate:g} --cluster-seconds "
+            f"{args.cluster_seconds:g} --repeats {repeats} --failover-seconds "
+            f"{args.failover_seconds:g} --kill-after {args.kill_after:g}"
+        ),
+        steps=steps,
+        failover=fail,
+        targets=cluster_figures.evaluate(steps, fail),
+    )
+    print("\n" + cluster_page.cluster_block(report))
+    if args.output:
+        with args.output.with_name("bench-history.jsonl").open("a") as fh:
+            fh.write(cluster_page.history_line(report) + "\n")
+        text = args.output.read_text() if args.output.exists() else "# Benchmarks\n"
+        args.output.write_text(
+            cluster_page.replace_cluster_block(text, cluster_page.cluster_block(report))
+        )
+    return 0

@@ -21,7 +21,7 @@ def register(sub: Any) -> None:
     g = fs.add_parser("graph", help="draw a flow (svg, png or dot by the -o suffix)")
     g.add_argument("flow", help="flow id")
     g.add_argument("-o", "--output", type=Path, required=True)
-    fs.add_parser("reload", help="ask the running app to reload its flows")
+    fs.add_parser("reload", help="ask the running app (and through it every node) to reload")
     p.set_defaults(handler=_handle)
 
 
@@ -100,6 +100,10 @@ async def reload_remote(base_url: str, token: str) -> int:
         return 1
     if body.get("ok"):
         print(f"reloaded: version {body.get('previous')} -> {body['version']}")
+        if body.get("cluster") is True:
+            print(f"every node reloads too (generation {body.get('generation')})")
+        elif body.get("cluster") is False:
+            print(f"warning: this node only: {body.get('cluster_error')}")
         return 0
     print(f"refused; still running version {body.get('version')}:")
     for err in body.get("errors", []):

@@ -24,6 +24,7 @@ from agi_app.settings import get_settings
 from agi_app.tools.qa.plan import PlanError, installation, load_plan
 from agi_app.tools.qa.play import play
 from agi_app.tools.qa.ports import PortError
+from agi_app.tools.stack.cluster import running_view
 
 
 def register(qs: Any) -> None:
@@ -49,7 +50,7 @@ def say(line: str) -> None:
 
 async def run_scenario(args: argparse.Namespace) -> int:
     logging.getLogger("panoramisk").setLevel(logging.WARNING)  # its connect chatter
-    s = get_settings()
+    s = running_view(get_settings())  # on a cluster: the queue node, the first IVR node
     try:
         inst = installation(s)
         scn = load_plan(args.file, inst)

@@ -1,4 +1,4 @@
-"""`agi-app report --from DATE --to DATE [--format table|csv|json] [--variants]`.
+"""`agi-app report --from DATE --to DATE [--format table|csv|json] [--variants] [--node NAME]`.
 
 ``--variants`` compares the A/B variants of the period instead (calls,
 self-service share, transfer share, average time in IVR, each with its count).
@@ -29,6 +29,10 @@ def register(sub: Any) -> None:
     p.add_argument("--to", dest="last", type=date.fromisoformat, required=True)
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("--variants", action="store_true", help="compare the A/B variants")
+    p.add_argument(
+        "--node",
+        help="only the calls this node served (calls.node); callbacks stay the whole hotline's",
+    )
     p.set_defaults(handler=_handle)
 
 
@@ -93,6 +97,9 @@ def _handle(args: argparse.Namespace) -> int:
         print("error: --to is before --from")
         return 1
     s = get_settings()
+    if args.variants and args.node:
+        print("error: --node filters the daily figures, not --variants")
+        return 1
     if args.variants:
 
         async def compare() -> list[dict[str, Any]]:
@@ -108,9 +115,12 @@ def _handle(args: argparse.Namespace) -> int:
     async def run() -> list[DailyFigures]:
         conn = await asyncpg.connect(s.pg_dsn)
         try:
-            return await fetch_report(conn, args.first, args.last, s.timezone)
+            return await fetch_report(conn, args.first, args.last, s.timezone, args.node)
         finally:
             await conn.close()
 
-    print(render(asyncio.run(run()), args.format))
+    figures = asyncio.run(run())
+    if args.node and args.format == "table":
+        print(f"node {args.node} (callbacks: the whole hotline)\n")
+    print(render(figures, args.format))
     return 0

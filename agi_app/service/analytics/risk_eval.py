@@ -45,6 +45,17 @@ async def scored_callers(
     conn: Any, start: datetime, end: datetime, cfg: RiskConfig, sample: int
 ) -> list[Scored]:
     """Each sampled caller's score at their first call of the period, and the truth."""
+    async with conn.transaction():
+        # Two queries a caller over the day-partitioned journeys: planned once, the
+        # partitions pruned as each runs (custom plans re-plan every partition
+        # each time: 5,000 callers took 9 s instead of 3).
+        await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        return await _scored(conn, start, end, cfg, sample)
+
+
+async def _scored(
+    conn: Any, start: datetime, end: datetime, cfg: RiskConfig, sample: int
+) -> list[Scored]:
     firsts = await conn.fetch(FIRST_CALLS_SQL, start, end, sample)
     numbers = [r["caller_e164"] for r in firsts]
     tags = {r["number"]: frozenset(r["tags"] or ()) for r in await conn.fetch(TAGS_SQL, numbers)}

@@ -66,12 +66,24 @@ class Ctx:
     facts: dict[str, Any] = field(default_factory=dict)
     reached_agent: bool = False
     said: list[tuple[str, bool]] = field(default_factory=list)  # for the next step
+    rendered: dict[str, str] = field(default_factory=dict)  # sound -> how, if not cached
 
-    def step(self, node_id: str, node_type: str, digits: str = "", **detail: Any) -> None:
-        """Record a journey step, with the sounds said since the last one."""
+    def step(
+        self,
+        node_id: str,
+        node_type: str,
+        digits: str = "",
+        at: datetime | None = None,
+        **detail: Any,
+    ) -> None:
+        """Record a journey step (stamped now, or ``at``) with the sounds said since the last."""
         said, self.said = self.said, []
+        when = at or self.deps.wall()
+        if self.rendered:
+            detail = {**detail, "rendered": self.rendered}
+            self.rendered = {}
         self.deps.journey.emit(
-            CallStep(self.call.call_id, node_id, node_type, self.deps.wall(), digits, detail, said)
+            CallStep(self.call.call_id, node_id, node_type, when, digits, detail, said)
         )
 
 

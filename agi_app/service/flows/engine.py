@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 
 from agi_app.core.bus import DataBus
-from agi_app.core.callcontrol import CallControl, CallHangup
+from agi_app.core.callcontrol import CallControl, CallHandedOff, CallHangup
 from agi_app.core.decisions import FlowOutcome
 from agi_app.core.flows.loader import FlowSet
 from agi_app.service.flows.context import Ctx, EngineDeps, Preamble, Router, default_router
@@ -24,6 +24,7 @@ __all__ = ["EngineDeps", "Preamble", "Router", "default_router", "run_flow"]
 
 log = logging.getLogger(__name__)
 EMERGENCY_STEP = "emergency-announcement"  # the journey step of an operator's announcement
+HANDED_OFF_STEP = "handed-off"  # the app stopped mid-flow: the dialplan's fallback took the call
 
 
 async def run_flow(
@@ -51,6 +52,9 @@ async def run_flow(
         if ctx.cause is None:  # the walk ran out of nodes (no target for a status...)
             ctx.cause = 16
             await call.hangup(16)
+    except CallHandedOff as off:
+        ctx.outcome, ctx.cause = "fallback", None
+        ctx.step(HANDED_OFF_STEP, "fallback", context=off.context)
     except CallHangup:
         ctx.outcome = "transferred" if ctx.reached_agent else "abandoned"
         ctx.cause = call.hangup_cause

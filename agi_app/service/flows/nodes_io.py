@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
+from typing import Any
 
-from agi_app.core.callcontrol import CallHangup
+from agi_app.core.callcontrol import CallHangup, QueueResult
 from agi_app.core.flows import model as m
 from agi_app.core.flows.conditions import holds
 from agi_app.service.flows.context import Ctx
@@ -19,6 +21,9 @@ async def play(node: m.Play, node_id: str, ctx: Ctx) -> str | None:
     return node.next
 
 
+MAX_REPEATS = 5  # times * repeats one menu in one visit
+
+
 async def _choose(
     ctx: Ctx,
     node_id: str,
@@ -31,12 +36,15 @@ async def _choose(
     timeout_prompt: m.Prompt | None,
     on_failure: str,
 ) -> str:
-    """The menu loop shared by menu and dynamic_menu; retries counted per menu."""
-    retries = invalids = timeouts = 0
+    """The menu loop shared by menu and dynamic_menu; retries counted per menu.
+    ``*`` repeats the menu MAX_REPEATS times; past that it is an invalid key (a
+    caller, or a DTMF flood, cannot hold the call in the menu for ever)."""
+    retries = invalids = timeouts = repeats = 0
     while True:
         await say(ctx, *prompts, barge_in=True)
         digit = await ctx.call.digits.next(timeout_s)
-        if digit == "*":
+        if digit == "*" and repeats < MAX_REPEATS and "*" not in choices:
+            repeats += 1
             continue  # repeat the menu, not a failure
         if digit is not None and digit in choices:
             ctx.step(node_id, kind, digit, retries=retries, invalid=invalids, timeouts=timeouts)
@@ -170,8 +178,23 @@ async def transfer(node: m.Transfer, node_id: str, ctx: Ctx) -> str | None:
     if result.status == "ANSWERED":
         ctx.reached_agent = True
         ctx.outcome = "transferred"
-    ctx.step(node_id, "queue_result", status=result.status, agent=result.agent)
+    now = ctx.deps.wall()
+    times = _times(now, result)
+    ctx.step(node_id, "queue_result", at=now, status=result.status, agent=result.agent, **times)
     return node.on_status.get(result.status) or node.on_status.get("default")
+
+
+def _times(now: datetime, result: QueueResult) -> dict[str, Any]:
+    """The queue result's timing for the journey: seconds in the queue and, once an
+    agent answered, the talk time and the moment of the answer (the result's time
+    ``now`` less the talk time, which the adapter measured on a monotonic clock)."""
+    out: dict[str, Any] = {}
+    if result.wait_s is not None:
+        out["wait_s"] = result.wait_s
+    if result.talk_s is not None and result.status == "ANSWERED":
+        out["talk_s"] = result.talk_s
+        out["answered_at"] = (now - timedelta(seconds=result.talk_s)).isoformat()
+    return out
 
 
 async def hangup(node: m.Hangup, node_id: str, ctx: Ctx) -> str | None:

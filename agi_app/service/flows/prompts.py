@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from agi_app.core.flows.model import Prompt
+from agi_app.core.speech.protocol import CACHED
 from agi_app.core.speech.say import render_template
 
 if TYPE_CHECKING:
@@ -32,7 +33,10 @@ async def media(ctx: Ctx, *prompts: Prompt | None) -> list[str]:
         if "{" in text:
             values = values if values is not None else ctx.bus.values()
             text = render_template(text, values, lang)
-        out.append(await ctx.deps.renderer.media_for(text, lang))
+        made = await ctx.deps.renderer.prompt(text, lang)
+        if made.source != CACHED:  # rendered now, by which engine, or a static stand-in
+            ctx.rendered[made.sound] = made.source
+        out.append(made.sound)
     return out
 
 

@@ -5,7 +5,9 @@ with the seconds the caller spent in each node, and how the call ended. The
 steps are stamped the way the engine stamps them: a play, transfer, hangup or
 logic node when it is entered; a menu, input or transaction when the caller
 leaves it (a choice, the digits, the result); a queue result when the caller
-leaves the queue.
+leaves the queue (or the agent). A queue result carries, as the app records it, the
+seconds in the queue (``wait_s``) and, when an agent answered, the moment
+(``answered_at``) and the talk time (``talk_s``): the queue visit split in two.
 
 ``month_sample`` draws calls from ``MOBILE_JOURNEYS`` (the paths of
 ``flows/mobile_10086.yaml``) with a day-shaped arrival curve, a pool of
@@ -29,7 +31,8 @@ CALL_COLUMNS = (
     "started_at", "ended_at", "outcome", "hangup_cause", "shedding_level", "queue",
     "queue_status", "agent",
 )  # fmt: skip
-STEP_COLUMNS = ("call_id", "seq", "node", "node_type", "digits", "detail", "at")
+# A step carries its call's start: the partition key (migrations/0009).
+STEP_COLUMNS = ("call_id", "seq", "node", "node_type", "digits", "detail", "at", "started_at")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Step:
     dwell_s: float = 0.0
     digits: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
+    wait_s: float | None = None  # a queue result: the part of the dwell before the answer
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,14 @@ def stamp(journey: Journey, call_id: str, caller: str, start: datetime) -> Call:
         else:
             t = t + timedelta(seconds=s.dwell_s)
             at = t
-        rows.append((call_id, seq, s.node, s.node_type, s.digits, json.dumps(s.detail), at))
+        detail = s.detail
+        if s.wait_s is not None:
+            detail = {**detail, "wait_s": s.wait_s}
+        if s.wait_s is not None and detail.get("status") == "ANSWERED":
+            talk = round(s.dwell_s - s.wait_s, 3)  # the agent picked up talk_s before the result
+            answered = at - timedelta(seconds=talk)
+            detail = {**detail, "answered_at": answered.isoformat(), "talk_s": talk}
+        rows.append((call_id, seq, s.node, s.node_type, s.digits, json.dumps(detail), at, start))
     j = journey
     row = (
         call_id, caller, caller, j.called, "ari", j.flow, "gen", "standard", "ok", start, t,
@@ -104,16 +115,23 @@ def _self_service(name: str, digit: str, tx: str, node: str, say: str) -> Journe
     )  # fmt: skip
 
 
-def _to_agent(queue_status: str, talk_s: float) -> tuple[Step, ...]:
+def _to_agent(queue_status: str, dwell_s: float, wait_s: float | None = None) -> tuple[Step, ...]:
+    """Into the queue; out of it ``dwell_s`` later (``wait_s`` of it before an agent answered)."""
+    result = {"status": queue_status, "agent": None}
     return (
         Step("agent", "branch", 0.0, "", {"case": "default"}),
         Step("to_support", "transfer", 0.0, "", {"queue": "support", "priority": 0}),
-        Step("to_support", "queue_result", talk_s, "", {"status": queue_status, "agent": None}),
+        Step("to_support", "queue_result", dwell_s, "", result, wait_s),
     )
 
 
-def _answered(name: str, before: tuple[Step, ...], talk_s: float = 240.0) -> Journey:
-    steps = (*before, *_to_agent("ANSWERED", talk_s), BYE)
+# An answered agent call: 40 s in the queue, then 200 s with the agent.
+QUEUE_WAIT_S = 40.0
+TALK_S = 200.0
+
+
+def _answered(name: str, before: tuple[Step, ...]) -> Journey:
+    steps = (*before, *_to_agent("ANSWERED", QUEUE_WAIT_S + TALK_S, QUEUE_WAIT_S), BYE)
     return Journey(name, steps, "transferred", 16, "support", "ANSWERED", "agent1", repeat_p=0.08)
 
 
@@ -185,7 +203,7 @@ MOBILE_JOURNEYS: dict[str, tuple[Journey, float]] = {
             "callback",
             (
                 *MAIN_AGENT,
-                *_to_agent("TIMEOUT", 60.0),
+                *_to_agent("TIMEOUT", 60.0, 60.0),
                 _menu("callback_offer", "1", 8.0),
                 _tx("request_callback", "request_callback"),
                 Step("callback_booked", "hangup", 5.0, "", {"cause": 16}),
@@ -227,12 +245,14 @@ HOURLY = (1, 0.6, 0.4, 0.3, 0.3, 0.5, 1.5, 3, 5, 7, 8, 7.5, 6, 6.5, 7.5, 8, 7, 6
 
 
 def jittered(journey: Journey, rng: random.Random) -> Journey:
-    """The journey with each dwell time scaled by a random factor in [1-J, 1+J]."""
-    steps = tuple(
-        replace(s, dwell_s=round(s.dwell_s * rng.uniform(1 - JITTER, 1 + JITTER), 3))
-        for s in journey.steps
-    )
-    return replace(journey, steps=steps)
+    """The journey with each dwell time scaled by a random factor in [1-J, 1+J]
+    (a queue result's wait by the same factor: wait and talk keep their shares)."""
+    steps = []
+    for s in journey.steps:
+        f = rng.uniform(1 - JITTER, 1 + JITTER)
+        wait = None if s.wait_s is None else round(s.wait_s * f, 3)
+        steps.append(replace(s, dwell_s=round(s.dwell_s * f, 3), wait_s=wait))
+    return replace(journey, steps=tuple(steps))
 
 
 def month_sample(
@@ -269,8 +289,10 @@ def month_sample(
 
 
 async def write_calls(conn: Any, calls: Sequence[Call]) -> None:
-    """Load calls and their steps with COPY (ids must be new)."""
+    """Load calls and their steps with COPY (ids must be new). The steps go in
+    the order of their time, as the journey writer stores them: the steps of
+    one call lie among those of the calls beside it, not next to each other."""
     await conn.copy_records_to_table("calls", records=[c.row for c in calls], columns=CALL_COLUMNS)
-    await conn.copy_records_to_table(
-        "call_steps", records=[s for c in calls for s in c.steps], columns=STEP_COLUMNS
-    )
+    at = STEP_COLUMNS.index("at")
+    steps = sorted((s for c in calls for s in c.steps), key=lambda s: s[at])
+    await conn.copy_records_to_table("call_steps", records=steps, columns=STEP_COLUMNS)

@@ -57,8 +57,11 @@ async def run_callers(
     call_timeout_s: int = 60,
     sip_port: int | None = None,
     media_port: int | None = None,
+    local_ip: str = "127.0.0.1",
 ) -> SippResult:
     """Place ``calls`` calls with a UAC scenario; wait for SIPp to finish.
+    ``local_ip``: the address calls come from (another loopback address, say,
+    to be another source).
 
     Ports are leased (``agi_app.tools.qa.ports``) unless given; when SIPp cannot bind
     a leased port (taken in the meantime) it is run again on fresh ones.
@@ -81,6 +84,7 @@ async def run_callers(
                 timeout_s,
                 target,
                 call_timeout_s,
+                local_ip,
             )
         finally:
             ports.release()
@@ -100,6 +104,7 @@ async def _run_uac(
     timeout_s: float,
     target: str,
     call_timeout_s: int,
+    local_ip: str = "127.0.0.1",
 ) -> SippResult:
     workdir = scenario.parent
     sip_port, media_port = ports.sip, ports.media
@@ -121,11 +126,11 @@ async def _run_uac(
         "-l",
         str(limit),
         "-i",
-        "127.0.0.1",
+        local_ip,
         "-p",
         str(sip_port),
         "-mi",
-        "127.0.0.1",
+        local_ip,
         "-mp",
         str(media_port),
         "-inf",

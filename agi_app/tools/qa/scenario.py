@@ -191,7 +191,8 @@ def build_refused(workdir: Path, code: int, *, caller: str = "[field0]") -> Path
     """A caller that expects its INVITE refused with ``code`` (a full cluster's 503,
     say) and checks the refusal carries a Retry-After when ``code`` is 503."""
     workdir.mkdir(parents=True, exist_ok=True)
-    invite = _invite(escape(caller)).split("  <recv response=")[0]
+    who = escape(caller)
+    invite = _invite(who).split("  <recv response=")[0]
     check = (
         '<action><ereg regexp="[0-9]+" search_in="hdr" header="Retry-After:"'
         ' check_it="true" assign_to="retry"/></action>'
@@ -206,7 +207,7 @@ def build_refused(workdir: Path, code: int, *, caller: str = "[field0]") -> Path
         "  <send>\n    <![CDATA[\n"
         "      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0\n"
         "      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"
-        f"      From: <sip:{escape(caller)}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]\n"
+        f"      From: <sip:{who}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]\n"
         "      [last_To:]\n      Call-ID: [call_id]\n      CSeq: 1 ACK\n"
         "      Max-Forwards: 70\n      Content-Length: 0\n    ]]>\n  </send>\n"
         f"{refs}</scenario>\n"

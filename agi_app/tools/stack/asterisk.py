@@ -222,11 +222,17 @@ def pid(root: Path) -> int | None:
     pidfile = root / "run/asterisk/asterisk.pid"
     try:
         value = int(pidfile.read_text().strip())
-        if os.readlink(f"/proc/{value}/root") != str(root.resolve()):
-            return None
-        return value
+        os.kill(value, 0)
     except (OSError, ValueError):
         return None
+    try:
+        if os.readlink(f"/proc/{value}/root") != str(root.resolve()):
+            return None
+    except OSError:
+        # Exiting (after kill -9): its root is already released but its control
+        # socket may still answer; it still counts as running until it is gone.
+        pass
+    return value
 
 
 def start(s: Settings, root: Path) -> None:
@@ -236,7 +242,9 @@ def start(s: Settings, root: Path) -> None:
         return
     step("Starting Asterisk")
     mount_all(root, s.sounds_dir, s.asterisk_sounds_mount)
-    for sub in ("run/asterisk", "var/log/asterisk", "var/lib/asterisk", "var/spool/asterisk"):
+    # var/spool/asterisk/agi_app: the static menu's call records (dialplan/40-static.conf).
+    subs = ("run/asterisk", "var/log/asterisk", "var/lib/asterisk", "var/spool/asterisk")
+    for sub in (*subs, "var/spool/asterisk/agi_app"):
         (root / sub).mkdir(parents=True, exist_ok=True)
         run(["chroot", str(root), "chown", "-R", "asterisk:asterisk", "/" + sub])
     run(["chroot", str(root), "asterisk", "-U", "asterisk", "-G", "asterisk"])
@@ -252,6 +260,21 @@ def start(s: Settings, root: Path) -> None:
             return
         time.sleep(0.2)
     raise StackError(f"Asterisk did not boot; see {root}/var/log/asterisk/messages.log")
+
+
+def kill_hard(root: Path, timeout: float = 10) -> int | None:
+    """``kill -9`` the running Asterisk (a crash, for fault tests); wait until it is
+    gone. The mounts stay: ``start`` runs it again. Returns the pid killed."""
+    running = pid(root)
+    if running is None:
+        return None
+    os.kill(running, 9)
+    deadline = time.monotonic() + timeout
+    while pid(root) == running and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if pid(root) == running:
+        raise StackError(f"Asterisk (pid {running}) still runs {timeout} s after kill -9")
+    return running
 
 
 def stop(root: Path) -> None:

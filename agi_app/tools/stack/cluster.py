@@ -112,9 +112,21 @@ def start_node(s: Settings, node: NodeSpec, queue: NodeSpec) -> Settings:
         extra_globals=globals_,
         named_agents=not node.is_ivr,
     )
+    _system_name(ns.asterisk_root, node.name)
     install_snippets_offline(ns)
     asterisk.start(ns, ns.asterisk_root)
     return ns
+
+
+def _system_name(root: Path, node: str) -> None:
+    """Asterisk's systemname prefixes every channel's unique id with the node's
+    name: ids that two nodes make in the same second never collide (journeys are
+    keyed by them; they did, and one node's journeys overwrote the other's)."""
+    conf = root / "etc/asterisk/asterisk.conf"
+    lines = [ln for ln in conf.read_text().splitlines() if not ln.startswith("systemname")]
+    at = lines.index("[options]") + 1
+    lines.insert(at, f"systemname = {node}")
+    conf.write_text("\n".join(lines) + "\n")
 
 
 def stop_node(s: Settings, node: str) -> None:
@@ -223,4 +235,19 @@ def banner(s: Settings, ivr_nodes: int) -> None:
     Stop:     make stop
 """,
         flush=True,
+    )
+
+
+def running_view(s: Settings) -> Settings:
+    """``s`` as a tool outside the cluster must see it while ``make cluster`` runs:
+    the queue node's AMI (the queues) and the first IVR node's admin port (its
+    clock and shedding apply cluster-wide). ``s`` itself when no cluster runs."""
+    names = known_nodes(s)
+    ivr = [n for n in names if n.startswith("ivr")]
+    if not kamailio.pid(s) or not ivr:
+        return s
+    nodes = layout(s, len(ivr))
+    first = next(n for n in nodes if n.is_ivr)
+    return s.model_copy(
+        update={"ami_port": queue_node(nodes).ami_port, "admin_port": first.admin_port}
     )

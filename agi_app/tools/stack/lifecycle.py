@@ -14,6 +14,7 @@ import signal
 from agi_app.adapters.postgres.migrate import migrate
 from agi_app.settings import PROJECT_ROOT, Settings, get_settings
 from agi_app.tools.stack import asterisk, cluster, kamailio, postgres
+from agi_app.tools.stack.cluster_layout import node_root
 from agi_app.tools.stack.config import agents_and_trunks, queues_conf
 from agi_app.tools.stack.secrets import ensure_secrets
 from agi_app.tools.stack.shell import StackError, step
@@ -111,8 +112,9 @@ def status() -> int:
     pid = asterisk.pid(s.asterisk_root)
     print(f"asterisk: {f'running pid {pid}' if pid else 'stopped'}")
     for node in cluster.known_nodes(s):
-        node_pid = asterisk.pid(cluster.node_root(s, node))
-        print(f"cluster node {node}: asterisk {f'running pid {node_pid}' if node_pid else 'stopped'}")
+        node_pid = asterisk.pid(node_root(s, node))
+        state = f"running pid {node_pid}" if node_pid else "stopped"
+        print(f"cluster node {node}: asterisk {state}")
     state = "running" if postgres.running(s) else "stopped"
     print(f"postgres: {state} ({s.pg_host}:{s.pg_port}, cluster {postgres.cluster_dir(s)})")
     return 0

@@ -1,0 +1,1 @@
+"""What the dialplan leaves behind for the app: the static menu's call records."""
