@@ -88,6 +88,26 @@ def _agents_conf(agents: dict[str, int], host: str, named: bool) -> str:
     return "\n".join(blocks)
 
 
+# Stasis message types nothing in this stack consumes (templates/stasis.conf says why).
+DECLINED_MESSAGES = (
+    "ast_test_suite_message_type",
+    "ast_channel_varset_type",
+    "ast_rtp_rtcp_sent_type",
+    "ast_rtp_rtcp_received_type",
+)
+# Stasis's taskpool on 2 cores (Asterisk's default: 5 to 50 taskprocessors).
+SMALL_TASKPOOL = "[taskpool]\nminimum_size=2\ninitial_size=2\nmax_size=8\n"
+
+
+def stasis_values(s: Settings) -> dict[str, str]:
+    """The template values of stasis.conf."""
+    declined = DECLINED_MESSAGES if s.asterisk_decline_messages else ()
+    return {
+        "stasis_declined": "".join(f"decline={name}\n" for name in declined),
+        "stasis_taskpool": SMALL_TASKPOOL if s.asterisk_small_pools else "",
+    }
+
+
 def render_config(
     s: Settings,
     root: Path,
@@ -123,6 +143,7 @@ def render_config(
         "extra_globals": "".join(f"{k}={v}\n" for k, v in (extra_globals or {}).items()),
         "cdr_enable": "yes" if s.asterisk_cdr else "no",
         "cdr_csv_load": "load" if s.asterisk_cdr else "noload",
+        **stasis_values(s),
     }
     if not values["ari_password"] or not values["ami_password"]:
         raise StackError("ARI/AMI secrets are missing: run `agi-app stack setup` first")
