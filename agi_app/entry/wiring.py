@@ -219,6 +219,9 @@ def build_runtime(s: Settings) -> Runtime:
         Admission(s.max_concurrent_calls, s.max_calls_per_second, s.max_calls_per_source),
         rest_over_ws=s.ari_rest_over_ws,
         event_filter=s.ari_event_filter,
+        varset_events=s.ari_varset_events,
+        answer_in_dialplan=s.ari_answer_in_dialplan,
+        queue_in_extension=s.ari_queue_in_extension,
         side_channels=worker.handles,  # channels the app dialled itself (callbacks)
         on_side_event=lambda event: side_event(event, worker),
     )

@@ -55,6 +55,13 @@ PG_CONNECTIONS_SQL = (
     " WHERE datname = current_database() AND backend_type = $1 AND pid <> pg_backend_pid()"
 )
 
+# Callbacks this run booked that no wave's settle saw dialled: cancelled at the
+# end, so a later start of the app does not ring a phone nobody answers.
+CANCEL_PENDING_SQL = (
+    "UPDATE callbacks SET state = 'cancelled', last_result = 'soak ended'"
+    " WHERE state = 'pending' AND number LIKE $1"
+)
+
 Say = Callable[[str], None]
 
 
@@ -154,6 +161,18 @@ async def _parties(s: Settings, work: Path) -> list[Answerer]:
     return started
 
 
+async def _cancel_pending(pg: asyncpg.Connection, run: int, say: Say) -> None:
+    pattern = "%" + caller_numbers(run, 0, 1)[0][:5] + "%"  # 17 and the run's digits
+    try:
+        status = await pg.execute(CANCEL_PENDING_SQL, pattern)
+    except (asyncpg.PostgresError, OSError) as exc:
+        say(f"  could not cancel the run's pending callbacks: {exc}")
+        return
+    cancelled = int(status.split()[-1])
+    if cancelled:
+        say(f"  {cancelled} callbacks booked but not yet dialled: cancelled")
+
+
 def scenarios(work: Path, mix: tuple[CallPath, ...] = MIX) -> dict[str, Path]:
     """One caller scenario per path: its key script, BYE with cause 16 expected."""
     return {p.name: build_caller(parse_keys(p.keys), work / p.name, expect_cause=16) for p in mix}
@@ -197,6 +216,7 @@ async def soak(
             say(row_line(samples[-1]))
     finally:
         if pg is not None:
+            await _cancel_pending(pg, run, say)
             await pg.close()
         with contextlib.suppress(OSError, RuntimeError, ValueError, aiohttp.ClientError):
             await admin.restore()  # an app already gone took its override with it
