@@ -66,13 +66,30 @@ class Settings(BaseSettings):
     ari_password: SecretStr = SecretStr("")
     # Asterisk's own CDRs (CSV). Off: the journey in PostgreSQL is the record.
     asterisk_cdr: bool = False
+    # stasis.conf: decline the message types nothing here consumes (AMI
+    # TestEvent, VarSet, DTMFBegin, RTCP), and Stasis's taskpool sized for
+    # 2 cores. Both are read when Asterisk starts.
+    asterisk_decline_messages: bool = True
+    asterisk_small_pools: bool = False
     # REST requests over the event websocket when Asterisk supports it (22.4+),
     # and a server-side filter so only the event types we use are sent.
     ari_rest_over_ws: bool = True
     ari_event_filter: bool = True
     # Past this many unanswered websocket requests, requests go over HTTP
-    # (Asterisk answers one websocket's requests one at a time).
-    ari_ws_max_waiting: int = Field(default=4, ge=1)
+    # (Asterisk answers one websocket's requests one at a time). With the
+    # dialplan answering, no request of a call waits for the channel's thread
+    # (POST answer did): 16 kept every request on the websocket at 100 calls/s.
+    ari_ws_max_waiting: int = Field(default=16, ge=1)
+    # The dialplan answers before Stasis() (dialplan/10-hotline.conf): no POST
+    # answer per call. Not while max_calls_per_second is set (the app's own
+    # refusals must stay unanswered busy ones).
+    ari_answer_in_dialplan: bool = True
+    # ChannelVarset in the event filter (five per call, chan_pjsip's RTP QoS at
+    # hang-up). Off: the agent's name comes from the channel's channelvars.
+    ari_varset_events: bool = False
+    # A queue transfer's parameters in the extension it continues to
+    # (dialplan/20-queues.conf): one request instead of four variables first.
+    ari_queue_in_extension: bool = True
     ami_user: str = "agi_app"
     ami_password: SecretStr = SecretStr("")
     admin_token: SecretStr = SecretStr("")

@@ -31,6 +31,8 @@ class FakeAri:
     channels: list[dict[str, Any]] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
     gone_channels: set[str] = field(default_factory=set)
+    # Channel variables GET /channels/ID/variable answers (others: "x").
+    variables: dict[str, dict[str, str]] = field(default_factory=dict)
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     request_seen: asyncio.Event = field(default_factory=asyncio.Event)
@@ -86,7 +88,7 @@ class FakeAri:
         self.request_seen.set()
         if self.hold_ws_requests:
             return
-        status, answer = self._answer(method, path)
+        status, answer = self._answer(method, path, params)
         await ws.send_json(
             {
                 "type": "RESTResponse",
@@ -97,7 +99,9 @@ class FakeAri:
             }
         )
 
-    def _answer(self, method: str, path: str) -> tuple[int, Any]:
+    def _answer(
+        self, method: str, path: str, params: dict[str, list[str]] | None = None
+    ) -> tuple[int, Any]:
         """What Asterisk would answer, for either transport."""
         parts = path.split("/")
         if path == "/channels" and method == "GET":
@@ -107,7 +111,8 @@ class FakeAri:
         if len(parts) > 2 and parts[1] == "channels" and parts[2] in self.gone_channels:
             return 404, {"message": "Channel not found"}
         if method == "GET" and path.endswith("/variable"):
-            return 200, {"value": "x"}
+            name = (params or {}).get("variable", [""])[0]
+            return 200, {"value": self.variables.get(parts[2], {}).get(name, "x")}
         return 204, None
 
     async def _list_channels(self, request: web.Request) -> web.Response:
@@ -115,13 +120,13 @@ class FakeAri:
         return web.json_response(self.channels)
 
     async def _rest(self, request: web.Request) -> web.Response:
-        self._record(request)
-        status, answer = self._answer(request.method, request.path.removeprefix("/ari"))
+        params = self._record(request)
+        status, answer = self._answer(request.method, request.path.removeprefix("/ari"), params)
         if answer is None:
             return web.Response(status=status)
         return web.json_response(answer, status=status)
 
-    def _record(self, request: web.Request) -> None:
+    def _record(self, request: web.Request) -> dict[str, list[str]]:
         params: dict[str, list[str]] = {}
         for k, v in request.query.items():
             params.setdefault(k, []).append(v)
@@ -134,6 +139,7 @@ class FakeAri:
             )
         )
         self.request_seen.set()
+        return params
 
     async def send(self, event: dict[str, Any]) -> None:
         """Push one event to every connected websocket."""
@@ -161,7 +167,12 @@ class FakeAri:
 
 
 def stasis_start(
-    channel_id: str, caller: str = "13800138000", exten: str = "100", args: tuple[str, ...] = ()
+    channel_id: str,
+    caller: str = "13800138000",
+    exten: str = "100",
+    args: tuple[str, ...] = (),
+    *,
+    state: str = "Ring",
 ) -> dict[str, Any]:
     return {
         "type": "StasisStart",
@@ -169,7 +180,7 @@ def stasis_start(
         "channel": {
             "id": channel_id,
             "name": f"PJSIP/anonymous-{channel_id}",
-            "state": "Ring",
+            "state": state,
             "caller": {"number": caller, "name": ""},
             "dialplan": {
                 "context": "hotline",

@@ -46,6 +46,15 @@ async def loop_lag_monitor(interval: float = 0.1) -> None:
         METRICS.observe("loop_lag_ms", max(0.0, (time.perf_counter() - t0 - interval) * 1000))
 
 
+def asyncio_tasks() -> int:
+    """Tasks alive on the running event loop (0 outside one): what a leak of call or
+    helper tasks shows in (``/metrics``, ``/admin/stats``; the soak reads it)."""
+    try:
+        return len(asyncio.all_tasks())
+    except RuntimeError:
+        return 0
+
+
 @dataclass(frozen=True)
 class Runtime:
     settings: Settings

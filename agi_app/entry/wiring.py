@@ -48,7 +48,7 @@ from agi_app.entry.admin import build_admin
 from agi_app.entry.agi_routes import build_routes
 from agi_app.entry.cluster import NodeFigures, build_cluster
 from agi_app.entry.console import ConsoleDeps, add_console
-from agi_app.entry.runtime import Runtime, loop_lag_monitor
+from agi_app.entry.runtime import Runtime, asyncio_tasks, loop_lag_monitor
 from agi_app.entry.supervisor import Supervisor
 from agi_app.service.business import business_transactions
 from agi_app.service.call import CallServices, serve_call
@@ -205,6 +205,7 @@ def build_runtime(s: Settings) -> Runtime:
             loop_restarts=lambda: loops.restarts,
             live_load_stale=lambda: monitor.stale,
             callback_leader=lambda: cluster.leader.leader,
+            asyncio_tasks=asyncio_tasks,
         ),
     )
     services = CallServices(clock, TeeJourney(writer, live, exporter), who, decide, walker)
@@ -218,6 +219,9 @@ def build_runtime(s: Settings) -> Runtime:
         Admission(s.max_concurrent_calls, s.max_calls_per_second, s.max_calls_per_source),
         rest_over_ws=s.ari_rest_over_ws,
         event_filter=s.ari_event_filter,
+        varset_events=s.ari_varset_events,
+        answer_in_dialplan=s.ari_answer_in_dialplan,
+        queue_in_extension=s.ari_queue_in_extension,
         side_channels=worker.handles,  # channels the app dialled itself (callbacks)
         on_side_event=lambda event: side_event(event, worker),
     )
@@ -229,6 +233,7 @@ def build_runtime(s: Settings) -> Runtime:
         return {
             "ari_connected": ari.stream.connected.is_set(),
             "active_calls": len(ari.calls),
+            "asyncio_tasks": asyncio_tasks(),
             "ari_transport": rest.transport,
             "ari_requests": {
                 "websocket": rest.sent_ws,

@@ -169,7 +169,7 @@ async def test_two_nodes_share_settings_and_the_leader_killed_is_replaced(
             nodes = {e["node"]: e for e in json.loads(proc.stdout)["nodes"]}
             if nodes[leader.settings.node]["state"] != "up" or time.monotonic() > deadline:
                 break
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.1)  # poll the status until the killed node goes stale
         dead, alive = nodes[leader.settings.node], nodes[follower.settings.node]
         assert dead["state"] == "stale" and not dead["leader"]
         assert alive["state"] == "up" and alive["leader"] and alive["ari"] is True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
 import subprocess
@@ -13,59 +12,15 @@ import pytest
 
 from agi_app.settings import PROJECT_ROOT, Settings
 from agi_app.tools.stack import postgres
-from tests.conftest import Agents, AppProcess, place_call, wait_journey, wait_queue
+from tests.conftest import AppProcess, place_call, wait_journey
 
 pytestmark = pytest.mark.e2e
-TO_AGENT = "wait 1; 1; wait 2; 0"  # bank line: Chinese, then 0 for an agent
 
 
 PRESSED_SQL = (
     "SELECT 1 FROM call_steps s JOIN calls c ON c.id = s.call_id"
     " WHERE c.caller = $1 AND c.started_at >= $2 AND s.digits = $3 LIMIT 1"
 )
-
-
-async def wait_pressed(db: Any, caller: str, since: dt.datetime, digits: str) -> None:
-    """Until the journey of ``caller`` has a step that took ``digits``."""
-    async with asyncio.timeout(30):
-        while await db.fetchval(PRESSED_SQL, caller, since, digits) is None:
-            await asyncio.sleep(0.1)
-
-
-async def test_vip_who_calls_last_is_connected_first(
-    app: AppProcess, db: Any, tmp_path: Path, agents: Agents
-) -> None:
-    await agents.start("agent1", 5071, hold_ms=15000)
-    await agents.start("agent2", 5072, hold_ms=15000)
-    since = dt.datetime.now(dt.UTC)
-    occupiers = ("13900002001", "13900002002")  # they take both agents
-    queued = ("13900002003", "13900002004", "13800000001")  # two standard, then diamond
-    calls = [
-        asyncio.create_task(place_call(tmp_path, "95555", n, TO_AGENT, timeout_s=120))
-        for n in occupiers
-    ]
-    # Every caller walks the same flow: one who starts once the one before has
-    # pressed 1 reaches the queue after it. So the queue fills in this order.
-    ahead: tuple[str, ...] = occupiers
-    for number in queued:
-        for caller in ahead:
-            await wait_pressed(db, caller, since, "1")
-        calls.append(
-            asyncio.create_task(place_call(tmp_path, "95555", number, TO_AGENT, timeout_s=120))
-        )
-        ahead = (number,)
-    # All three wait at once behind the busy agents: the order is the queue's to decide.
-    await wait_queue(app.settings, "support", lambda q: q.waiting >= len(queued))
-    results = await asyncio.gather(*calls)
-    assert all(r.successful == 1 for r in results), [r.summary() for r in results]
-    ended = {
-        n: (await wait_journey(db, n, since))["ended_at"]
-        for n in ("13900002003", "13900002004", "13800000001")
-    }
-    vip = await wait_journey(db, "13800000001", since)
-    assert vip["grade"] == "diamond" and vip["queue"] == "support"
-    assert vip["outcome"] == "transferred" and vip["agent"] in ("agent1", "agent2")
-    assert ended["13800000001"] < ended["13900002003"] < ended["13900002004"]
 
 
 async def test_unknown_and_junk_callers_take_the_standard_path(

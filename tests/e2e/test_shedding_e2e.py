@@ -11,15 +11,12 @@ import pytest
 
 from agi_app.service.report import fetch_report, fluctuation
 from tests.conftest import (
-    Agents,
     AppProcess,
     admin,
     month_end_business_time,
     place_call,
     quiet_clock,
-    wait_app_sheds,
     wait_journey,
-    wait_queue,
 )
 
 pytestmark = pytest.mark.e2e
@@ -50,52 +47,6 @@ async def test_month_end_standard_hears_self_service_first_vip_does_not(
         assert diamond["shedding_level"] == 0
     finally:
         await admin(app.settings, "POST", "/admin/clock", {"now": quiet_clock()})
-
-
-async def wait_no_agent_available(app: AppProcess, queue: str, timeout: float = 30) -> None:
-    """Until AMI shows every agent of ``queue`` busy, and the app sheds for it
-    (its monitor polls QueueSummary about once a second)."""
-    await wait_queue(app.settings, queue, lambda q: q.available == 0, timeout)
-    await wait_app_sheds(app.settings, 3, timeout)  # no_agents_free
-
-
-async def test_busy_agents_lead_to_a_callback_that_is_made(
-    app: AppProcess, db: Any, tmp_path: Path, agents: Agents
-) -> None:
-    await db.execute("DELETE FROM callbacks WHERE number = '+8613800000005'")
-    await agents.start("agent1", 5071, hold_ms=16000)
-    await agents.start("agent2", 5072, hold_ms=16000)
-    phone = await agents.start("pstn", app.settings.pstn_port, hold_ms=3000)
-    occupiers = [
-        asyncio.create_task(place_call(tmp_path, "95555", n, "wait 1; 1; wait 2; 0", timeout_s=90))
-        for n in ("13900003001", "13900003002")
-    ]
-    await wait_no_agent_available(app, "support")
-    # Level 3: self-service first (2 = continue), the agent only after a self-service
-    # try: 1 balance, then 0 for an agent -> callback offer -> 1 to book it.
-    result = await place_call(
-        tmp_path,
-        "10086",
-        "13800000005",
-        "wait 2; 2; wait 3; 1; wait 6; 0; wait 4; 1",
-        timeout_s=60,
-    )
-    assert result.successful == 1, result.output
-    row = await db.fetchrow(
-        "SELECT * FROM callbacks WHERE number = '+8613800000005' ORDER BY id DESC LIMIT 1"
-    )
-    assert row is not None and row["queue"] == "support"
-    await asyncio.gather(*occupiers)
-    async with asyncio.timeout(60):  # an agent frees: the worker dials the customer back
-        while (await db.fetchval("SELECT state FROM callbacks WHERE id = $1", row["id"])) not in (
-            "connected",
-            "done",
-        ):
-            await asyncio.sleep(0.1)
-    async with asyncio.timeout(30):
-        while phone.stats().successful < 1 and phone.proc.returncode is None:
-            await phone.stop()  # SIPp writes its counts when it stops
-    assert phone.stats().successful >= 1
 
 
 async def test_report_figures_for_a_generated_month(db: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from agi_app.settings import Settings
 from agi_app.tools.qa.runner import run_callers
 from agi_app.tools.qa.scenario import build_caller, parse_keys
 from agi_app.tools.stack import asterisk
-from tests.conftest import AppProcess, wait_app_registered, wait_journey
+from tests.conftest import AppProcess, admin, wait_app_registered, wait_journey
 
 pytestmark = pytest.mark.e2e
 DEMO = "100"
@@ -45,13 +46,47 @@ async def test_press_1_completes_with_cause_16(app: AppProcess, db: Any, tmp_pat
     assert "1" in [s["digits"] for s in journey["steps"]]
 
 
+# The demo flow's timeout path, with its timeouts shortened: three silent tries
+# of 5 s each would cost the suite half a minute for the same mechanism.
+QUICK_TIMEOUT = """
+id: zz_quick_timeout
+language: zh
+entry_numbers: ["5550131"]
+start: greeting
+nodes:
+  greeting:
+    type: menu
+    prompt: 请按一。
+    choices: {"1": bye}
+    timeout_s: 1
+    max_retries: 2
+    on_failure: giveup
+  bye: {type: hangup, cause: 16}
+  giveup: {type: hangup, cause: 31, outcome: timeout}
+"""
+
+
 async def test_no_digit_takes_the_timeout_path(app: AppProcess, db: Any, tmp_path: Path) -> None:
-    since, who = dt.datetime.now(dt.UTC), new_caller()
-    result = await call(tmp_path, "", 31, [who])
-    assert (result.successful, result.failed) == (1, 0), result.output
-    journey = await wait_journey(db, who, since)
-    assert journey["outcome"] == "timeout"
-    assert journey["hangup_cause"] == 31
+    assert app.flows_dir is not None
+    flow = app.flows_dir / "zz_quick_timeout.yaml"
+    flow.write_text(QUICK_TIMEOUT, encoding="utf-8")
+    try:
+        status, body = await admin(app.settings, "POST", "/admin/reload")
+        assert status == 200, body
+        since, who = dt.datetime.now(dt.UTC), new_caller()
+        scenario = build_caller(parse_keys(""), tmp_path / "sc", expect_cause=31)
+        result = await run_callers(
+            scenario, service="5550131", callers=[who], calls=1, rate=1, limit=1, timeout_s=60
+        )
+        assert (result.successful, result.failed) == (1, 0), result.output
+        journey = await wait_journey(db, who, since)
+        assert journey["outcome"] == "timeout"
+        assert journey["hangup_cause"] == 31
+        [menu] = [s for s in journey["steps"] if s["node"] == "greeting"]
+        assert json.loads(menu["detail"])["timeouts"] == 3  # three tries in all
+    finally:
+        flow.unlink()
+        await admin(app.settings, "POST", "/admin/reload")
 
 
 async def test_twenty_concurrent_calls_all_complete(

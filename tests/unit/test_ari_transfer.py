@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from agi_app.adapters.ari.app import Admission, AriApplication
-from agi_app.adapters.ari.call import QUEUE_CONTEXT, AriCall
+from agi_app.adapters.ari.call import QUEUE_CONTEXT, AriCall, queue_extension
 from agi_app.adapters.ari.rest import AriRest
 from agi_app.core.callcontrol import CallHangup, QueueResult, queue_times
 from tests.fake_ari import (
@@ -33,8 +33,9 @@ Outcome = QueueResult | BaseException
 class Transfer:
     """The application with one call that goes to the queue; its outcome."""
 
-    def __init__(self, fake: FakeAri) -> None:
+    def __init__(self, fake: FakeAri, queue_in_extension: bool = True) -> None:
         self.fake = fake
+        self.queue_in_extension = queue_in_extension
         self.outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self.app: AriApplication | None = None
         self.task: asyncio.Task[None] | None = None
@@ -48,7 +49,9 @@ class Transfer:
 
     async def start(self) -> None:
         rest = AriRest(await self.fake.start(), "user", "pw", "agi-app")
-        self.app = AriApplication(rest, self.serve, Admission(10, 0))
+        self.app = AriApplication(
+            rest, self.serve, Admission(10, 0), queue_in_extension=self.queue_in_extension
+        )
         self.app.stream._backoff_first = 0.01
         self.task = asyncio.create_task(self.app.run())
         async with asyncio.timeout(5):
@@ -73,10 +76,10 @@ class Transfer:
         return cont
 
 
-@pytest.fixture
-async def transfer() -> AsyncIterator[Transfer]:
+@pytest.fixture(params=[True, False], ids=["queue-in-extension", "queue-variables"])
+async def transfer(request: pytest.FixtureRequest) -> AsyncIterator[Transfer]:
     fake = FakeAri()
-    t = Transfer(fake)
+    t = Transfer(fake, queue_in_extension=request.param)
     await t.start()
     yield t
     await t.stop()
@@ -100,20 +103,38 @@ def channel_requests(fake: FakeAri, channel: str = "c1") -> list[Request]:
 
 async def test_transfer_sets_variables_subscribes_then_continues(transfer: Transfer) -> None:
     cont = await transfer.in_queue()
-    assert cont.params == {"context": [QUEUE_CONTEXT], "extension": ["s"], "priority": ["1"]}
     steps = [(r.method, r.path, r.params) for r in channel_requests(transfer.fake)]
-    assert steps == [
-        ("POST", "/channels/c1/variable", {"variable": ["AGI_APP_QUEUE"], "value": ["support"]}),
-        ("POST", "/channels/c1/variable", {"variable": ["QUEUE_PRIO"], "value": ["7"]}),
-        (
-            "POST",
-            "/channels/c1/variable",
-            {"variable": ["AGI_APP_QUEUE_TIMEOUT"], "value": ["120"]},
-        ),
-        ("POST", "/channels/c1/variable", {"variable": ["AGI_APP_QUEUE_OPTIONS"], "value": ["t"]}),
-        ("POST", SUBSCRIPTION, {"eventSource": ["channel:c1"]}),  # before it leaves Stasis
-        ("POST", "/channels/c1/continue", cont.params),
-    ]
+    if transfer.queue_in_extension:
+        # dialplan/20-queues.conf splits the extension into the four variables.
+        extension = "Q7,120,t,support"
+        assert steps[:1] == [("POST", SUBSCRIPTION, {"eventSource": ["channel:c1"]})]
+    else:
+        extension = "s"
+        assert steps[:5] == [
+            (
+                "POST",
+                "/channels/c1/variable",
+                {"variable": ["AGI_APP_QUEUE"], "value": ["support"]},
+            ),
+            ("POST", "/channels/c1/variable", {"variable": ["QUEUE_PRIO"], "value": ["7"]}),
+            (
+                "POST",
+                "/channels/c1/variable",
+                {"variable": ["AGI_APP_QUEUE_TIMEOUT"], "value": ["120"]},
+            ),
+            (
+                "POST",
+                "/channels/c1/variable",
+                {"variable": ["AGI_APP_QUEUE_OPTIONS"], "value": ["t"]},
+            ),
+            ("POST", SUBSCRIPTION, {"eventSource": ["channel:c1"]}),  # before it leaves Stasis
+        ]
+    assert cont.params == {
+        "context": [QUEUE_CONTEXT],
+        "extension": [extension],
+        "priority": ["1"],
+    }
+    assert steps[-1] == ("POST", "/channels/c1/continue", cont.params)
     # StasisEnd into the dialplan is not a hangup: a DTMF sent after it is seen
     # (events are applied in order), and the call is still waiting for the queue.
     assert transfer.app is not None
@@ -178,7 +199,45 @@ async def test_a_channel_gone_before_the_queue_is_call_hangup(transfer: Transfer
     await transfer.fake.send(stasis_start("c1"))
     outcome = await transfer.result()
     assert isinstance(outcome, CallHangup)
-    assert [r for r in transfer.fake.requests if r.path.endswith("/continue")] == []
+    # The first channel request failed (a variable, or the continue itself).
+    first = next(r for r in transfer.fake.requests if r.path.startswith("/channels/c1"))
+    assert first.path.endswith("/continue" if transfer.queue_in_extension else "/variable")
+
+
+async def test_the_agent_is_read_once_the_caller_is_bridged(transfer: Transfer) -> None:
+    """No ChannelVarset in the event filter: MEMBERNAME is read on ChannelEnteredBridge."""
+    transfer.fake.variables["c1"] = {"MEMBERNAME": "agent3"}
+    await transfer.in_queue()
+    await transfer.fake.send(entered_bridge("c1"))
+    await transfer.fake.wait_request("GET", "/channels/c1/variable")
+    await transfer.fake.send(hangup("c1", cause=16))  # the caller hung up on the agent
+    assert said(await transfer.result()) == ("ANSWERED", "agent3")
+
+
+async def test_the_agent_comes_back_as_a_stasis_argument(transfer: Transfer) -> None:
+    await transfer.in_queue()
+    await transfer.fake.send(stasis_start("c1", args=("after-queue", "CONTINUE", "agent4")))
+    assert said(await transfer.result()) == ("ANSWERED", "agent4")
+
+
+async def test_no_agent_comes_back_empty(transfer: Transfer) -> None:
+    await transfer.in_queue()
+    await transfer.fake.send(stasis_start("c1", args=("after-queue", "TIMEOUT", "")))
+    assert said(await transfer.result()) == ("TIMEOUT", None)
+
+
+@pytest.mark.parametrize(
+    ("queue", "options", "extension"),
+    [
+        ("support", "", "Q3,60,,support"),
+        ("vip_line", "tT", "Q3,60,tT,vip_line"),
+        ("客服", "", None),  # not ASCII: the variables are set instead
+        ("a,b", "", None),
+        ("q" * 80, "", None),  # past Asterisk's extension length
+    ],
+)
+def test_queue_extension(queue: str, options: str, extension: str | None) -> None:
+    assert queue_extension(queue, 3, 60, options) == extension
 
 
 class Clock:
@@ -201,6 +260,7 @@ async def test_the_wait_and_the_talk_are_split_at_the_answer(
     clock = Clock(100.0)
     fake_time = SimpleNamespace(monotonic=clock.monotonic, perf_counter=time.perf_counter)
     monkeypatch.setattr("agi_app.adapters.ari.call.time", fake_time)
+    transfer.fake.variables["c1"] = {"MEMBERNAME": "agent1"}  # read on the bridge
     await transfer.in_queue()
     assert transfer.app is not None
     call = transfer.app.calls["c1"]

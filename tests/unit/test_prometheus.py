@@ -3,8 +3,10 @@ who may scrape it."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 from unittest.mock import MagicMock
 
@@ -18,6 +20,7 @@ from agi_app.core.journey import CallEnd, CallStart, CallStep
 from agi_app.core.metrics import METRICS
 from agi_app.core.shedding.load import QueueLoad
 from agi_app.entry.admin import _loopback, build_admin
+from agi_app.entry.runtime import asyncio_tasks
 
 NOW = dt.datetime(2026, 12, 2, 10, 0, tzinfo=dt.UTC)
 
@@ -93,6 +96,24 @@ async def client(request: pytest.FixtureRequest) -> AsyncIterator[TestClient[Any
     )
     async with TestClient(TestServer(app, host="127.0.0.1")) as c:
         yield c
+
+
+async def test_the_asyncio_tasks_gauge_counts_the_loops_tasks() -> None:
+    """A task left behind shows in the gauge (the soak's leak figure)."""
+    exp = PrometheusExporter(lambda: set(), replace(exporter().state, asyncio_tasks=asyncio_tasks))
+    before = samples(exp.render().decode())[("agi_app_asyncio_tasks", ())]
+    release = asyncio.Event()
+    held = [asyncio.create_task(release.wait()) for _ in range(3)]
+    during = samples(exp.render().decode())[("agi_app_asyncio_tasks", ())]
+    release.set()
+    await asyncio.gather(*held)
+    assert during - before == 3
+    assert samples(exp.render().decode())[("agi_app_asyncio_tasks", ())] == before
+    assert asyncio_tasks() == before
+
+
+def test_no_running_loop_counts_no_tasks() -> None:
+    assert asyncio_tasks() == 0
 
 
 async def test_loopback_scrapes_without_a_token(client: TestClient[Any, Any]) -> None:

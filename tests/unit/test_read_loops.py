@@ -253,5 +253,8 @@ async def test_ami_peer_that_never_ends_a_message_is_cut() -> None:
     ami.close()
     server.close()
     assert closed.is_set()
-    # each connection cut near the 4 MB cap (plus socket buffers), not after 13 MB
-    assert sent_per_connection and max(sent_per_connection) < 9_000_000
+    # Each connection is cut near the 4 MB cap, not after 65 MB. What the peer
+    # got written also fills both sockets' buffers, and autotuning lets those
+    # grow to tcp_rmem/tcp_wmem's maximum (32 + 4 MB here; 10.8 MB was sent
+    # in one CI run).
+    assert sent_per_connection and max(sent_per_connection) < 45_000_000

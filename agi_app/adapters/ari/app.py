@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 RETURN_ARGS = ("after-queue", "after-callback")
 MAX_CALLS_VAR = "AGI_APP_MAX_CALLS"
+ANSWER_VAR = "AGI_APP_ANSWER"
 # Set to 1 while the app stops: dialplan/10-hotline.conf then sends new calls to
 # the static menu before Stasis; 0 again when an app connects.
 DRAINING_VAR = "AGI_APP_DRAINING"
@@ -69,6 +70,9 @@ class AriApplication:
         *,
         rest_over_ws: bool = True,
         event_filter: bool = True,
+        varset_events: bool = False,
+        answer_in_dialplan: bool = False,
+        queue_in_extension: bool = True,
         side_channels: Callable[[str], bool] = lambda _c: False,
         on_side_event: Callable[[Event], None] = lambda _e: None,
     ) -> None:
@@ -76,6 +80,11 @@ class AriApplication:
         self._serve = serve
         self._admission = admission
         self._refuse_cause = refuse_cause
+        # The dialplan answers before Stasis() only while every refusal of the
+        # app's own is a concurrency one the dialplan makes first (busy, not
+        # answered): with a rate limit, the app refuses calls it never answers.
+        self.answer_in_dialplan = answer_in_dialplan and admission.rate <= 0
+        self.queue_in_extension = queue_in_extension
         self.calls: dict[str, AriCall] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.stream = AriEventStream(
@@ -84,6 +93,7 @@ class AriApplication:
             self.on_connected,
             rest_over_ws=rest_over_ws,
             event_filter=event_filter,
+            varset_events=varset_events,
         )
         self.on_refused: Callable[[ChannelInfo], None] = lambda _c: None
         # Channels the app dialled itself (callbacks) are handled elsewhere.
@@ -123,7 +133,14 @@ class AriApplication:
             self._spawn_hangup(channel.id, self._refuse_cause)
             return
         called = args[0] if args and args[0] else channel.exten
-        call = AriCall(self.rest, channel.id, channel.caller, called)
+        call = AriCall(
+            self.rest,
+            channel.id,
+            channel.caller,
+            called,
+            answered=channel.state == "Up",
+            queue_in_extension=self.queue_in_extension,
+        )
         self.calls[channel.id] = call
         task = asyncio.create_task(self._run(call, args), name=f"call-{channel.id}")
         self.tasks[channel.id] = task
@@ -179,14 +196,17 @@ class AriApplication:
 
     # --- reconnect ----------------------------------------------------------------
     async def on_connected(self, reconnect: bool) -> None:
-        """Tell the dialplan the call limit; reconcile: end calls that vanished, adopt orphans."""
+        """Tell the dialplan the call limit and whether to answer; reconcile: end
+        calls that vanished, adopt orphans."""
         try:
             # dialplan/10-hotline.conf refuses calls over this before Stasis (cheaply).
             await self.rest.set_global(MAX_CALLS_VAR, str(self._admission.max_calls))
+            # ... and answers before Stasis: one ARI request (a blocking one) less per call.
+            await self.rest.set_global(ANSWER_VAR, "1" if self.answer_in_dialplan else "0")
             await self.rest.set_global(DRAINING_VAR, "1" if self.draining else "0")
             await self.rest.set_global(PER_SOURCE_VAR, str(self._admission.per_source))
         except (AriError, OSError) as exc:
-            log.warning("could not set %s: %s (the app still refuses)", MAX_CALLS_VAR, exc)
+            log.warning("could not set the dialplan's globals: %s (the app still refuses)", exc)
         try:
             channels = await self.rest.channels()
         except (AriError, OSError) as exc:

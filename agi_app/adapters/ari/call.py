@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -40,14 +41,42 @@ from agi_app.core.numbers import caller_id
 log = logging.getLogger(__name__)
 
 QUEUE_CONTEXT = "hotline-queue"
+AGENT_VAR = "MEMBERNAME"
+_QUEUE_ARG = re.compile(r"[A-Za-z0-9_]*")
+
+
+def queue_extension(queue: str, priority: int, timeout_s: int, options: str) -> str | None:
+    """The queue step's parameters as one extension of [hotline-queue]
+    (``Q<prio>,<timeout>,<options>,<queue>``, split there by ARRAY()): one
+    ``continue`` instead of four variable requests first. None when a value
+    could not travel in an extension (then the variables are set)."""
+    if not (_QUEUE_ARG.fullmatch(queue) and _QUEUE_ARG.fullmatch(options)):
+        return None
+    extension = f"Q{int(priority)},{int(timeout_s)},{options},{queue}"
+    return extension if len(extension) <= 79 else None  # AST_MAX_EXTENSION - 1
+
+
 _RUN = uuid.uuid4().hex[:8]
 
 
 class AriCall:
     """CallControl over ARI for one channel."""
 
-    def __init__(self, rest: AriRest, channel_id: str, caller: str, called: str) -> None:
+    def __init__(
+        self,
+        rest: AriRest,
+        channel_id: str,
+        caller: str,
+        called: str,
+        *,
+        answered: bool = False,
+        queue_in_extension: bool = True,
+    ) -> None:
         self.rest = rest
+        self.queue_in_extension = queue_in_extension
+        # Answered in the dialplan before Stasis() (dialplan/10-hotline.conf, when
+        # the app set AGI_APP_ANSWER): ``answer`` then sends no request.
+        self.answered = answered
         self.call_id = channel_id
         self.caller = caller_id(caller)  # untrusted: one printable line, bounded
         self.called = caller_id(called)
@@ -69,6 +98,7 @@ class AriCall:
         self._play_prefix = f"{_RUN}-{channel_id}"
         self._plays = 0
         self._side_tasks: set[asyncio.Future[None]] = set()
+        self._agent_read: asyncio.Future[None] | None = None
 
     # --- events -------------------------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -90,20 +120,37 @@ class AriCall:
                 self._mark_gone()
         elif isinstance(event, StasisStart):
             self.in_dialplan = False
+            # Back from the queue: Stasis(app,after-queue,QUEUESTATUS,MEMBERNAME).
+            self._note_agent(event.args[2] if len(event.args) > 2 else "")
             status = event.args[1] if len(event.args) > 1 else ""
             if self._back is not None and not self._back.done():
                 self._back.set_result(status)
         elif isinstance(event, EnteredBridge):
             self._agent_answered()
-        elif isinstance(event, VarSet) and event.name == "MEMBERNAME" and event.value:
-            # app_queue sets MEMBERNAME (setinterfacevar=yes) only once an agent answered.
-            self.agent = event.value
+            if self.agent is None and self._agent_read is None:
+                self._agent_read = asyncio.ensure_future(self._read_agent())
+        elif isinstance(event, VarSet) and event.name == AGENT_VAR:
+            self._note_agent(event.value)
+
+    def _note_agent(self, name: str) -> None:
+        # app_queue sets MEMBERNAME (setinterfacevar=yes) only once an agent answered.
+        if name:
+            self.agent = name
             self._agent_answered()
 
     def _agent_answered(self) -> None:
         self.reached_agent = True
         if self.answered_at is None and self.in_dialplan:
             self.answered_at = time.monotonic()
+
+    async def _read_agent(self) -> None:
+        """MEMBERNAME once the caller is bridged (app_queue set it just before):
+        read here rather than taken from ChannelVarset events, which every call
+        would pay for. ARI reads a queued channel's variables (it cannot control it)."""
+        try:
+            self._note_agent(await self.rest.get_var(self.call_id, AGENT_VAR))
+        except (AriError, OSError) as exc:  # gone already: the agent stays unknown
+            log.debug("call %s: reading %s: %s", self.call_id, AGENT_VAR, exc)
 
     def _mark_gone(self, why: CallHangup | None = None) -> None:
         if self._gone.is_set():
@@ -142,11 +189,14 @@ class AriCall:
     # --- CallControl ----------------------------------------------------------
     async def answer(self) -> None:
         self._check()
+        if self.answered:
+            return
         try:
             await self.rest.answer(self.call_id)
         except ChannelGone as exc:
             self._mark_gone()
             raise CallHangup(self.call_id) from exc
+        self.answered = True
 
     async def play(self, media: Sequence[str], *, barge_in: bool) -> None:
         """Play sounds in order; with barge-in stop at the first digit."""
@@ -210,36 +260,51 @@ class AriCall:
     ) -> QueueResult:
         """Continue into the queue context; wait until the caller is back or gone."""
         self._check()
-        for name, value in (
-            ("AGI_APP_QUEUE", queue),
-            ("QUEUE_PRIO", str(priority)),
-            ("AGI_APP_QUEUE_TIMEOUT", str(timeout_s)),
-            ("AGI_APP_QUEUE_OPTIONS", options),
-        ):
-            await self.set_variable(name, value)
+        extension = queue_extension(queue, priority, timeout_s, options)
+        if not (self.queue_in_extension and extension):
+            extension = "s"
+            for name, value in (
+                ("AGI_APP_QUEUE", queue),
+                ("QUEUE_PRIO", str(priority)),
+                ("AGI_APP_QUEUE_TIMEOUT", str(timeout_s)),
+                ("AGI_APP_QUEUE_OPTIONS", options),
+            ):
+                await self.set_variable(name, value)
         self._back = asyncio.get_running_loop().create_future()
         self.answered_at = None
         try:
             await self.rest.subscribe_channel(self.call_id)
             self.in_dialplan = True
             joined = time.monotonic()
-            await self.rest.continue_in_dialplan(self.call_id, QUEUE_CONTEXT)
+            await self.rest.continue_in_dialplan(self.call_id, QUEUE_CONTEXT, extension)
         except ChannelGone as exc:
+            self._back = None  # nobody waits for it: the hangup is raised here
             self._mark_gone()
             raise CallHangup(self.call_id) from exc
         try:
             status = await self._back
         except CallHangup:
             if self.reached_agent:
-                return self._result("ANSWERED", joined)
+                return await self._answered(joined)
             raise
         if self.reached_agent:  # the agent hung up first; the caller is back with us
-            return self._result("ANSWERED", joined)
-        return self._result(status or "UNKNOWN", joined)
+            return await self._answered(joined)
+        return self._result(status or "UNKNOWN", joined, time.monotonic())
 
-    def _result(self, status: str, joined: float) -> QueueResult:
-        wait, talk = queue_times(joined, self.answered_at, time.monotonic())
+    async def _answered(self, joined: float) -> QueueResult:
+        ended = time.monotonic()
+        await self._agent_known()
+        return self._result("ANSWERED", joined, ended)
+
+    def _result(self, status: str, joined: float, ended: float) -> QueueResult:
+        wait, talk = queue_times(joined, self.answered_at, ended)
         return QueueResult(status, self.agent, wait, talk)
+
+    async def _agent_known(self, timeout_s: float = 2.0) -> None:
+        """Wait for the agent's name being read (it was sent when the caller was bridged)."""
+        if self._agent_read is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._agent_read), timeout_s)
 
     async def hangup(self, cause: int) -> None:
         if self._gone.is_set():

@@ -93,9 +93,13 @@ Event = (
 
 
 # The application's event filter: what Asterisk sends us. ``parse`` still knows
-# ChannelHangupRequest and ChannelStateChange (sent when the filter could not be
-# set), but they are not needed: StasisEnd and ChannelDestroyed (with the final
-# cause) follow every hang-up.
+# ChannelHangupRequest, ChannelStateChange and ChannelVarset (sent when the
+# filter could not be set), but they are not needed: StasisEnd and
+# ChannelDestroyed (with the final cause) follow every hang-up, and the agent's
+# name (MEMBERNAME) is read once the caller is bridged, or comes back as a
+# Stasis() argument (dialplan/20-queues.conf). ChannelVarset was five of a
+# call's twelve events (chan_pjsip's RTPAUDIOQOS* at hang-up); ``event_types``
+# adds it back.
 USED_TYPES = (
     "StasisStart",
     "StasisEnd",
@@ -103,9 +107,13 @@ USED_TYPES = (
     "PlaybackFinished",
     "ChannelDestroyed",
     "ChannelEnteredBridge",
-    "ChannelVarset",
     "RESTResponse",
 )
+
+
+def event_types(varset: bool) -> tuple[str, ...]:
+    """The event filter: USED_TYPES, with ChannelVarset when ``varset``."""
+    return (*USED_TYPES, "ChannelVarset") if varset else USED_TYPES
 
 
 def _chan(msg: dict[str, Any]) -> str:

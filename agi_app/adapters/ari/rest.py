@@ -57,7 +57,7 @@ class AriRest:
     """
 
     def __init__(
-        self, base_url: str, user: str, password: str, app: str, ws_max_waiting: int = 4
+        self, base_url: str, user: str, password: str, app: str, ws_max_waiting: int = 16
     ) -> None:
         self.base = base_url.rstrip("/")
         self.app = app

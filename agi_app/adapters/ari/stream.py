@@ -3,7 +3,7 @@
 After every (re)connect the stream (1) checks that Asterisk answers REST
 requests on the websocket and, if so, sends the application's requests there
 instead of over HTTP, (2) sets the application's event filter so Asterisk only
-sends the event types ``events.USED_TYPES`` lists, and (3) runs
+sends the event types ``events.event_types`` lists, and (3) runs
 ``on_connected`` so the application can reconcile with ``GET /channels``:
 StasisStart is not replayed for calls that arrived or ended while we were
 away. Events are dispatched synchronously in arrival order, so one channel's
@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 
 from agi_app.adapters.ari import jsonio
-from agi_app.adapters.ari.events import USED_TYPES, Event, parse
+from agi_app.adapters.ari.events import Event, event_types, parse
 from agi_app.adapters.ari.rest import AriError, AriRest
 from agi_app.adapters.ari.wsrest import WsRequester
 
@@ -41,6 +41,7 @@ class AriEventStream:
         backoff_max: float = 3.0,
         rest_over_ws: bool = True,
         event_filter: bool = True,
+        varset_events: bool = False,
     ) -> None:
         self._rest = rest
         self._on_event = on_event
@@ -49,6 +50,7 @@ class AriEventStream:
         self._backoff_max = backoff_max
         self.rest_over_ws = rest_over_ws
         self.event_filter = event_filter
+        self.varset_events = varset_events
         self.probe_timeout_s = 2.0
         self.connected = asyncio.Event()
         self.connects = 0
@@ -113,7 +115,7 @@ class AriEventStream:
                 log.info("ARI: no REST over the websocket here (Asterisk < 22.4); using HTTP")
         if self.event_filter:
             try:
-                await self._rest.set_event_filter(USED_TYPES)
+                await self._rest.set_event_filter(event_types(self.varset_events))
             except (AriError, OSError) as exc:
                 log.warning("ARI: event filter not set (%s); parsing every event", exc)
         log.info("ARI requests over %s", self._rest.transport)

@@ -41,6 +41,7 @@ class HotlineState:
     loop_restarts: Callable[[], Mapping[str, int]]
     live_load_stale: Callable[[], bool] = lambda: False
     callback_leader: Callable[[], bool] = lambda: False  # this node dials callbacks
+    asyncio_tasks: Callable[[], int] = lambda: 0  # tasks alive on the event loop (a leak shows)
 
 
 @dataclass
@@ -122,6 +123,7 @@ class _StateCollector(Collector):
             "1: this node leads the callback worker (one node at a time)",
             s.callback_leader(),
         )
+        yield _gauge("agi_app_asyncio_tasks", "Tasks alive on the event loop", s.asyncio_tasks())
         yield _gauge(
             "agi_app_journey_backlog", "Journey events not yet written", s.journey_backlog()
         )

@@ -8,6 +8,10 @@ partitioned tables, against the 10086 peak (agi_app/tools/bench/journeys.py).
 
 `agi-app bench cluster`: a 2-node cluster, direct vs via Kamailio, then failover
 (agi_app/tools/bench/cluster.py).
+
+`agi-app bench soak [--minutes 30] [--rate 30] [--every 5] [--warmup 5]`: a long
+run through the demo flows, a row every few minutes, exit 1 on a missed goal
+(agi_app/tools/bench/soak.py; `soak_cli` here).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from agi_app.entry.cli import soak_cli
 from agi_app.settings import get_settings
 from agi_app.tools.bench import cluster, cluster_figures, cluster_page
 from agi_app.tools.bench.figures import RunFigures
@@ -32,6 +37,7 @@ from agi_app.tools.bench.page import (
     rate_table,
     replace_block,
     targets_table,
+    write_page,
 )
 from agi_app.tools.bench.profile import profile
 from agi_app.tools.bench.series import bench, concurrency_cap, levers
@@ -49,11 +55,12 @@ def register(sub: Any) -> None:
     p.add_argument(
         "kind",
         nargs="?",
-        choices=["calls", "journeys", "cluster"],
+        choices=["calls", "journeys", "cluster", "soak"],
         default="calls",
         help="calls (default): SIPp load on the stack; journeys: sustained journey writes"
         " into PostgreSQL (a scratch database) for --seconds; cluster: a 2-node cluster,"
-        " direct vs via Kamailio (--repeats pairs), then failover",
+        " direct vs via Kamailio (--repeats pairs), then failover; soak: --minutes at --rate"
+        " through the demo flows, a row every --every minutes",
     )
     p.add_argument("--smoke", action="store_true", help="one short run per mode (make test)")
     p.add_argument("--rates", default="40,80,100,120,140,160,180", help="calls/s, comma-separated")
@@ -96,6 +103,7 @@ def register(sub: Any) -> None:
         "--failover-seconds", type=float, default=12, help="seconds of the failover run; 0: none"
     )
     p.add_argument("--kill-after", type=float, default=4, help="seconds into it, kill -9 ivr2")
+    soak_cli.add_arguments(p)
     p.set_defaults(handler=_handle)
 
 
@@ -118,6 +126,8 @@ def _handle(args: argparse.Namespace) -> int:
         return _journeys(args)
     if args.kind == "cluster":
         return _handle_cluster(args)
+    if args.kind == "soak":
+        return soak_cli.handle(args)
     s = get_settings()
     stack_start()
     env = dict(e.split("=", 1) for e in args.env)
@@ -170,10 +180,7 @@ def _command(args: argparse.Namespace, seconds: float, repeats: int) -> str:
 def record(page: Path, report: Report) -> None:
     """The page's latest-run block replaced; one line appended to the history
     (``bench-history.jsonl`` beside the page)."""
-    with page.with_name("bench-history.jsonl").open("a") as fh:
-        fh.write(history_line(report) + "\n")
-    text = page.read_text() if page.exists() else "# Benchmarks\n"
-    page.write_text(replace_block(text, latest_block(report)))
+    write_page(page, history_line(report), lambda text: replace_block(text, latest_block(report)))
 
 
 def _handle_cluster(args: argparse.Namespace) -> int:
@@ -211,10 +218,10 @@ def _handle_cluster(args: argparse.Namespace) -> int:
     )
     print("\n" + cluster_page.cluster_block(report))
     if args.output:
-        with args.output.with_name("bench-history.jsonl").open("a") as fh:
-            fh.write(cluster_page.history_line(report) + "\n")
-        text = args.output.read_text() if args.output.exists() else "# Benchmarks\n"
-        args.output.write_text(
-            cluster_page.replace_cluster_block(text, cluster_page.cluster_block(report))
+        block = cluster_page.cluster_block(report)
+        write_page(
+            args.output,
+            cluster_page.history_line(report),
+            lambda text: cluster_page.replace_cluster_block(text, block),
         )
     return 0

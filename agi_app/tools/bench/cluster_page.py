@@ -137,13 +137,7 @@ def cluster_block(rep: ClusterReport) -> str:
 def replace_cluster_block(text: str, block: str) -> str:
     """``text`` with the cluster block replaced; the first time, put after the load
     run's block (or at the end of the page)."""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        return head + block.rstrip("\n") + rest.split(END, 1)[1]
-    if page.END in text:
-        head, tail = text.split(page.END, 1)
-        return f"{head}{page.END}\n\n{block.rstrip(chr(10))}{tail}"
-    return text.rstrip("\n") + "\n\n" + block
+    return page.replace_marked(text, BEGIN, END, block, [page.END])
 
 
 def history_line(rep: ClusterReport) -> str:

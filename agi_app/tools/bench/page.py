@@ -10,8 +10,9 @@ the machine.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from agi_app.tools.bench.figures import RunFigures
@@ -206,6 +207,28 @@ def replace_block(page: str, block: str) -> str:
         return block + "\n" + page
     rest = rest.lstrip("\n")
     return f"{title}\n\n{block}" + (f"\n{rest}" if rest else "")
+
+
+def replace_marked(text: str, begin: str, end: str, block: str, after: Sequence[str]) -> str:
+    """``text`` with the block between ``begin`` and ``end`` replaced; the first
+    time, put after the first of the ``after`` markers the page has (or at its end)."""
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        return head + block.rstrip("\n") + rest.split(end, 1)[1]
+    for mark in after:
+        if mark in text:
+            head, tail = text.split(mark, 1)
+            return f"{head}{mark}\n\n{block.rstrip(chr(10))}{tail}"
+    return text.rstrip("\n") + "\n\n" + block
+
+
+def write_page(page: Path, history: str, replace: Callable[[str], str]) -> None:
+    """One line appended to the history (``bench-history.jsonl`` beside ``page``);
+    ``page`` rewritten by ``replace`` (a new page starts with its title)."""
+    with page.with_name("bench-history.jsonl").open("a") as fh:
+        fh.write(history + "\n")
+    text = page.read_text() if page.exists() else "# Benchmarks\n"
+    page.write_text(replace(text))
 
 
 def history_line(rep: Report) -> str:

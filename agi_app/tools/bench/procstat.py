@@ -136,3 +136,27 @@ def per_call_ms(
 
 def total_ms(per_call: Iterable[float]) -> float:
     return round(sum(per_call), 3)
+
+
+def parse_rss_kb(status: str) -> int | None:
+    """Resident set size in kB from a ``/proc/PID/status`` text (its ``VmRSS:`` line)."""
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return None
+
+
+def rss_kb(pid: int, proc: Path = Path("/proc")) -> int | None:
+    """The resident set size of ``pid`` in kB (None when it is gone)."""
+    try:
+        return parse_rss_kb((proc / str(pid) / "status").read_text())
+    except OSError:
+        return None
+
+
+def open_fds(pid: int, proc: Path = Path("/proc")) -> int | None:
+    """Open file descriptors of ``pid``: the entries of ``/proc/PID/fd`` (None when gone)."""
+    try:
+        return sum(1 for _ in (proc / str(pid) / "fd").iterdir())
+    except OSError:
+        return None

@@ -118,28 +118,37 @@ def concurrency_cap(top_rate: float) -> int:
 # The cheap levers, each turned off in turn (then all of them) at one rate.
 # G711 is not an app setting: for that run the .ulaw/.alaw prompt files are
 # moved aside, so Asterisk transcodes the 8 kHz wav for every frame it plays.
-# CDR is Asterisk's: for that run Asterisk restarts with CSV CDRs on (then off).
+# Asterisk's own levers (ASTERISK_LEVERS) restart it with that setting for the
+# run, then again as it was.
 G711 = "prompts as wav (transcoded)"
 CDR = "Asterisk CDR on (CSV)"
+DECLINE = "stasis messages not declined"
+ASTERISK_LEVERS: dict[str, dict[str, Any]] = {
+    CDR: {"asterisk_cdr": True},
+    DECLINE: {"asterisk_decline_messages": False},
+}
+APP_LEVERS_OFF = {
+    "AGI_APP_UVLOOP": "0",
+    "AGI_APP_ORJSON": "0",
+    "AGI_APP_ARI_REST_OVER_WS": "0",
+    "AGI_APP_ARI_EVENT_FILTER": "0",
+    "AGI_APP_REALTIME_PRIORITY": "0",
+    "AGI_APP_ARI_ANSWER_IN_DIALPLAN": "0",
+}
 LEVERS: list[tuple[str, dict[str, str]]] = [
     ("all levers on", {}),
     ("uvloop off", {"AGI_APP_UVLOOP": "0"}),
     ("orjson off (json)", {"AGI_APP_ORJSON": "0"}),
     ("REST over HTTP", {"AGI_APP_ARI_REST_OVER_WS": "0"}),
     ("event filter off", {"AGI_APP_ARI_EVENT_FILTER": "0"}),
+    ("ChannelVarset in the filter", {"AGI_APP_ARI_VARSET_EVENTS": "1"}),
+    ("the app answers (POST answer)", {"AGI_APP_ARI_ANSWER_IN_DIALPLAN": "0"}),
+    ("websocket max waiting 4", {"AGI_APP_ARI_WS_MAX_WAITING": "4"}),
     ("real-time priority off", {"AGI_APP_REALTIME_PRIORITY": "0"}),
     (G711, {}),
     (CDR, {}),
-    (
-        "all app levers off",
-        {
-            "AGI_APP_UVLOOP": "0",
-            "AGI_APP_ORJSON": "0",
-            "AGI_APP_ARI_REST_OVER_WS": "0",
-            "AGI_APP_ARI_EVENT_FILTER": "0",
-            "AGI_APP_REALTIME_PRIORITY": "0",
-        },
-    ),
+    (DECLINE, {}),
+    ("all app levers off", APP_LEVERS_OFF),
 ]
 
 
@@ -169,8 +178,8 @@ async def levers(s: Settings, rate: float, seconds: float, env: dict[str, str]) 
     lever_env = {"AGI_APP_MAX_CONCURRENT_CALLS": str(concurrency_cap(rate)), **env}
     with tempfile.TemporaryDirectory() as tmp:
         for name, extra in LEVERS:
-            if name == CDR:
-                restart_asterisk(s.model_copy(update={"asterisk_cdr": True}))
+            if name in ASTERISK_LEVERS:
+                restart_asterisk(s.model_copy(update=ASTERISK_LEVERS[name]))
             app = launch_app(s, {**lever_env, **extra})
             try:
                 await app.wait_ready_async()
@@ -178,7 +187,7 @@ async def levers(s: Settings, rate: float, seconds: float, env: dict[str, str]) 
                     fig = await one_run(s, "app", rate, seconds, callers, app, Path(tmp))
             finally:
                 app.stop()
-                if name == CDR:
+                if name in ASTERISK_LEVERS:
                     restart_asterisk(s)
             fig.kind = f"app, {name}"
             figs.append(fig)

@@ -49,10 +49,7 @@ def calibrate() -> tuple[float, float]:
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return (procstat.rss_kb(pid) or 0) / 1024
 
 
 def pct(values: list[float], p: float) -> float | None:

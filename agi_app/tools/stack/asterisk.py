@@ -88,6 +88,26 @@ def _agents_conf(agents: dict[str, int], host: str, named: bool) -> str:
     return "\n".join(blocks)
 
 
+# Stasis message types nothing in this stack consumes (templates/stasis.conf says why).
+DECLINED_MESSAGES = (
+    "ast_test_suite_message_type",
+    "ast_channel_varset_type",
+    "ast_rtp_rtcp_sent_type",
+    "ast_rtp_rtcp_received_type",
+)
+# Stasis's taskpool on 2 cores (Asterisk's default: 5 to 50 taskprocessors).
+SMALL_TASKPOOL = "[taskpool]\nminimum_size=2\ninitial_size=2\nmax_size=8\n"
+
+
+def stasis_values(s: Settings) -> dict[str, str]:
+    """The template values of stasis.conf."""
+    declined = DECLINED_MESSAGES if s.asterisk_decline_messages else ()
+    return {
+        "stasis_declined": "".join(f"decline={name}\n" for name in declined),
+        "stasis_taskpool": SMALL_TASKPOOL if s.asterisk_small_pools else "",
+    }
+
+
 def render_config(
     s: Settings,
     root: Path,
@@ -123,6 +143,7 @@ def render_config(
         "extra_globals": "".join(f"{k}={v}\n" for k, v in (extra_globals or {}).items()),
         "cdr_enable": "yes" if s.asterisk_cdr else "no",
         "cdr_csv_load": "load" if s.asterisk_cdr else "noload",
+        **stasis_values(s),
     }
     if not values["ari_password"] or not values["ami_password"]:
         raise StackError("ARI/AMI secrets are missing: run `agi-app stack setup` first")
@@ -173,8 +194,20 @@ def mount_all(root: Path, sounds_dir: Path, sounds_mount: str) -> None:
     # The asterisk user reads it through the bind mount: whatever the clone's
     # umask, the folder itself must let others in (its files are made 0644).
     sounds_dir.chmod(sounds_dir.stat().st_mode | 0o755)
+    if is_mounted(target) and not _same_dir(target, sounds_dir):
+        # Left by another clone sharing the cached root: Asterisk would play
+        # that clone's prompts and miss ours.
+        step(f"Asterisk's sounds folder pointed elsewhere; binding {sounds_dir}")
+        if run(["umount", str(target)], check=False).returncode != 0:
+            run(["umount", "-l", str(target)], check=False)
     if not is_mounted(target):
         run(["mount", "--bind", str(sounds_dir), str(target)])
+
+
+def _same_dir(a: Path, b: Path) -> bool:
+    """True if ``a`` and ``b`` are one folder (a bind mount shows the same inode)."""
+    sa, sb = a.stat(), b.stat()
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
 def unmount_all(root: Path) -> None:
@@ -201,16 +234,23 @@ def pid(root: Path) -> int | None:
     pidfile = root / "run/asterisk/asterisk.pid"
     try:
         value = int(pidfile.read_text().strip())
-        if os.readlink(f"/proc/{value}/root") != str(root.resolve()):
-            return None
-        return value
+        os.kill(value, 0)
     except (OSError, ValueError):
         return None
+    try:
+        if os.readlink(f"/proc/{value}/root") != str(root.resolve()):
+            return None
+    except OSError:
+        # Exiting (after kill -9): its root is already released but its control
+        # socket may still answer; it still counts as running until it is gone.
+        pass
+    return value
 
 
 def start(s: Settings, root: Path) -> None:
     """Start Asterisk as a daemon and wait until it is fully booted."""
     if pid(root):
+        mount_all(root, s.sounds_dir, s.asterisk_sounds_mount)  # our prompts, not another clone's
         step("Asterisk is already running")
         return
     step("Starting Asterisk")
