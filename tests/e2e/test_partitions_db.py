@@ -33,6 +33,7 @@ from agi_app.entry.cli.journeys import journey_line
 from agi_app.service.operations import node_traffic, quarter_hours, variants
 from agi_app.service.report import fetch_report
 from agi_app.settings import PROJECT_ROOT, Settings
+from agi_app.tools.bench.journeys import drop_scratch
 
 SHIPPED = PROJECT_ROOT / "migrations"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -47,15 +48,7 @@ async def scratch(stack: Settings) -> AsyncIterator[str]:
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
         yield stack.pg_dsn.rsplit("/", 1)[0] + "/" + name
-        # An autovacuum worker on the new partitions is the server's, which FORCE
-        # may not end: it gives way within moments, so the drop is tried again.
-        async with asyncio.timeout(30):
-            while True:
-                try:
-                    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-                    break
-                except (asyncpg.InsufficientPrivilegeError, asyncpg.ObjectInUseError):
-                    await asyncio.sleep(0.2)
+        await drop_scratch(admin, name)
     finally:
         await admin.close()
 

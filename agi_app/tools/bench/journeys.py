@@ -132,12 +132,12 @@ async def bench_journeys(
             await pool.close()
     finally:
         try:
-            await _drop(admin, name)
+            await drop_scratch(admin, name)
         finally:
             await admin.close()
 
 
-async def _drop(admin: Any, name: str) -> None:
+async def drop_scratch(admin: Any, name: str) -> None:
     """Drop the scratch database. An autovacuum worker on its new partitions is
     the server's, which FORCE may not end: it gives way within moments."""
     async with asyncio.timeout(30):
