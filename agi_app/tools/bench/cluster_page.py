@@ -121,7 +121,7 @@ def cluster_block(rep: ClusterReport) -> str:
         "Two IVR nodes, the queue node and Kamailio on this one machine, shared with "
         f"other work while it ran. Direct and via Kamailio alternated {n} times; "
         "each figure is the median (min-max). INVITE→200 from the captured packets "
-        '(kernel timestamps); SIPp\'s rtd ticks in 4 ms. Method under "Cluster" below.',
+        '(kernel timestamps); SIPp\'s rtd ticks in 4 ms. Method: docs/BENCH-METHOD.md, "Cluster".',
         "### Targets",
         targets_table(rep.targets),
         "### Direct and via Kamailio",

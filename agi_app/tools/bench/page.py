@@ -177,7 +177,7 @@ def latest_block(rep: Report) -> str:
         "## Latest load run",
         f"{rep.stamp}, commit `{rep.commit}`: `{rep.command}`  \nMachine: {rep.machine}",
         f"Every rate ran native and app interleaved {n} time{'s' if n > 1 else ''}; each "
-        "figure is the median and (min-max) of the runs. Method below the block.",
+        "figure is the median and (min-max) of the runs. Method: docs/BENCH-METHOD.md.",
         "### Targets",
         targets_table(rep.targets),
         "### Outcome and latency per rate",

@@ -90,7 +90,7 @@ def soak_block(rep: SoakReport) -> str:
         BEGIN,
         "## Soak: a long run that stays flat",
         f"{rep.stamp}, commit `{rep.commit}`: `{rep.command}`  \n"
-        f'Machine: {rep.machine}  \nMix: {mix} (method under "Soak" below). '
+        f'Machine: {rep.machine}  \nMix: {mix} (method: docs/BENCH-METHOD.md, "Soak"). '
         f"Rows are taken once each wave's calls have ended; the baseline is the row of "
         f"wave {rep.warmup} (end of warm-up).",
         goals_table(rep.goals),
