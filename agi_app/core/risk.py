@@ -17,6 +17,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agi_app.core.config import load_yaml
+from agi_app.core.customer import Customer
 
 SIGNALS = (
     "calls_24h",  # calls in the last 24 h (this one not included)
@@ -61,6 +62,15 @@ class RiskHistory(Protocol):
     """Where the signals come from (PostgreSQL, or a fake)."""
 
     async def history(self, number_e164: str, now: datetime) -> CallerHistory: ...
+
+
+class CustomerWithHistory(Protocol):
+    """The customer (None: not in the CRM) and the signals in one read: one round
+    trip to the store instead of two."""
+
+    async def lookup_with_history(
+        self, number_e164: str, now: datetime
+    ) -> tuple[Customer | None, CallerHistory]: ...
 
 
 @dataclass(frozen=True)

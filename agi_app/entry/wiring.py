@@ -30,7 +30,7 @@ from agi_app.adapters.postgres.customers import PgCustomerStore
 from agi_app.adapters.postgres.journeys import JourneyWriter
 from agi_app.adapters.postgres.partitions import PartitionKeeper
 from agi_app.adapters.postgres.pool import Database
-from agi_app.adapters.postgres.risk import PgRiskHistory
+from agi_app.adapters.postgres.risk import PgCustomerWithHistory, PgRiskHistory
 from agi_app.adapters.postgres.spool import Spool
 from agi_app.adapters.prometheus.exporter import HotlineState, PrometheusExporter
 from agi_app.adapters.tts.factory import build_cache, call_renderer
@@ -170,7 +170,10 @@ def build_runtime(s: Settings) -> Runtime:
     deadline = s.lookup_deadline_ms / 1000
 
     risk = RiskCheck(
-        PgRiskHistory(db.pool), load_risk(s.config_dir / "risk.yaml"), routing=s.risk_routing
+        PgRiskHistory(db.pool),
+        load_risk(s.config_dir / "risk.yaml"),
+        routing=s.risk_routing,
+        joint=PgCustomerWithHistory(db.pool) if s.lookup_joint else None,
     )
 
     async def who(raw_caller: str) -> Identity:
@@ -208,7 +211,9 @@ def build_runtime(s: Settings) -> Runtime:
             asyncio_tasks=asyncio_tasks,
         ),
     )
-    services = CallServices(clock, TeeJourney(writer, live, exporter), who, decide, walker)
+    services = CallServices(
+        clock, TeeJourney(writer, live, exporter), who, decide, walker, log_calls=s.log_calls
+    )
 
     async def serve_ari(call: AriCall, _args: tuple[str, ...]) -> None:
         await serve_call(call, "ari", services)

@@ -45,6 +45,7 @@ class CallServices:
     run_flow: FlowRunner
     default_language: str = "zh"
     wall: Callable[[], datetime] = wall_now  # journey timestamps: real time
+    log_calls: bool = False  # one INFO line per call (the journey records it all anyway)
 
 
 async def open_call(
@@ -79,7 +80,8 @@ async def serve_call(call: CallControl, via: str, svc: CallServices) -> FlowOutc
     """Serve one call from arrival to hang-up; never raises for a caller's doing."""
     svc.journey.emit(CallStart(call.call_id, call.caller, call.called, via, svc.wall()))
     who, bus, shed = await open_call(call, svc.identify, svc.decide, svc.default_language)
-    log.info(
+    log.log(
+        logging.INFO if svc.log_calls else logging.DEBUG,
         "call=%s via=%s caller=%s called=%s grade=%s lookup=%s shedding=%d(%s)",
         call.call_id,
         via,

@@ -16,7 +16,14 @@ from agi_app.core.customer import Customer, CustomerStore
 from agi_app.core.decisions import Identity
 from agi_app.core.metrics import METRICS
 from agi_app.core.numbers import normalise
-from agi_app.core.risk import CallerHistory, Risk, RiskConfig, RiskHistory, score
+from agi_app.core.risk import (
+    CallerHistory,
+    CustomerWithHistory,
+    Risk,
+    RiskConfig,
+    RiskHistory,
+    score,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +34,10 @@ class RiskCheck:
     config: RiskConfig
     now: Callable[[], datetime] = wall_now  # journeys are stamped with real time
     routing: bool = True  # False: score and record, but never mark a caller at risk
+    # Both reads in one round trip (the customer then waits for the history as
+    # well, within the same deadline); None: two reads at once, and a late
+    # history costs the score but never the customer.
+    joint: CustomerWithHistory | None = None
 
 
 async def identify(
@@ -36,6 +47,8 @@ async def identify(
     e164 = normalise(raw_caller)
     if e164 is None:
         return Identity(None, None, "unknown")
+    if risk is not None and risk.joint is not None:
+        return await _joint(risk.joint, e164, deadline_s, risk)
     loop = asyncio.get_running_loop()
     started = loop.time()
     history = asyncio.ensure_future(risk.source.history(e164, risk.now())) if risk else None
@@ -70,6 +83,25 @@ async def _assess(
         METRICS.count("risk_failed")
         log.warning("complaint-risk history failed: %s", exc or type(exc).__name__)
         return None
+    return _score(signals, customer, risk)
+
+
+async def _joint(
+    source: CustomerWithHistory, e164: str, deadline_s: float, risk: RiskCheck
+) -> Identity:
+    try:
+        async with asyncio.timeout(deadline_s):
+            customer, signals = await source.lookup_with_history(e164, risk.now())
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # any failure of the CRM: serve the caller as unknown
+        log.warning("customer lookup failed for %s: %s", e164, exc or type(exc).__name__)
+        return Identity(None, e164, "lookup_failed")
+    assessed = _score(signals, customer, risk)
+    return Identity(customer, e164, "ok" if customer else "unknown", assessed)
+
+
+def _score(signals: CallerHistory, customer: Customer | None, risk: RiskCheck) -> Risk:
     assessed = score(signals, customer.tags if customer else frozenset(), risk.config)
     return assessed if risk.routing else replace(assessed, at_risk=False)
 

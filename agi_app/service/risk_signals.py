@@ -5,6 +5,7 @@ start (adapters.postgres.risk) and when the score is evaluated afterwards
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from agi_app.core.risk import CallerHistory
@@ -40,5 +41,9 @@ FROM recent
 """
 
 
+_SIGNAL_COLUMNS = tuple(f.name for f in fields(CallerHistory))
+
+
 def history_from_row(row: Any) -> CallerHistory:
-    return CallerHistory(**{k: int(v or 0) for k, v in dict(row).items()})
+    """The signals of a row that has their columns (and maybe others)."""
+    return CallerHistory(**{k: int(row[k] or 0) for k in _SIGNAL_COLUMNS})

@@ -33,7 +33,7 @@ async def test_a_bad_event_is_set_aside_and_its_batch_written(
     for n, call_id in enumerate(ids):
         caller = "1380000\x00bad" if n == 3 else f"1380000{n:04d}"  # NUL: stripped, kept
         writer.emit(CallStart(call_id, caller, "10086", "ari", now))
-        detail: dict[str, Any] = {"x": float("nan")} if n == 7 else {"ok": n}  # jsonb refuses
+        detail: dict[str, Any] = {"x": "nul\x00"} if n == 7 else {"ok": n}  # jsonb refuses
         writer.emit(CallStep(call_id, "main", "menu", now, "1", detail))
         writer.emit(CallEnd(call_id, now, "completed", 16, {"grade": "standard"}))
     try:
@@ -54,7 +54,7 @@ async def test_a_bad_event_is_set_aside_and_its_batch_written(
         await pool.close()
     assert len(calls) == 20 and all(c["outcome"] == "completed" for c in calls)
     assert {c["caller"] for c in calls if c["id"] == ids[3]} == {"1380000bad"}
-    assert steps == 19  # the NaN step alone is set aside
+    assert steps == 19  # the \u0000 step alone is set aside
     assert writer.rejected == 1
     lines = [json.loads(line) for line in rejected.read_text().splitlines()]
     assert [(r["event"], r["call_id"]) for r in lines] == [("CallStep", ids[7])]

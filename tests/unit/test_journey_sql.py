@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from agi_app.adapters.postgres.journey_sql import (
     END_COLUMNS,
+    as_columns,
+    detail_json,
     end_args,
     end_row,
     step_row,
@@ -40,3 +42,21 @@ def test_the_ends_of_a_batch_are_one_statement_of_arrays() -> None:
     assert by["shedding_level"] == [None, 2]
     assert [None if r is None else json.loads(r) for r in by["risk_reasons"]] == [["x"], None]
     assert by["started_at"] == [T0, T0 - timedelta(hours=1)]
+
+
+def test_the_steps_of_a_batch_are_one_statement_of_arrays() -> None:
+    steps = [CallStep(f"c{n}", "main", "menu", T0, str(n), {"_seq": n}) for n in (1, 2)]
+    columns = as_columns([step_row(step, T0) for step in steps])
+    assert columns[0] == ["c1", "c2"] and columns[1] == [1, 2] and columns[4] == ["1", "2"]
+
+
+def test_a_steps_detail_keeps_its_shape_as_json() -> None:
+    when = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+    detail = {"menu": "主菜单", "at": when, 3: "x", "nan": float("nan")}
+    assert json.loads(detail_json(detail)) == {
+        "menu": "主菜单",
+        "at": str(when),  # as json.dumps(default=str) wrote it
+        "3": "x",
+        "nan": None,  # jsonb has no NaN: null rather than a refused row
+    }
+    assert json.loads(detail_json({"big": 2**70})) == {"big": 2**70}  # past 64 bits

@@ -133,3 +133,55 @@ def test_at_risk_routing_is_data_in_service_yaml() -> None:
 async def test_with_risk_routing_off_the_score_is_kept_but_nobody_is_at_risk() -> None:
     who = await identify(Store(), "13800000005", 0.2, RiskCheck(History(), CFG, routing=False))
     assert who.risk is not None and who.risk.score == 8.0 and not who.risk.at_risk
+
+
+class Joint:
+    """The customer and the history in one read (CustomerWithHistory)."""
+
+    def __init__(self, delay_s: float = 0.0, fail: bool = False, known: bool = True) -> None:
+        self.delay_s, self.fail, self.known = delay_s, fail, known
+        self.reads: list[str] = []
+
+    async def lookup_with_history(
+        self, number_e164: str, now: dt.datetime
+    ) -> tuple[Customer | None, CallerHistory]:
+        self.reads.append(number_e164)
+        await asyncio.sleep(self.delay_s)
+        if self.fail:
+            raise ConnectionError("database away")
+        customer = Customer(number_e164, "张三", "standard") if self.known else None
+        return customer, CallerHistory(calls_24h=3, abandoned_in_queue=1)
+
+
+class NoStore:
+    """With a joint read, the plain store is never asked."""
+
+    async def lookup(self, number_e164: str) -> Customer | None:
+        raise AssertionError("the joint read is the one round trip")
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["customer", "not-in-crm"])
+async def test_the_joint_read_gives_customer_and_score_in_one_round_trip(known: bool) -> None:
+    joint = Joint(known=known)
+    who = await identify(NoStore(), "13800000005", 0.2, RiskCheck(History(), CFG, joint=joint))
+    assert joint.reads == ["+8613800000005"]
+    assert who.status == ("ok" if known else "unknown")
+    assert (who.customer is not None) == known
+    assert who.risk is not None and who.risk.score == 8.0 and who.risk.at_risk
+
+
+@pytest.mark.parametrize("joint", [Joint(delay_s=0.5), Joint(fail=True)], ids=["late", "down"])
+async def test_a_late_or_failed_joint_read_is_lookup_failed_within_the_deadline(
+    joint: Joint,
+) -> None:
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    who = await identify(NoStore(), "13800000005", 0.1, RiskCheck(History(), CFG, joint=joint))
+    assert loop.time() - t0 < 0.3
+    assert (who.status, who.customer, who.risk) == ("lookup_failed", None, None)
+
+
+async def test_the_joint_read_keeps_routing_off() -> None:
+    check = RiskCheck(History(), CFG, routing=False, joint=Joint())
+    who = await identify(NoStore(), "13800000005", 0.2, check)
+    assert who.risk is not None and who.risk.score == 8.0 and not who.risk.at_risk

@@ -11,10 +11,19 @@ from agi_app.core.customer import Customer
 
 log = logging.getLogger(__name__)
 
-LOOKUP_SQL = (
-    "SELECT number, name, grade, brand, tags, language, bill_day, status, last_agent,"
-    " last_contact_at FROM customers WHERE number = $1"
+LOOKUP_COLUMNS = (
+    "number",
+    "name",
+    "grade",
+    "brand",
+    "tags",
+    "language",
+    "bill_day",
+    "status",
+    "last_agent",
+    "last_contact_at",
 )
+LOOKUP_SQL = f"SELECT {', '.join(LOOKUP_COLUMNS)} FROM customers WHERE number = $1"
 
 
 def customer_from_row(row: Any) -> Customer:

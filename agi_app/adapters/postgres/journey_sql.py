@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+
 from agi_app.core.journey import CallEnd, CallStart, CallStep, JourneyEvent
 
 END_FIELDS = (
@@ -70,13 +72,19 @@ KNOWN_SQL = (
     " (SELECT c.started_at FROM calls c WHERE c.id = u.id"
     " AND c.started_at > $2 AND c.started_at <= $3 LIMIT 1) k"
 )
+# The starts and the steps of a batch as one statement each, a column an array
+# (one execution, not one a row: a partitioned insert's set-up is per statement).
 START_SQL = (
     "INSERT INTO calls (id, caller, called, via, started_at, node)"
-    " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id, started_at) DO NOTHING"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+    " $5::timestamptz[], $6::text[]) ON CONFLICT (id, started_at) DO NOTHING"
 )
 STEP_SQL = (
     "INSERT INTO call_steps (call_id, seq, node, node_type, digits, detail, at, started_at)"
-    " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8) ON CONFLICT DO NOTHING"
+    " SELECT s.call_id, s.seq, s.node, s.node_type, s.digits, s.detail::jsonb, s.at, s.started_at"
+    " FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[],"
+    " $7::timestamptz[], $8::timestamptz[])"
+    " AS s(call_id, seq, node, node_type, digits, detail, at, started_at) ON CONFLICT DO NOTHING"
 )
 # The ends of a batch in one statement, each row found by the whole calls key
 # (the starts' values also leave out the other days' partitions): one array per
@@ -136,6 +144,11 @@ async def update_ends(conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
     await conn.execute(END_SQL, *end_args(rows))
 
 
+def as_columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+    """Rows as one list per column: the arrays of ``START_SQL`` and ``STEP_SQL``."""
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
 def text(value: str, limit: int) -> str:
     """Bounded text PostgreSQL accepts (it refuses NUL; callers can send one)."""
     return value.replace("\x00", "")[:limit]
@@ -157,10 +170,28 @@ def step_row(e: CallStep, call_start: datetime | None = None) -> tuple[Any, ...]
         text(e.node, 200),
         text(e.node_type, 40),
         text(e.digits, 64),
-        json.dumps(detail, default=str, ensure_ascii=False),
+        detail_json(detail),
         e.at,
         e.at if call_start is None else call_start,
     )
+
+
+# Dates and dataclasses as str() writes them, as the standard library's json
+# with default=str did (the stored details keep their shape); orjson is ~5x faster.
+_ORJSON = (
+    orjson.OPT_NON_STR_KEYS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def detail_json(detail: dict[str, Any]) -> str:
+    """A step's detail as JSON text for ``jsonb``."""
+    try:
+        return orjson.dumps(detail, default=str, option=_ORJSON).decode()
+    except (TypeError, orjson.JSONEncodeError):  # e.g. an int wider than 64 bits
+        return json.dumps(detail, default=str, ensure_ascii=False)
 
 
 def _end_value(field: str, v: Any) -> Any:

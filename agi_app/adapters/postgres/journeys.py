@@ -61,6 +61,7 @@ import asyncpg
 from agi_app.adapters.postgres.journey_sql import (
     START_SQL,
     STEP_SQL,
+    as_columns,
     end_row,
     known_starts,
     start_row,
@@ -349,10 +350,10 @@ class JourneyWriter:
                     known[e.call_id] = e.started_at
                     new.append(e)
             if new:
-                await conn.executemany(START_SQL, [start_row(e, self._node) for e in new])
+                await conn.execute(START_SQL, *as_columns([start_row(e, self._node) for e in new]))
             if steps:
                 rows = [step_row(e, known.get(e.call_id)) for e in steps]
-                await conn.executemany(STEP_SQL, rows)
+                await conn.execute(STEP_SQL, *as_columns(rows))
             ended = [end_row(e, known[e.call_id]) for e in ends if e.call_id in known]
             if ended:
                 await update_ends(conn, ended)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -50,6 +51,9 @@ class PrometheusExporter:
     state: HotlineState
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     _calls: dict[str, tuple[str, str]] = field(default_factory=dict)  # call id -> (line, via)
+    # Each label set's child, looked up once (``labels()`` takes a lock and
+    # validates every time); the label values are bounded, so is this.
+    _children: dict[tuple[str, ...], Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         r = self.registry
@@ -84,13 +88,20 @@ class PrometheusExporter:
         if isinstance(event, CallStart):
             line = event.called if event.called in self.lines() else "other"
             self._calls[event.call_id] = (line, event.via)
-            self.started.labels(line, event.via).inc()
-            self.in_progress.labels(event.via).inc()
+            self._child("started", line, event.via).inc()
+            self._child("in_progress", event.via).inc()
         elif isinstance(event, CallEnd):
             line, via = self._calls.pop(event.call_id, ("other", "ari"))
             flow = str(event.facts.get("flow") or "none")
-            self.ended.labels(line, flow, event.outcome).inc()
-            self.in_progress.labels(via).dec()
+            self._child("ended", line, flow, event.outcome).inc()
+            self._child("in_progress", via).dec()
+
+    def _child(self, metric: str, *labels: str) -> Any:
+        key = (metric, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = getattr(self, metric).labels(*labels)
+        return child
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

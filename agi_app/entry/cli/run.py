@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 from typing import Any
@@ -57,7 +58,18 @@ def _serve(s: Any) -> int:
         except ImportError:  # optional speed-up
             pass
     runtime = build_runtime(s)
+    if s.gc_tune:
+        _tune_gc(s.gc_gen0)
     return asyncio.run(runtime.run())
+
+
+def _tune_gc(gen0: int) -> None:
+    """Freeze the heap built so far (modules, flows, settings) out of the cyclic
+    collector's scans, and collect the young generation less often."""
+    gc.collect()
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(gen0, gen1, gen2)
 
 
 def _realtime(priority: int) -> None:

@@ -97,6 +97,8 @@ class Profile:
     perf_note: str = ""
     perf_symbols: list[tuple[float, str]] = field(default_factory=list)
     perf_dsos: list[tuple[float, str]] = field(default_factory=list)
+    app_perf_symbols: list[tuple[float, str]] = field(default_factory=list)
+    app_perf_dsos: list[tuple[float, str]] = field(default_factory=list)
     taskprocessors: list[pp.FamilyCount] = field(default_factory=list)
     ari_requests: list[tuple[str, float]] = field(default_factory=list)
     ari_messages: list[tuple[str, float]] = field(default_factory=list)
@@ -151,6 +153,10 @@ def _recorders(result: Profile, ast_pid: int, app_pid: int | None, base: Path) -
         data = f"{base}-asterisk.perf.data"
         argv = ["perf", "record", "-e", event, "-F", "499", "-g", "-p", str(ast_pid), "-o", data]
         recorders.append(Recorder("perf", argv))
+        if result.mode == "app" and app_pid is not None:
+            data = f"{base}-app.perf.data"
+            argv = ["perf", "record", "-e", event, "-F", "499", "-p", str(app_pid), "-o", data]
+            recorders.append(Recorder("perf-app", argv))
     spy = py_spy()
     if result.mode != "app":
         result.pyspy_note = "native mode: no app on the call path"
@@ -191,21 +197,29 @@ def _ari_counts(result: Profile, before: dict[str, object], after: dict[str, obj
 def _read_outputs(result: Profile, base: Path, recorders: list[Recorder]) -> None:
     for rec in recorders:
         if rec.name == "perf":
-            data = f"{base}-asterisk.perf.data"
-            report = ["perf", "report", "-i", data, "--stdio", "--no-children", "-g", "none"]
-            for sort, target in (("dso,sym", "perf_symbols"), ("dso", "perf_dsos")):
-                out = subprocess.run(
-                    [*report, "--sort", sort], capture_output=True, text=True, check=False
-                ).stdout
-                setattr(result, target, pp.perf_rows(out))
+            result.perf_dsos, result.perf_symbols = _perf_report(f"{base}-asterisk.perf.data")
             if not result.perf_symbols:
                 result.perf_note += f"; perf recorded nothing: {rec.output.strip()[-300:]}"
+        if rec.name == "perf-app":
+            result.app_perf_dsos, result.app_perf_symbols = _perf_report(f"{base}-app.perf.data")
         if rec.name == "py-spy":
             raw = Path(f"{base}-app.pyspy.txt")
             if raw.exists():
                 result.pyspy = pp.collapsed_top(raw.read_text())
             else:
                 result.pyspy_note = f"py-spy wrote nothing: {rec.output.strip()[-300:]}"
+
+
+def _perf_report(data: str) -> tuple[list[tuple[float, str]], list[tuple[float, str]]]:
+    """perf's top shared objects and top symbols of one recording."""
+    report = ["perf", "report", "-i", data, "--stdio", "--no-children", "-g", "none"]
+    rows = []
+    for sort in ("dso", "dso,sym"):
+        out = subprocess.run(
+            [*report, "--sort", sort], capture_output=True, text=True, check=False
+        ).stdout
+        rows.append(pp.perf_rows(out))
+    return rows[0], rows[1]
 
 
 def render(p: Profile) -> str:
@@ -229,6 +243,10 @@ def render(p: Profile) -> str:
     lines += [f"## perf on Asterisk ({p.perf_note})", ""]
     lines += [f"    {pct:6.2f}%  {what}" for pct, what in p.perf_dsos[:12]] + [""]
     lines += [f"    {pct:6.2f}%  {what}" for pct, what in p.perf_symbols] + [""]
+    if p.app_perf_dsos:
+        lines += ["## perf on the app (kernel, interpreter and C extensions)", ""]
+        lines += [f"    {pct:6.2f}%  {what}" for pct, what in p.app_perf_dsos[:12]] + [""]
+        lines += [f"    {pct:6.2f}%  {what}" for pct, what in p.app_perf_symbols] + [""]
     lines += ["## py-spy on the app", ""]
     if p.pyspy is None:
         lines.append(p.pyspy_note or "not run")

@@ -134,6 +134,8 @@ APP_LEVERS_OFF = {
     "AGI_APP_ARI_EVENT_FILTER": "0",
     "AGI_APP_REALTIME_PRIORITY": "0",
     "AGI_APP_ARI_ANSWER_IN_DIALPLAN": "0",
+    "AGI_APP_GC_TUNE": "0",
+    "AGI_APP_LOOKUP_JOINT": "0",
 }
 LEVERS: list[tuple[str, dict[str, str]]] = [
     ("all levers on", {}),
@@ -145,6 +147,9 @@ LEVERS: list[tuple[str, dict[str, str]]] = [
     ("the app answers (POST answer)", {"AGI_APP_ARI_ANSWER_IN_DIALPLAN": "0"}),
     ("websocket max waiting 4", {"AGI_APP_ARI_WS_MAX_WAITING": "4"}),
     ("real-time priority off", {"AGI_APP_REALTIME_PRIORITY": "0"}),
+    ("gc not tuned (Python's defaults)", {"AGI_APP_GC_TUNE": "0"}),
+    ("lookup and risk history as two queries", {"AGI_APP_LOOKUP_JOINT": "0"}),
+    ("a log line per call", {"AGI_APP_LOG_CALLS": "1"}),
     (G711, {}),
     (CDR, {}),
     (DECLINE, {}),

@@ -1,0 +1,58 @@
+"""The joint lookup (customer and complaint-risk history in one statement) reads
+what the two separate queries read, on the real schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from agi_app.adapters.postgres.customers import PgCustomerStore
+from agi_app.adapters.postgres.pool import Database
+from agi_app.adapters.postgres.risk import PgCustomerWithHistory, PgRiskHistory
+from agi_app.core.risk import CallerHistory
+from agi_app.settings import Settings
+
+
+async def test_the_joint_read_equals_the_two_reads(stack: Settings, db: Any) -> None:
+    tail = uuid.uuid4().int % 10**8
+    known, history_only, nobody = (f"+86139{tail:08d}", f"+86137{tail:08d}", f"+86135{tail:08d}")
+    now = dt.datetime.now(dt.UTC)
+    await db.execute(
+        "INSERT INTO customers (number, name, grade, tags, language) VALUES ($1, $2, $3, $4, $5)",
+        known,
+        "测试",
+        "gold",
+        ["complaint_risk"],
+        "zh",
+    )
+    ids = [f"lookup-db-{uuid.uuid4()}" for _ in range(3)]
+    for i, (call_id, number) in enumerate(zip(ids, (known, known, history_only), strict=True)):
+        await db.execute(
+            "INSERT INTO calls (id, caller, called, via, started_at, caller_e164, outcome, queue,"
+            " shedding_level) VALUES ($1, $2, '10086', 'ari', $3, $2, $4, $5, $6)",
+            call_id,
+            number,
+            now - dt.timedelta(hours=1 + i),
+            "abandoned" if i == 0 else "completed",
+            "support" if i == 0 else None,
+            1,
+        )
+    database = Database(stack)
+    try:
+        joint = PgCustomerWithHistory(database.pool)
+        store, history = PgCustomerStore(database), PgRiskHistory(database.pool)
+        for number in (known, history_only, nobody):
+            two = (await store.lookup(number), await history.history(number, now))
+            assert await joint.lookup_with_history(number, now) == two
+        customer, signals = await joint.lookup_with_history(known, now)
+        assert customer is not None and customer.grade == "gold"
+        assert customer.tags == frozenset({"complaint_risk"})
+        assert signals == CallerHistory(
+            calls_24h=2, calls_7d=2, agent_during_shedding=1, abandoned_in_queue=1
+        )
+        assert await joint.lookup_with_history(nobody, now) == (None, CallerHistory())
+    finally:
+        await database.close()
+        await db.execute("DELETE FROM calls WHERE id = ANY($1::text[])", ids)
+        await db.execute("DELETE FROM customers WHERE number = $1", known)
