@@ -146,10 +146,13 @@ async def _raw_ws_server(frames: list[bytes]) -> asyncio.Server:
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
             b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept.encode() + b"\r\n\r\n"
         )
-        for frame in frames:
+        for frame in frames:  # in the handshake's segment: before ws_connect returns
             w.write(frame)
-        await w.drain()
-        await r.read()  # until the client goes
+        try:
+            await w.drain()
+            await r.read()  # until the client goes
+        finally:
+            w.close()
 
     return await asyncio.start_server(serve, "127.0.0.1", 0)
 
@@ -190,6 +193,8 @@ async def test_a_message_in_continuation_frames_is_one_event(client: str) -> Non
         await asyncio.gather(task, return_exceptions=True)
         await rest.close()
         server.close()
+        await server.wait_closed()
+        await asyncio.sleep(0.05)  # the handler's close runs
     assert ids == ["c-frag", "c-next"]
 
 

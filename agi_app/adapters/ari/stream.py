@@ -86,13 +86,15 @@ class AriEventStream:
             delay = min(delay * 2, self._backoff_max)
 
     async def _session_once(self) -> None:
+        # picows may hand over messages that came with the handshake before
+        # connect() returns: events then, never a response (nothing was asked).
+        self._requester = None
         async with connect(
             self.ws_client, self.url, self._rest.headers, self._on_text, self._rest.session
         ) as ws:
             reconnect = self.connects > 0
             self.connects += 1
             log.info("ARI websocket connected (%s)", "reconnect" if reconnect else "first")
-            # Set before the first await: no message is handed over before it.
             requester = self._requester = WsRequester(ws.send_text)
             sweeper = asyncio.create_task(_expire_forever(requester), name="ari-expire")
             try:
@@ -123,8 +125,7 @@ class AriEventStream:
         log.info("ARI requests over %s", self._rest.transport)
 
     def _on_text(self, data: bytes | str) -> None:
-        if self._requester is not None:
-            self._dispatch(data, self._requester)
+        self._dispatch(data, self._requester)
 
     def _close_requests(self, requester: WsRequester) -> None:
         """New requests go over HTTP again; waiting ones fail as on a dropped connection."""
@@ -132,12 +133,13 @@ class AriEventStream:
         if not requester.closed:
             requester.fail_all(ConnectionError("ARI websocket closed"))
 
-    def _dispatch(self, data: bytes | str, requester: WsRequester) -> None:
+    def _dispatch(self, data: bytes | str, requester: WsRequester | None) -> None:
         try:
             msg = jsonio.loads(data)
             self.received[str(msg.get("type"))] += 1
             if msg.get("type") == "RESTResponse":
-                requester.resolve(msg)
+                if requester is not None:
+                    requester.resolve(msg)
                 return
             event = parse(msg)
         except (TypeError, ValueError, AttributeError) as exc:
