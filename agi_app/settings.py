@@ -10,6 +10,7 @@ import re
 import socket
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -80,6 +81,9 @@ class Settings(BaseSettings):
     # dialplan answering, no request of a call waits for the channel's thread
     # (POST answer did): 16 kept every request on the websocket at 100 calls/s.
     ari_ws_max_waiting: int = Field(default=16, ge=1)
+    # The event websocket's client: picows (frames parsed in C, each message
+    # handled in the socket's callback) or aiohttp (a reader task).
+    ari_ws_client: Literal["picows", "aiohttp"] = "picows"
     # The dialplan answers before Stasis() (dialplan/10-hotline.conf): no POST
     # answer per call. Not while max_calls_per_second is set (the app's own
     # refusals must stay unanswered busy ones).

@@ -225,6 +225,7 @@ def build_runtime(s: Settings) -> Runtime:
         rest_over_ws=s.ari_rest_over_ws,
         event_filter=s.ari_event_filter,
         varset_events=s.ari_varset_events,
+        ws_client=s.ari_ws_client,
         answer_in_dialplan=s.ari_answer_in_dialplan,
         queue_in_extension=s.ari_queue_in_extension,
         side_channels=worker.handles,  # channels the app dialled itself (callbacks)

@@ -7,6 +7,9 @@ garbage, silence. None may spin the event loop or stall other work.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -47,7 +50,11 @@ def _port(runner: web.AppRunner) -> int:
     return port
 
 
-async def test_websocket_that_closes_at_once_is_redialled_with_backoff() -> None:
+WS_CLIENTS = pytest.mark.parametrize("client", ["picows", "aiohttp"])
+
+
+@WS_CLIENTS
+async def test_websocket_that_closes_at_once_is_redialled_with_backoff(client: str) -> None:
     accepts = 0
 
     async def close_at_once(ws: web.WebSocketResponse) -> None:
@@ -61,7 +68,9 @@ async def test_websocket_that_closes_at_once_is_redialled_with_backoff() -> None
     async def connected(_reconnect: bool) -> None:
         raise ConnectionError("no REST here")  # never ready: like a half-broken peer
 
-    stream = AriEventStream(rest, lambda _e: None, connected, backoff_first=0.05, backoff_max=0.4)
+    stream = AriEventStream(
+        rest, lambda _e: None, connected, backoff_first=0.05, backoff_max=0.4, ws_client=client
+    )
     stream.rest_over_ws = stream.event_filter = False
     watch = LoopWatch()
     task = asyncio.create_task(stream.run())
@@ -76,7 +85,8 @@ async def test_websocket_that_closes_at_once_is_redialled_with_backoff() -> None
     assert ticks >= 100
 
 
-async def test_websocket_garbage_frames_are_dropped_and_the_stream_lives_on() -> None:
+@WS_CLIENTS
+async def test_websocket_garbage_frames_are_dropped_and_the_stream_lives_on(client: str) -> None:
     fake = FakeAri()
     base = await fake.start()
     rest = AriRest(base, "u", "p", "agi-app")
@@ -90,7 +100,7 @@ async def test_websocket_garbage_frames_are_dropped_and_the_stream_lives_on() ->
     async def connected(_reconnect: bool) -> None:
         return None
 
-    stream = AriEventStream(rest, on_event, connected)
+    stream = AriEventStream(rest, on_event, connected, ws_client=client)
     task = asyncio.create_task(stream.run())
     async with asyncio.timeout(5):
         await stream.connected.wait()
@@ -109,6 +119,83 @@ async def test_websocket_garbage_frames_are_dropped_and_the_stream_lives_on() ->
     await asyncio.gather(task, return_exceptions=True)
     await rest.close()
     await fake.stop()
+
+
+def _frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
+    """One unmasked server frame (RFC 6455), payload under 64 KiB."""
+    head = bytes([(0x80 if fin else 0) | opcode])
+    if len(payload) < 126:
+        return head + bytes([len(payload)]) + payload
+    return head + bytes([126]) + len(payload).to_bytes(2, "big") + payload
+
+
+async def _raw_ws_server(frames: list[bytes]) -> asyncio.Server:
+    """Accepts the upgrade by hand, then writes ``frames`` as they are and waits."""
+
+    async def serve(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        head = (await r.readuntil(b"\r\n\r\n")).decode()
+        key = next(
+            line.split(":", 1)[1].strip()
+            for line in head.split("\r\n")
+            if line.lower().startswith("sec-websocket-key:")
+        )
+        accept = base64.b64encode(
+            hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()
+        ).decode()
+        w.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept.encode() + b"\r\n\r\n"
+        )
+        for frame in frames:  # in the handshake's segment: before ws_connect returns
+            w.write(frame)
+        try:
+            await w.drain()
+            await r.read()  # until the client goes
+        finally:
+            w.close()
+
+    return await asyncio.start_server(serve, "127.0.0.1", 0)
+
+
+@WS_CLIENTS
+async def test_a_message_in_continuation_frames_is_one_event(client: str) -> None:
+    text = json.dumps(stasis_start("c-frag")).encode()
+    cut = len(text) // 3
+    frames = [
+        _frame(0x1, text[:cut], fin=False),
+        _frame(0x9, b"ping"),  # a control frame may come between the parts
+        _frame(0x0, text[cut : 2 * cut], fin=False),
+        _frame(0x0, text[2 * cut :]),
+        _frame(0x1, json.dumps(stasis_start("c-next")).encode()),
+    ]
+    server = await _raw_ws_server(frames)
+    port = server.sockets[0].getsockname()[1]
+    rest = AriRest(f"http://127.0.0.1:{port}/ari", "u", "p", "agi-app")
+    ids: list[str] = []
+    two = asyncio.Event()
+
+    def on_event(event: Event) -> None:
+        ids.append(getattr(getattr(event, "channel", None), "id", "?"))
+        if len(ids) == 2:
+            two.set()
+
+    async def connected(_reconnect: bool) -> None:
+        return None
+
+    stream = AriEventStream(rest, on_event, connected, ws_client=client)
+    stream.rest_over_ws = stream.event_filter = False
+    task = asyncio.create_task(stream.run())
+    try:
+        async with asyncio.timeout(5):
+            await two.wait()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await rest.close()
+        server.close()
+        await server.wait_closed()
+        await asyncio.sleep(0.05)  # the handler's close runs
+    assert ids == ["c-frag", "c-next"]
 
 
 # --- AMI -----------------------------------------------------------------------

@@ -71,6 +71,7 @@ class AriApplication:
         rest_over_ws: bool = True,
         event_filter: bool = True,
         varset_events: bool = False,
+        ws_client: str = "picows",
         answer_in_dialplan: bool = False,
         queue_in_extension: bool = True,
         side_channels: Callable[[str], bool] = lambda _c: False,
@@ -94,6 +95,7 @@ class AriApplication:
             rest_over_ws=rest_over_ws,
             event_filter=event_filter,
             varset_events=varset_events,
+            ws_client=ws_client,
         )
         self.on_refused: Callable[[ChannelInfo], None] = lambda _c: None
         # Channels the app dialled itself (callbacks) are handled elsewhere.

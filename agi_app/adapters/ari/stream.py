@@ -22,6 +22,7 @@ import aiohttp
 from agi_app.adapters.ari import jsonio
 from agi_app.adapters.ari.events import Event, event_types, parse
 from agi_app.adapters.ari.rest import AriError, AriRest
+from agi_app.adapters.ari.wsconn import connect
 from agi_app.adapters.ari.wsrest import WsRequester
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,11 @@ class AriEventStream:
         rest_over_ws: bool = True,
         event_filter: bool = True,
         varset_events: bool = False,
+        ws_client: str = "picows",
     ) -> None:
         self._rest = rest
+        self.ws_client = ws_client  # "picows" or "aiohttp" (agi_app.adapters.ari.wsconn)
+        self._requester: WsRequester | None = None
         self._on_event = on_event
         self._on_connected = on_connected
         self._backoff_first = backoff_first
@@ -82,23 +86,23 @@ class AriEventStream:
             delay = min(delay * 2, self._backoff_max)
 
     async def _session_once(self) -> None:
-        session = self._rest.session()
-        async with session.ws_connect(
-            self.url, heartbeat=5, timeout=aiohttp.ClientWSTimeout(ws_close=2)
+        # picows may hand over messages that came with the handshake before
+        # connect() returns: events then, never a response (nothing was asked).
+        self._requester = None
+        async with connect(
+            self.ws_client, self.url, self._rest.headers, self._on_text, self._rest.session
         ) as ws:
             reconnect = self.connects > 0
             self.connects += 1
             log.info("ARI websocket connected (%s)", "reconnect" if reconnect else "first")
-            requester = WsRequester(ws.send_str)
-            reader = asyncio.create_task(self._read(ws, requester), name="ari-events")
+            requester = self._requester = WsRequester(ws.send_text)
             sweeper = asyncio.create_task(_expire_forever(requester), name="ari-expire")
             try:
                 await self._prepare(requester)
                 await self._on_connected(reconnect)
                 self.connected.set()
-                await reader
+                await ws.wait_closed()
             finally:
-                reader.cancel()
                 sweeper.cancel()
                 self._close_requests(requester)
         log.warning("ARI websocket closed")
@@ -120,15 +124,8 @@ class AriEventStream:
                 log.warning("ARI: event filter not set (%s); parsing every event", exc)
         log.info("ARI requests over %s", self._rest.transport)
 
-    async def _read(self, ws: aiohttp.ClientWebSocketResponse, requester: WsRequester) -> None:
-        try:
-            async for msg in ws:
-                if msg.type == aiohttp.WSMsgType.TEXT:
-                    self._dispatch(msg.data, requester)
-                elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
-                    break
-        finally:
-            self._close_requests(requester)
+    def _on_text(self, data: bytes | str) -> None:
+        self._dispatch(data, self._requester)
 
     def _close_requests(self, requester: WsRequester) -> None:
         """New requests go over HTTP again; waiting ones fail as on a dropped connection."""
@@ -136,12 +133,13 @@ class AriEventStream:
         if not requester.closed:
             requester.fail_all(ConnectionError("ARI websocket closed"))
 
-    def _dispatch(self, data: str, requester: WsRequester) -> None:
+    def _dispatch(self, data: bytes | str, requester: WsRequester | None) -> None:
         try:
             msg = jsonio.loads(data)
             self.received[str(msg.get("type"))] += 1
             if msg.get("type") == "RESTResponse":
-                requester.resolve(msg)
+                if requester is not None:
+                    requester.resolve(msg)
                 return
             event = parse(msg)
         except (TypeError, ValueError, AttributeError) as exc:

@@ -136,6 +136,7 @@ APP_LEVERS_OFF = {
     "AGI_APP_ARI_ANSWER_IN_DIALPLAN": "0",
     "AGI_APP_GC_TUNE": "0",
     "AGI_APP_LOOKUP_JOINT": "0",
+    "AGI_APP_ARI_WS_CLIENT": "aiohttp",
 }
 LEVERS: list[tuple[str, dict[str, str]]] = [
     ("all levers on", {}),
@@ -146,6 +147,7 @@ LEVERS: list[tuple[str, dict[str, str]]] = [
     ("ChannelVarset in the filter", {"AGI_APP_ARI_VARSET_EVENTS": "1"}),
     ("the app answers (POST answer)", {"AGI_APP_ARI_ANSWER_IN_DIALPLAN": "0"}),
     ("websocket max waiting 4", {"AGI_APP_ARI_WS_MAX_WAITING": "4"}),
+    ("websocket by aiohttp (not picows)", {"AGI_APP_ARI_WS_CLIENT": "aiohttp"}),
     ("real-time priority off", {"AGI_APP_REALTIME_PRIORITY": "0"}),
     ("gc not tuned (Python's defaults)", {"AGI_APP_GC_TUNE": "0"}),
     ("lookup and risk history as two queries", {"AGI_APP_LOOKUP_JOINT": "0"}),
