@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 
@@ -25,11 +26,11 @@ async def fake() -> AsyncIterator[FakeAri]:
 
 
 async def make_app(
-    fake: FakeAri, serve: Serve, max_calls: int = 10
+    fake: FakeAri, serve: Serve, max_calls: int = 10, ws_client: str = "picows"
 ) -> tuple[AriApplication, asyncio.Task[None]]:
     base = await fake.start()
     rest = AriRest(base, "user", "pw", "agi-app")
-    app = AriApplication(rest, serve, Admission(max_calls, 0))
+    app = AriApplication(rest, serve, Admission(max_calls, 0), ws_client=ws_client)
     app.stream._backoff_first = 0.01
     task = asyncio.create_task(app.run())
     async with asyncio.timeout(5):
@@ -58,7 +59,8 @@ async def test_rest_sends_auth_header_and_maps_gone(fake: FakeAri) -> None:
     await rest.close()
 
 
-async def test_call_flow_digits_barge_in_and_hangup(fake: FakeAri) -> None:
+@pytest.mark.parametrize("client", ["picows", "aiohttp"])
+async def test_call_flow_digits_barge_in_and_hangup(fake: FakeAri, client: str) -> None:
     seen: list[str] = []
     ended = asyncio.Event()
 
@@ -74,13 +76,15 @@ async def test_call_flow_digits_barge_in_and_hangup(fake: FakeAri) -> None:
         finally:
             ended.set()
 
-    app, task = await make_app(fake, serve)
+    app, task = await make_app(fake, serve, ws_client=client)
     await fake.send(stasis_start("c1"))
     await fake.wait_request("POST", "/channels/c1/play/")
     await fake.send(dtmf("c1", "1"))
     stop = await fake.wait_request("DELETE", "/playbacks/")  # barge-in stopped the prompt
     plays = [r for r in fake.requests if "/play/" in r.path]
     assert stop.path.endswith(plays[0].path.rsplit("/", 1)[1])
+    # on the websocket, not waited for (picows writes the frame at once; aiohttp in a task)
+    assert stop.via == "ws" and app.rest.sent_by_route["DELETE playbacks"] == 1
     async with asyncio.timeout(5):
         while len([r for r in fake.requests if "/play/" in r.path]) < 2:
             await asyncio.sleep(0.01)
@@ -225,6 +229,26 @@ async def test_unanswered_websocket_requests_time_out() -> None:
     requester.fail_all(ConnectionError("closed"))
     with pytest.raises(ConnectionError):
         await requester.request("GET", "channels")
+
+
+def test_a_request_nobody_waits_for_is_one_frame_and_its_answer_is_dropped() -> None:
+    frames: list[str] = []
+
+    async def send(text: str) -> None:
+        raise AssertionError("not through the coroutine")
+
+    requester = WsRequester(send, send_now=frames.append)
+    assert requester.request_nowait("DELETE", "playbacks/p1")
+    msg = json.loads(frames[0])
+    assert (msg["type"], msg["method"], msg["uri"]) == ("RESTRequest", "DELETE", "playbacks/p1")
+    assert requester.waiting == 0
+    requester.resolve({"type": "RESTResponse", "request_id": msg["request_id"], "status_code": 204})
+
+    def closed(_text: str) -> None:
+        raise ConnectionError("closed")
+
+    assert not WsRequester(send, send_now=closed).request_nowait("DELETE", "playbacks/p2")
+    assert not WsRequester(send).request_nowait("DELETE", "playbacks/p3")  # aiohttp: no send_now
 
 
 async def _idle(call: AriCall, args: tuple[str, ...]) -> None:

@@ -15,7 +15,6 @@ import re
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
 from agi_app.adapters.ari.events import (
     ChannelGoneEvent,
@@ -89,8 +88,8 @@ class AriCall:
         self.answered_at: float | None = None
         self._gone = asyncio.Event()
         self._why = CallHangup(channel_id)  # raised once gone: a hangup, or a hand-off
-        self._playbacks: dict[str, asyncio.Future[None]] = {}
-        self._digit_seen = asyncio.Event()
+        self._playbacks: dict[str, asyncio.Future[bool]] = {}  # True: cut by a digit
+        self._barge: asyncio.Future[bool] | None = None  # the prompt a digit cuts
         self.in_dialplan = False  # continued into the dialplan (a queue): subscribed
         self._back: asyncio.Future[str] | None = None
         self._last_dtmf_at: float | None = None
@@ -106,11 +105,12 @@ class AriCall:
         if isinstance(event, Dtmf):
             self._last_dtmf_at = time.perf_counter()
             self.digits.push(event.digit)
-            self._digit_seen.set()
+            if self._barge is not None and not self._barge.done():
+                self._barge.set_result(True)
         elif isinstance(event, PlaybackFinished):
             fut = self._playbacks.pop(event.playback_id, None)
             if fut is not None and not fut.done():
-                fut.set_result(None)
+                fut.set_result(False)
         elif isinstance(event, ChannelGoneEvent):
             if event.cause is not None and self.hangup_cause is None:
                 self.hangup_cause = event.cause
@@ -205,42 +205,26 @@ class AriCall:
             return
         self._plays += 1
         playback_id = f"{self._play_prefix}-{self._plays}"
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # Resolved by PlaybackFinished, or (barge-in) by the caller's first digit.
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._playbacks[playback_id] = done
-        self._digit_seen.clear()
+        self._barge = done if barge_in else None
         self._note_dtmf_latency()
         try:
             await self.rest.play(self.call_id, [f"sound:{m}" for m in media], playback_id)
+            barged = await done  # raises CallHangup when the call ended mid-prompt
         except ChannelGone as exc:
             self._mark_gone()
             raise CallHangup(self.call_id) from exc
-        if not barge_in:
-            await done
-            return
-        digit_wait = asyncio.ensure_future(self._digit_seen.wait())
-        waiters: set[asyncio.Future[Any]] = {done, digit_wait}
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            digit_wait.cancel()
-        if not done.done():
+            self._barge = None
+        if barged:
             # Barge-in: ARI does not stop playback on DTMF by itself. The stop is
             # not awaited: the caller's next prompt should not wait for a round
             # trip, and it cannot be cut by this stop (which names the old
             # playback; ARI queues a new one behind it until it stops).
             self._playbacks.pop(playback_id, None)
-            done.cancel()
-            task = asyncio.ensure_future(self._stop(playback_id))
-            self._side_tasks.add(task)  # a reference until it is done
-            task.add_done_callback(self._side_tasks.discard)
-        else:
-            done.result()  # raises CallHangup when the call ended mid-prompt
-
-    async def _stop(self, playback_id: str) -> None:
-        try:
-            await self.rest.stop_playback(playback_id)
-        except (AriError, OSError) as exc:  # the call's next request reports a real outage
-            log.debug("call %s: stopping playback %s: %s", self.call_id, playback_id, exc)
+            self.rest.stop_playback_soon(playback_id, self._side_tasks)
 
     def _note_dtmf_latency(self) -> None:
         if self._last_dtmf_at is not None:

@@ -8,8 +8,10 @@ Errors:
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
+import logging
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +20,8 @@ import aiohttp
 
 from agi_app.adapters.ari import jsonio
 from agi_app.adapters.ari.wsrest import WsRequester
+
+log = logging.getLogger(__name__)
 
 GONE = (404, 409, 422)
 
@@ -143,6 +147,27 @@ class AriRest:
         await self.request(
             "POST", f"/channels/{channel}/play/{playback_id}", params, channel_op=True
         )
+
+    def stop_playback_soon(self, playback_id: str, keep: set[asyncio.Future[None]]) -> None:
+        """Stop a playback without waiting for the answer (nobody needs it): one
+        frame on the websocket when the client can write it at once, else a
+        request in a task (held in ``keep`` until it is done)."""
+        path = f"/playbacks/{playback_id}"
+        ws = self._ws
+        room = ws is not None and ws.waiting < self.ws_max_waiting
+        if room and ws is not None and ws.request_nowait("DELETE", path[1:]):
+            self.sent_by_route[route_of("DELETE", path)] += 1
+            self.sent_ws += 1
+            return
+        task = asyncio.ensure_future(self._stop_quietly(playback_id))
+        keep.add(task)
+        task.add_done_callback(keep.discard)
+
+    async def _stop_quietly(self, playback_id: str) -> None:
+        try:
+            await self.stop_playback(playback_id)
+        except (AriError, OSError) as exc:  # the call's next request reports a real outage
+            log.debug("stopping playback %s: %s", playback_id, exc)
 
     async def stop_playback(self, playback_id: str) -> None:
         with contextlib.suppress(ChannelGone):

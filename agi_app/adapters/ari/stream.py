@@ -95,7 +95,7 @@ class AriEventStream:
             reconnect = self.connects > 0
             self.connects += 1
             log.info("ARI websocket connected (%s)", "reconnect" if reconnect else "first")
-            requester = self._requester = WsRequester(ws.send_text)
+            requester = self._requester = WsRequester(ws.send_text, send_now=ws.send_now)
             sweeper = asyncio.create_task(_expire_forever(requester), name="ari-expire")
             try:
                 await self._prepare(requester)

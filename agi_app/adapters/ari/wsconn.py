@@ -28,6 +28,8 @@ MAX_MESSAGE = 16 * 1024 * 1024  # a message past this is not ARI's: the connecti
 
 
 class WsConnection(Protocol):
+    send_now: Callable[[str], None] | None  # a frame written at once, if the client can
+
     async def send_text(self, text: str) -> None: ...
 
     async def wait_closed(self) -> None: ...
@@ -67,11 +69,15 @@ class _PicowsListener(WSListener):
 class _Picows:
     def __init__(self, transport: WSTransport) -> None:
         self._transport = transport
+        self.send_now: Callable[[str], None] | None = self._send_now
 
-    async def send_text(self, text: str) -> None:
+    def _send_now(self, text: str) -> None:
         if self._transport.is_disconnected:
             raise ConnectionError("ARI websocket closed")
         self._transport.send(WSMsgType.TEXT, text.encode())
+
+    async def send_text(self, text: str) -> None:
+        self._send_now(text)
 
     async def wait_closed(self) -> None:
         await self._transport.wait_disconnected()
@@ -81,6 +87,7 @@ class _Aiohttp:
     def __init__(self, ws: aiohttp.ClientWebSocketResponse, on_text: OnText) -> None:
         self._ws = ws
         self._on_text = on_text
+        self.send_now: Callable[[str], None] | None = None  # aiohttp sends in a coroutine
         self._reader = asyncio.create_task(self._read(), name="ari-events")
 
     async def _read(self) -> None:

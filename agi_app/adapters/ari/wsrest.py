@@ -25,6 +25,7 @@ from typing import Any
 from agi_app.adapters.ari import jsonio
 
 SendText = Callable[[str], Awaitable[None]]
+SendNow = Callable[[str], None]  # a frame written now, or ConnectionError
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +37,11 @@ class WsResponse:
 class WsRequester:
     """Sends requests on one open websocket and matches the responses."""
 
-    def __init__(self, send: SendText, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, send: SendText, timeout_s: float = 10.0, send_now: SendNow | None = None
+    ) -> None:
         self._send = send
+        self._send_now = send_now
         self._timeout = timeout_s
         self._ids = itertools.count(1)
         self._pending: dict[str, tuple[asyncio.Future[WsResponse], float]] = {}
@@ -73,6 +77,19 @@ class WsRequester:
             return await fut
         finally:
             self._pending.pop(request_id, None)
+
+    def request_nowait(self, method: str, uri: str) -> bool:
+        """Send a request whose answer nobody waits for (its response is dropped
+        on arrival); False when this connection cannot send one that way."""
+        if self.closed or self._send_now is None:
+            return False
+        message = {"type": "RESTRequest", "request_id": f"r{next(self._ids)}", "method": method}
+        message["uri"] = uri
+        try:
+            self._send_now(jsonio.dumps(message))
+        except ConnectionError:
+            return False
+        return True
 
     def resolve(self, msg: dict[str, Any]) -> None:
         """Hand one ``RESTResponse`` event to the request waiting for it."""
