@@ -10,12 +10,17 @@ from typing import Any
 
 from agi_app.core.risk import CallerHistory
 
-HISTORY_SQL = """
+# The signals count within the caller's last 50 calls of the week: every cap in
+# config/risk.yaml is below that, and a number that calls thousands of times a
+# week (a robot, a test line) costs each lookup 50 rows, not thousands.
+HISTORY_CALLS = 50
+HISTORY_SQL = f"""
 WITH recent AS (
     SELECT id, started_at, outcome, queue, queue_status, agent, shedding_level
     FROM calls
     WHERE caller_e164 = $1 AND started_at >= $2::timestamptz - interval '7 days'
       AND started_at < $2::timestamptz
+    ORDER BY started_at DESC LIMIT {HISTORY_CALLS}  -- bounded work for any caller
 ), last_call AS (
     SELECT id, started_at FROM recent ORDER BY started_at DESC LIMIT 1
 ), last_steps AS (  -- by the steps' key: the week's partitions planned, one read

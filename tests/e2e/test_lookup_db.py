@@ -11,6 +11,7 @@ from agi_app.adapters.postgres.customers import PgCustomerStore
 from agi_app.adapters.postgres.pool import Database
 from agi_app.adapters.postgres.risk import PgCustomerWithHistory, PgRiskHistory
 from agi_app.core.risk import CallerHistory
+from agi_app.service.risk_signals import HISTORY_CALLS
 from agi_app.settings import Settings
 
 
@@ -56,3 +57,23 @@ async def test_the_joint_read_equals_the_two_reads(stack: Settings, db: Any) -> 
         await database.close()
         await db.execute("DELETE FROM calls WHERE id = ANY($1::text[])", ids)
         await db.execute("DELETE FROM customers WHERE number = $1", known)
+
+
+async def test_a_caller_with_thousands_of_calls_costs_the_lookup_its_last_50(
+    stack: Settings, db: Any
+) -> None:
+    number = f"+86136{uuid.uuid4().int % 10**8:08d}"
+    now = dt.datetime.now(dt.UTC)
+    ids = [f"lookup-db-{uuid.uuid4()}" for _ in range(HISTORY_CALLS + 10)]
+    await db.executemany(
+        "INSERT INTO calls (id, caller, called, via, started_at, caller_e164, outcome)"
+        " VALUES ($1, $2, '10086', 'ari', $3, $2, 'completed')",
+        [(i, number, now - dt.timedelta(minutes=5 + n)) for n, i in enumerate(ids)],
+    )
+    database = Database(stack)
+    try:
+        _, signals = await PgCustomerWithHistory(database.pool).lookup_with_history(number, now)
+        assert (signals.calls_24h, signals.calls_7d) == (HISTORY_CALLS, HISTORY_CALLS)
+    finally:
+        await database.close()
+        await db.execute("DELETE FROM calls WHERE id = ANY($1::text[])", ids)
