@@ -9,13 +9,9 @@ message naming it. Wiring builds and hands in; it holds no business logic
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from aiohttp import web
 
 from agi_app.adapters.ami.client import Ami
 from agi_app.adapters.ami.live_load import LoadMonitor
@@ -47,6 +43,7 @@ from agi_app.core.shedding.rules import load_rules
 from agi_app.entry.admin import build_admin
 from agi_app.entry.agi_routes import build_routes
 from agi_app.entry.cluster import NodeFigures, build_cluster
+from agi_app.entry.components import AdminServer, Resources
 from agi_app.entry.console import ConsoleDeps, add_console
 from agi_app.entry.runtime import Runtime, asyncio_tasks, loop_lag_monitor
 from agi_app.entry.supervisor import Supervisor
@@ -64,43 +61,6 @@ from agi_app.service.walk import FlowWalker
 from agi_app.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class AdminServer:
-    """The admin HTTP endpoint as a component."""
-
-    app: web.Application
-    host: str
-    port: int
-    runner: list[web.AppRunner]  # set at start
-
-    async def start(self) -> None:
-        runner = web.AppRunner(self.app)
-        await runner.setup()
-        await web.TCPSite(runner, self.host, self.port).start()
-        self.runner.append(runner)
-
-    async def stop(self) -> None:
-        for runner in self.runner:
-            await runner.cleanup()
-
-
-@dataclass(frozen=True)
-class Resources:
-    """What is only closed at the end: HTTP sessions, the pool, TTS workers."""
-
-    rest: AriRest
-    db: Database
-    close_tts: Callable[[], None]
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        await self.rest.close()
-        await self.db.close()
-        self.close_tts()
 
 
 def _standard_caller() -> DataBus:

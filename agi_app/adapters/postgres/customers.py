@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import fields
 from typing import Any
 
 from agi_app.adapters.postgres.pool import Database
@@ -11,18 +12,7 @@ from agi_app.core.customer import Customer
 
 log = logging.getLogger(__name__)
 
-LOOKUP_COLUMNS = (
-    "number",
-    "name",
-    "grade",
-    "brand",
-    "tags",
-    "language",
-    "bill_day",
-    "status",
-    "last_agent",
-    "last_contact_at",
-)
+LOOKUP_COLUMNS = tuple(f.name for f in fields(Customer))  # the table's columns of that name
 LOOKUP_SQL = f"SELECT {', '.join(LOOKUP_COLUMNS)} FROM customers WHERE number = $1"
 
 
