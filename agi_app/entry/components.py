@@ -37,7 +37,7 @@ class Resources:
     """What is only closed at the end: HTTP sessions, the pool, TTS workers."""
 
     rest: AriRest
-    db: Database
+    dbs: tuple[Database, ...]
     close_tts: Callable[[], None]
 
     async def start(self) -> None:
@@ -45,5 +45,6 @@ class Resources:
 
     async def stop(self) -> None:
         await self.rest.close()
-        await self.db.close()
+        for db in self.dbs:
+            await db.close()
         self.close_tts()

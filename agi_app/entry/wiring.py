@@ -25,7 +25,7 @@ from agi_app.adapters.postgres.controls import PgControlStore
 from agi_app.adapters.postgres.customers import PgCustomerStore
 from agi_app.adapters.postgres.journeys import JourneyWriter
 from agi_app.adapters.postgres.partitions import PartitionKeeper
-from agi_app.adapters.postgres.pool import Database
+from agi_app.adapters.postgres.pool import LOOKUP_SESSION, Database
 from agi_app.adapters.postgres.risk import PgCustomerWithHistory, PgRiskHistory
 from agi_app.adapters.postgres.spool import Spool
 from agi_app.adapters.prometheus.exporter import HotlineState, PrometheusExporter
@@ -101,7 +101,8 @@ def build_runtime(s: Settings) -> Runtime:
     )
     registry = FlowRegistry(s.flows_dir, known)
     cache = build_cache(s)
-    store = PgCustomerStore(db)
+    lookups = Database(s, server_settings=LOOKUP_SESSION)  # per call: its own connections
+    store = PgCustomerStore(lookups)
     rules = load_rules(s.config_dir / "shedding.yaml")
     tracker = LoadTracker(rules)
     monitor = LoadMonitor(Ami(s), tracker, clock.now)
@@ -130,10 +131,10 @@ def build_runtime(s: Settings) -> Runtime:
     deadline = s.lookup_deadline_ms / 1000
 
     risk = RiskCheck(
-        PgRiskHistory(db.pool),
+        PgRiskHistory(lookups.pool),
         load_risk(s.config_dir / "risk.yaml"),
         routing=s.risk_routing,
-        joint=PgCustomerWithHistory(db.pool) if s.lookup_joint else None,
+        joint=PgCustomerWithHistory(lookups.pool) if s.lookup_joint else None,
     )
 
     async def who(raw_caller: str) -> Identity:
@@ -273,6 +274,6 @@ def build_runtime(s: Settings) -> Runtime:
             *cluster.background,
         ),
         # the heartbeat stops (says so) before the pool closes
-        components=(Resources(rest, db, cache.close), cluster.heartbeat, admin, agi),
+        components=(Resources(rest, (db, lookups), cache.close), cluster.heartbeat, admin, agi),
         reload=registry.reload,  # SIGHUP: this node only
     )

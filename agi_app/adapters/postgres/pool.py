@@ -40,8 +40,15 @@ async def create_pool(s: Settings, **kwargs: Any) -> Any:
 class Database:
     """Holds the pool; retries creating it at most every ``retry_s`` seconds."""
 
-    def __init__(self, s: Settings, retry_s: float = 2.0, connect_timeout: float = 2.0) -> None:
+    def __init__(
+        self,
+        s: Settings,
+        retry_s: float = 2.0,
+        connect_timeout: float = 2.0,
+        server_settings: dict[str, str] | None = None,
+    ) -> None:
         self._settings = s
+        self._server_settings = server_settings  # the sessions' own settings, if any
         self._retry = retry_s
         self._timeout = connect_timeout
         self._pool: Any = None
@@ -61,7 +68,9 @@ class Database:
             if self._pool is None and time.monotonic() - self._last_try >= self._retry:
                 self._last_try = time.monotonic()
                 try:
-                    self._pool = await create_pool(self._settings, timeout=self._timeout)
+                    session = self._server_settings
+                    extra = {"server_settings": session} if session else {}
+                    self._pool = await create_pool(self._settings, timeout=self._timeout, **extra)
                     log.info("database pool ready")
                 except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
                     log.warning("database unavailable: %s", exc)
@@ -71,6 +80,15 @@ class Database:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+
+# The per-call lookup's pool: its statements are planned once for every value
+# (generic plans, pruned to the right days' partitions as they run). Left to
+# itself PostgreSQL plans the first 5 runs of a statement on each connection for
+# their values: with a full retention of daily partitions (400 days) the risk
+# history's plan then covers every partition of call_steps, 49 ms of PostgreSQL
+# CPU each (measured), against 0.31 ms for the generic plan.
+LOOKUP_SESSION = {"plan_cache_mode": "force_generic_plan"}
 
 
 async def db_call(query: Awaitable[Any]) -> Any:
