@@ -119,14 +119,12 @@ class AriRest:
         aiohttp.ClientError (HTTP), both OSError-like: the call's own boundary
         handles them.
         """
-        self.sent_by_route[route_of(method, path)] += 1
-        ws = self._ws
-        if ws is not None and ws.waiting < self.ws_max_waiting:
-            self.sent_ws += 1
+        ws = self._ws if self._ws_has_room() else None
+        self._count(method, path, ws is not None)
+        if ws is not None:
             answer = await ws.request(method, path.lstrip("/"), params, body)
             status, data = answer.status, answer.body.encode()
         else:
-            self.sent_http += 1
             async with self.session().request(
                 method, self.base + path, params=list(params), json=body
             ) as resp:
@@ -135,6 +133,16 @@ class AriRest:
             cls = ChannelGone if channel_op and status in GONE else AriError
             raise cls(status, method, path, data.decode(errors="replace"))
         return jsonio.loads(data) if data else None
+
+    def _ws_has_room(self) -> bool:
+        return self._ws is not None and self._ws.waiting < self.ws_max_waiting
+
+    def _count(self, method: str, path: str, on_ws: bool) -> None:
+        self.sent_by_route[route_of(method, path)] += 1
+        if on_ws:
+            self.sent_ws += 1
+        else:
+            self.sent_http += 1
 
     # --- channels -------------------------------------------------------
     async def answer(self, channel: str) -> None:
@@ -153,11 +161,9 @@ class AriRest:
         frame on the websocket when the client can write it at once, else a
         request in a task (held in ``keep`` until it is done)."""
         path = f"/playbacks/{playback_id}"
-        ws = self._ws
-        room = ws is not None and ws.waiting < self.ws_max_waiting
-        if room and ws is not None and ws.request_nowait("DELETE", path[1:]):
-            self.sent_by_route[route_of("DELETE", path)] += 1
-            self.sent_ws += 1
+        ws = self._ws if self._ws_has_room() else None
+        if ws is not None and ws.request_nowait("DELETE", path[1:]):
+            self._count("DELETE", path, on_ws=True)
             return
         task = asyncio.ensure_future(self._stop_quietly(playback_id))
         keep.add(task)

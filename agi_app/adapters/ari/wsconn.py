@@ -103,6 +103,9 @@ class _Aiohttp:
     async def wait_closed(self) -> None:
         await self._reader
 
+    def close(self) -> None:
+        self._reader.cancel()
+
 
 @contextlib.asynccontextmanager
 async def connect(
@@ -121,7 +124,7 @@ async def connect(
             try:
                 yield conn
             finally:
-                conn._reader.cancel()
+                conn.close()
         return
     transport = await _picows_connect(url, headers, on_text)
     try:

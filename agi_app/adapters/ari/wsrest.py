@@ -57,6 +57,34 @@ class WsRequester:
         """One request; ``uri`` without the leading ``/`` (e.g. ``channels/1/answer``)."""
         if self.closed:
             raise ConnectionError("ARI websocket closed")
+        request_id, text = self._message(method, uri, params, body)
+        fut: asyncio.Future[WsResponse] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = (fut, time.monotonic() + self._timeout)
+        try:
+            await self._send(text)
+            return await fut
+        finally:
+            self._pending.pop(request_id, None)
+
+    def request_nowait(self, method: str, uri: str) -> bool:
+        """Send a request whose answer nobody waits for (its response is dropped
+        on arrival); False when this connection cannot send one that way."""
+        if self.closed or self._send_now is None:
+            return False
+        try:
+            self._send_now(self._message(method, uri)[1])
+        except ConnectionError:
+            return False
+        return True
+
+    def _message(
+        self,
+        method: str,
+        uri: str,
+        params: Sequence[tuple[str, str]] = (),
+        body: dict[str, Any] | None = None,
+    ) -> tuple[str, str]:
+        """A new request id and the ``RESTRequest`` frame's text."""
         request_id = f"r{next(self._ids)}"
         message: dict[str, Any] = {
             "type": "RESTRequest",
@@ -70,26 +98,7 @@ class WsRequester:
         if body is not None:
             message["content_type"] = "application/json"
             message["message_body"] = jsonio.dumps(body)
-        fut: asyncio.Future[WsResponse] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = (fut, time.monotonic() + self._timeout)
-        try:
-            await self._send(jsonio.dumps(message))
-            return await fut
-        finally:
-            self._pending.pop(request_id, None)
-
-    def request_nowait(self, method: str, uri: str) -> bool:
-        """Send a request whose answer nobody waits for (its response is dropped
-        on arrival); False when this connection cannot send one that way."""
-        if self.closed or self._send_now is None:
-            return False
-        message = {"type": "RESTRequest", "request_id": f"r{next(self._ids)}", "method": method}
-        message["uri"] = uri
-        try:
-            self._send_now(jsonio.dumps(message))
-        except ConnectionError:
-            return False
-        return True
+        return request_id, jsonio.dumps(message)
 
     def resolve(self, msg: dict[str, Any]) -> None:
         """Hand one ``RESTResponse`` event to the request waiting for it."""

@@ -68,9 +68,9 @@ class Database:
             if self._pool is None and time.monotonic() - self._last_try >= self._retry:
                 self._last_try = time.monotonic()
                 try:
-                    session = self._server_settings
-                    extra = {"server_settings": session} if session else {}
-                    self._pool = await create_pool(self._settings, timeout=self._timeout, **extra)
+                    self._pool = await create_pool(
+                        self._settings, timeout=self._timeout, server_settings=self._server_settings
+                    )
                     log.info("database pool ready")
                 except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
                     log.warning("database unavailable: %s", exc)

@@ -53,7 +53,7 @@ class PrometheusExporter:
     _calls: dict[str, tuple[str, str]] = field(default_factory=dict)  # call id -> (line, via)
     # Each label set's child, looked up once (``labels()`` takes a lock and
     # validates every time); the label values are bounded, so is this.
-    _children: dict[tuple[str, ...], Any] = field(default_factory=dict)
+    _children: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         r = self.registry
@@ -88,19 +88,19 @@ class PrometheusExporter:
         if isinstance(event, CallStart):
             line = event.called if event.called in self.lines() else "other"
             self._calls[event.call_id] = (line, event.via)
-            self._child("started", line, event.via).inc()
-            self._child("in_progress", event.via).inc()
+            self._child(self.started, line, event.via).inc()
+            self._child(self.in_progress, event.via).inc()
         elif isinstance(event, CallEnd):
             line, via = self._calls.pop(event.call_id, ("other", "ari"))
             flow = str(event.facts.get("flow") or "none")
-            self._child("ended", line, flow, event.outcome).inc()
-            self._child("in_progress", via).dec()
+            self._child(self.ended, line, flow, event.outcome).inc()
+            self._child(self.in_progress, via).dec()
 
-    def _child(self, metric: str, *labels: str) -> Any:
+    def _child(self, metric: Any, *labels: str) -> Any:
         key = (metric, *labels)
         child = self._children.get(key)
         if child is None:
-            child = self._children[key] = getattr(self, metric).labels(*labels)
+            child = self._children[key] = metric.labels(*labels)
         return child
 
     def render(self) -> bytes:
