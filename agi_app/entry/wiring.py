@@ -101,7 +101,7 @@ def build_runtime(s: Settings) -> Runtime:
     )
     registry = FlowRegistry(s.flows_dir, known)
     cache = build_cache(s)
-    lookups = Database(s, server_settings=LOOKUP_SESSION)  # per call: its own connections
+    lookups = Database(s, server_settings=LOOKUP_SESSION, role="lookup")  # its own connections
     store = PgCustomerStore(lookups)
     rules = load_rules(s.config_dir / "shedding.yaml")
     tracker = LoadTracker(rules)

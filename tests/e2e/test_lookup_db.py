@@ -88,12 +88,14 @@ async def test_the_lookup_pool_plans_the_lookup_once_for_every_value(
     one = stack.model_copy(update={"pg_pool_min": 1, "pg_pool_max": 1})
     now = dt.datetime.now(dt.UTC)
     plans = "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1"
-    for session, expected in ((LOOKUP_SESSION, (1, 0)), (None, (0, 1))):
-        database = Database(one, server_settings=session)
+    for session, role, expected in ((LOOKUP_SESSION, "lookup", (1, 0)), (None, "main", (0, 1))):
+        database = Database(one, server_settings=session, role=role)
         try:
             await PgCustomerWithHistory(database.pool).lookup_with_history("+8613000000001", now)
             pool = await database.pool()
             row = await pool.fetchrow(plans, JOINT_SQL)
             assert (row["generic_plans"], row["custom_plans"]) == expected
+            name = await pool.fetchval("SELECT current_setting('application_name')")
+            assert name == f"agi-app {one.node} {role}"  # the pool's role names its sessions
         finally:
             await database.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from agi_app.adapters.postgres.journey_sql import (
     END_COLUMNS,
@@ -52,7 +53,7 @@ def test_the_steps_of_a_batch_are_one_statement_of_arrays() -> None:
 
 def test_a_steps_detail_keeps_its_shape_as_json() -> None:
     when = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
-    detail = {"menu": "主菜单", "at": when, 3: "x", "nan": float("nan")}
+    detail: dict[Any, Any] = {"menu": "主菜单", "at": when, 3: "x", "nan": float("nan")}
     assert json.loads(detail_json(detail)) == {
         "menu": "主菜单",
         "at": str(when),  # as json.dumps(default=str) wrote it

@@ -37,8 +37,15 @@ async def create_pool(s: Settings, **kwargs: Any) -> Any:
     )
 
 
+def session_name(node: str, role: str) -> str:
+    """The ``application_name`` of a pool's sessions, e.g. ``agi-app ivr1 lookup``:
+    pg_stat_activity, PostgreSQL's log and ``bench --profile`` tell the pools apart."""
+    return f"agi-app {node} {role}"[:63]  # PostgreSQL keeps 63 bytes (ASCII here)
+
+
 class Database:
-    """Holds the pool; retries creating it at most every ``retry_s`` seconds."""
+    """Holds the pool; retries creating it at most every ``retry_s`` seconds.
+    ``role`` names its sessions (``session_name``)."""
 
     def __init__(
         self,
@@ -46,9 +53,14 @@ class Database:
         retry_s: float = 2.0,
         connect_timeout: float = 2.0,
         server_settings: dict[str, str] | None = None,
+        role: str = "main",
     ) -> None:
         self._settings = s
-        self._server_settings = server_settings  # the sessions' own settings, if any
+        # the sessions' own settings: their name, and any the caller gives
+        self._server_settings = {
+            "application_name": session_name(s.node, role),
+            **(server_settings or {}),
+        }
         self._retry = retry_s
         self._timeout = connect_timeout
         self._pool: Any = None
