@@ -9,6 +9,8 @@ import pytest
 
 from agi_app.tools.bench import procstat
 from agi_app.tools.bench.figures import RunFigures
+from agi_app.tools.bench.page import pg_table
+from agi_app.tools.bench.pgroles import LOOKUP, MAIN, OWN
 from agi_app.tools.bench.procstat import ProcTimes, parse_stat, tree_ticks
 from agi_app.tools.bench.stats import (
     Spread,
@@ -184,3 +186,20 @@ def test_breakdown_has_every_group(group: str) -> None:
     assert rows[group].diff is not None and rows[group].app is not None
     if group == "app":  # no app on a native call: the difference is all of the app's CPU
         assert rows["app"].native is None and rows["app"].diff == Spread(1.5, 1.5, 1.5, 3)
+
+
+def test_the_gap_names_postgresqls_part_by_session() -> None:
+    figs = series()
+    for f in figs:
+        if f.kind == "app":
+            f.pg_ms_per_call = {LOOKUP: 0.3, MAIN: 0.15, OWN: 0.05}
+    cpu = {t.name: t for t in evaluate(figs)}["total CPU per call, app / native"]
+    assert "PostgreSQL +0.50" in cpu.gap
+    assert (
+        "PostgreSQL in the app runs, ms a call: lookup pool 0.30, main pool 0.15,"
+        " PostgreSQL's own 0.05" in cpu.gap
+    )
+    table = pg_table(figs)
+    assert "| 100 | 0.3 | 0.15 | 0.05 | 0 |" in table and "| 140 |" in table
+    assert pg_table(series()) == ""  # runs from before the split (history): no table
+    assert "PostgreSQL in the app runs" not in evaluate(series())[1].gap

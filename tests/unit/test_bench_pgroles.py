@@ -4,7 +4,16 @@ session names, PostgreSQL's own processes, those that ended during the run."""
 from __future__ import annotations
 
 from agi_app.adapters.postgres.pool import session_name
-from agi_app.tools.bench.pgroles import ENDED, cpu_by_role, role_of
+from agi_app.tools.bench.pgroles import (
+    ENDED,
+    LOOKUP,
+    MAIN,
+    OTHER,
+    OWN,
+    buckets,
+    cpu_by_role,
+    role_of,
+)
 from agi_app.tools.bench.procstat import TICK, ProcTimes
 
 PM = 100
@@ -40,3 +49,15 @@ def test_cpu_by_role_counts_the_run_only_and_the_processes_that_ended() -> None:
         "postmaster": 1 / TICK,
         ENDED: 4 / TICK,
     }
+
+
+def test_buckets_put_the_app_pools_apart_and_the_rest_under_postgresql() -> None:
+    spent = {
+        "app: lookup": 3.0,
+        "app: main": 1.0,
+        "walwriter": 0.5,
+        "autovacuum worker": 0.25,
+        ENDED: 0.25,
+        "other sessions": 2.0,
+    }
+    assert buckets(spent) == {LOOKUP: 3.0, MAIN: 1.0, OWN: 1.0, OTHER: 2.0}

@@ -33,6 +33,9 @@ class RunFigures:
     # from /proc before and after the run (agi_app/tools/bench/procstat.py).
     cpu_ms_per_call: dict[str, float] = field(default_factory=dict)
     load_avg: float | None = None  # 1-minute load average just before the run
+    # PostgreSQL's CPU ms per call by who spent it (bench.pgroles.buckets): the
+    # app's lookup pool, its main pool, PostgreSQL's own processes; app runs only.
+    pg_ms_per_call: dict[str, float] = field(default_factory=dict)
     calib_cpu_ms: float | None = None
 
     @property

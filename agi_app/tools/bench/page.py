@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from agi_app.tools.bench.figures import RunFigures
+from agi_app.tools.bench.pgroles import BUCKETS
 from agi_app.tools.bench.stats import (
     GROUP_NAMES,
     completion_pct,
     group_cpu,
     over,
     per_calib,
+    pg_cpu,
     rates_of,
     runs_of,
     spread_text,
@@ -131,6 +133,17 @@ def cpu_table(figs: Sequence[RunFigures]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def pg_table(figs: Sequence[RunFigures]) -> str:
+    """PostgreSQL's CPU ms per call in the app runs, by who spent it ("" if unmeasured)."""
+    rows = ["| rate/s | " + " | ".join(BUCKETS) + " |", "|---|" + "---|" * len(BUCKETS)]
+    for rate in rates_of(figs, ("app",)):
+        runs = [r for r in runs_of(figs, "app", rate) if r.pg_ms_per_call]
+        if runs:
+            cells = [spread_text(over(runs, pg_cpu(who)), 3) for who in BUCKETS]
+            rows.append(f"| {rate:g} | {' | '.join(cells)} |")
+    return "\n".join(rows) + "\n" if len(rows) > 2 else ""
+
+
 def overload_table(runs: Sequence[RunFigures], admission: dict[str, Any]) -> str:
     rows = [
         "| repeat | offered/s | calls | refused busy | admitted | completed | completed % "
@@ -185,6 +198,9 @@ def latest_block(rep: Report) -> str:
         "### CPU ms per call, by process",
         cpu_table(rep.figs),
     ]
+    pg = pg_table(rep.figs)
+    if pg:
+        parts += ["### PostgreSQL CPU ms per call in the app runs, by session", pg]
     if rep.overload:
         parts += [
             "### Overload (1.3x the native maximum)",

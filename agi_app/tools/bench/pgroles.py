@@ -38,6 +38,27 @@ async def session_roles(dsn: str) -> dict[int, str]:
     }
 
 
+# The columns of the bench's PostgreSQL table, in order (``buckets``).
+LOOKUP, MAIN, OWN, OTHER = "lookup pool", "main pool", "PostgreSQL's own", "other sessions"
+BUCKETS = (LOOKUP, MAIN, OWN, OTHER)
+
+
+def buckets(spent: Mapping[str, float]) -> dict[str, float]:
+    """``cpu_by_role``'s roles in the bench's four columns: the app's two pools,
+    other sessions, and the rest (WAL writer, checkpointer, autovacuum, the
+    postmaster and the processes that ended) as PostgreSQL's own."""
+    out: dict[str, float] = {}
+    for role, value in spent.items():
+        if role == "app: lookup":
+            who = LOOKUP
+        elif role.startswith("app: "):
+            who = MAIN
+        else:
+            who = OTHER if role == "other sessions" else OWN
+        out[who] = out.get(who, 0.0) + value
+    return out
+
+
 def cpu_by_role(
     before: Mapping[int, ProcTimes],
     after: Mapping[int, ProcTimes],

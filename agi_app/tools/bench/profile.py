@@ -10,8 +10,8 @@ While SIPp places the calls (100 calls/s for 20 s by default) it records:
 (c) in app mode, the ARI requests (by route) and messages received (by type)
     per call, from the app's ``/admin/stats``;
 (d) in app mode, py-spy on the app process;
-(e) PostgreSQL's CPU per call by session: each of the app's pools (named by
-    their ``application_name``) and PostgreSQL's own processes (bench.pgroles).
+(e) PostgreSQL's CPU per call by session, as every app run of the bench
+    measures it (bench.pgroles).
 
 The top items go to ``var/bench/profile-MODE-RATE-STAMP.md``, the raw data
 (perf.data, py-spy's collapsed stacks) beside it. The profilers cost CPU of
@@ -31,12 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agi_app.settings import Settings
-from agi_app.tools.bench import pgroles, procstat
 from agi_app.tools.bench import profparse as pp
 from agi_app.tools.bench.figures import RunFigures
 from agi_app.tools.bench.page import run_line
 from agi_app.tools.bench.series import concurrency_cap, launch_app
-from agi_app.tools.bench.sipp import bench_callers, one_run, process_roots
+from agi_app.tools.bench.sipp import bench_callers, one_run
 from agi_app.tools.stack import asterisk
 
 
@@ -107,7 +106,6 @@ class Profile:
     ari_messages: list[tuple[str, float]] = field(default_factory=list)
     pyspy_note: str = ""
     pyspy: pp.StackTop | None = None
-    pg_roles: list[tuple[str, float]] = field(default_factory=list)  # (role, ms per call)
 
 
 async def profile(
@@ -131,22 +129,12 @@ async def profile(
         stats0 = await app.metrics()
         for rec in recorders:
             await rec.start()
-        postmaster = process_roots(s, app)["postgres"]
-        table0 = procstat.process_table()
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 result.fig = await one_run(s, mode, rate, seconds, callers, app, Path(tmp))
         finally:
             for rec in recorders:
                 await rec.stop()
-        if postmaster is not None:
-            spent = pgroles.cpu_by_role(
-                table0, procstat.process_table(), postmaster, await pgroles.session_roles(s.pg_dsn)
-            )
-            calls = max(1, result.fig.calls)
-            result.pg_roles = sorted(
-                ((role, 1000 * sec / calls) for role, sec in spent.items()), key=lambda r: -r[1]
-            )
         print(run_line(result.fig), flush=True)
         tp1 = pp.parse_taskprocessors(asterisk.cli(s.asterisk_root, "core show taskprocessors"))
         result.taskprocessors = pp.taskprocessor_delta(tp0, tp1)
@@ -254,14 +242,15 @@ def render(p: Profile) -> str:
         lines += [f"| {k} | {v:g} |" for k, v in p.ari_requests]
         lines += ["", "| messages received (type) | per call |", "|---|---|"]
         lines += [f"| {k} | {v:g} |" for k, v in p.ari_messages] + [""]
-    if p.pg_roles:
+    if p.fig and p.fig.pg_ms_per_call:
         lines += [
             "## PostgreSQL CPU per call, by session",
             "",
             "| who | ms per call |",
             "|---|---|",
         ]
-        lines += [f"| {role} | {ms:.3f} |" for role, ms in p.pg_roles] + [""]
+        pg = sorted(p.fig.pg_ms_per_call.items(), key=lambda r: -r[1])
+        lines += [f"| {who} | {ms:.3f} |" for who, ms in pg] + [""]
     lines += [f"## perf on Asterisk ({p.perf_note})", ""]
     lines += [f"    {pct:6.2f}%  {what}" for pct, what in p.perf_dsos[:12]] + [""]
     lines += [f"    {pct:6.2f}%  {what}" for pct, what in p.perf_symbols] + [""]

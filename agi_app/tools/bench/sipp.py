@@ -21,7 +21,7 @@ import asyncpg
 
 from agi_app.settings import PROJECT_ROOT, Settings
 from agi_app.tools.appproc import AppProcess
-from agi_app.tools.bench import procstat
+from agi_app.tools.bench import pgroles, procstat
 from agi_app.tools.bench.figures import RunFigures
 from agi_app.tools.qa.runner import SippResult, run_callers
 from agi_app.tools.qa.scenario import build_caller, parse_keys
@@ -82,9 +82,22 @@ def process_roots(s: Settings, app: AppProcess | None) -> dict[str, int | None]:
     }
 
 
-def cpu_now(roots: dict[str, int | None]) -> dict[str, float]:
-    """CPU seconds of every group so far."""
-    return procstat.groups(roots, procstat.process_table())
+async def pg_sessions(
+    s: Settings,
+    before: dict[int, procstat.ProcTimes],
+    after: dict[int, procstat.ProcTimes],
+    postmaster: int | None,
+    calls: int,
+) -> dict[str, float]:
+    """PostgreSQL's CPU ms per call by who spent it (bench.pgroles); {} when unknown."""
+    if postmaster is None:
+        return {}
+    try:
+        roles = await pgroles.session_roles(s.pg_dsn)
+    except (OSError, asyncpg.PostgresError):
+        roles = {}  # every process then counts as PostgreSQL's own or other
+    spent = pgroles.buckets(pgroles.cpu_by_role(before, after, postmaster, roles))
+    return {who: round(1000 * sec / max(1, calls), 3) for who, sec in spent.items()}
 
 
 async def _journeys_written(app: AppProcess, timeout_s: float = 3.0) -> None:
@@ -121,7 +134,8 @@ async def one_run(
     log0 = ast_log.stat().st_size if ast_log.exists() else 0
     if app:
         await app.metrics(reset=True)
-    cpu0, wall0 = cpu_now(roots), time.monotonic()
+    table0 = procstat.process_table()
+    cpu0, wall0 = procstat.groups(roots, table0), time.monotonic()
     who = (callers * (calls // max(1, len(callers)) + 1))[:calls]
     result: SippResult = await run_callers(
         scenario,
@@ -135,7 +149,8 @@ async def one_run(
     wall = time.monotonic() - wall0
     if app:
         await _journeys_written(app)
-    cpu = procstat.per_call_ms(cpu0, cpu_now(roots), calls)
+    table1 = procstat.process_table()
+    cpu = procstat.per_call_ms(cpu0, procstat.groups(roots, table1), calls)
     if not app and "app" in cpu:
         cpu["app_idle"] = cpu.pop("app")  # not part of a native call's cost
     fig = RunFigures(
@@ -168,6 +183,7 @@ async def one_run(
         fig.refused = int(m.get("counters", {}).get("calls_refused", 0)) + dialplan_refusals(
             ast_log, log0
         )
+        fig.pg_ms_per_call = await pg_sessions(s, table0, table1, roots.get("postgres"), calls)
     return fig
 
 

@@ -80,6 +80,12 @@ def group_cpu(name: str) -> Callable[[RunFigures], float | None]:
     return lambda run: run.cpu_ms_per_call.get(name)
 
 
+def pg_cpu(who: str) -> Callable[[RunFigures], float | None]:
+    """PostgreSQL's CPU ms per call spent by ``who`` (bench.pgroles.BUCKETS): 0 in a
+    run that measured the split without it, None in one that did not measure it."""
+    return lambda run: run.pg_ms_per_call.get(who, 0.0) if run.pg_ms_per_call else None
+
+
 def per_calib(figure: Callable[[RunFigures], float | None]) -> Callable[[RunFigures], float | None]:
     """``figure`` divided by the run's calibration, x 1000: CPU per call in
     thousandths of the calibration job, so a slow phase of the machine (a longer

@@ -2,7 +2,8 @@
 
 Each target gives its median and spread; a missed one says where the gap is:
 per process (Asterisk, app, PostgreSQL, SIPp) CPU per call, app mode against
-native at the reference rate.
+native at the reference rate, and PostgreSQL's part by who spent it (the app's
+lookup pool, its main pool, PostgreSQL's own processes).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agi_app.tools.bench.figures import RunFigures
+from agi_app.tools.bench.pgroles import BUCKETS
 from agi_app.tools.bench.stats import (
     GROUP_NAMES,
     Spread,
@@ -22,6 +24,7 @@ from agi_app.tools.bench.stats import (
     nearest_rate,
     over,
     paired,
+    pg_cpu,
     ratios_by_rep,
     reps_of,
     runs_of,
@@ -103,6 +106,16 @@ def gap_text(rows: Sequence[Breakdown], rate: float) -> str:
     return f"app - native at {rate:g}/s, ms CPU per call: " + ", ".join(parts) if parts else ""
 
 
+def pg_text(app_runs: Sequence[RunFigures]) -> str:
+    """``PostgreSQL in the app runs: lookup pool 0.98, main pool 0.42, ...`` (medians)."""
+    parts = []
+    for who in BUCKETS:
+        spread = over(app_runs, pg_cpu(who))
+        if spread is not None and spread.median > 0:
+            parts.append(f"{who} {spread.median:.2f}")
+    return "PostgreSQL in the app runs, ms a call: " + ", ".join(parts) if parts else ""
+
+
 def evaluate(
     figs: Sequence[RunFigures],
     overload: Sequence[RunFigures] = (),
@@ -114,8 +127,8 @@ def evaluate(
         return []
     at = f"at {ref:g}/s" + ("" if ref == reference else f" (no run at {reference:g}/s)")
     rows = breakdown(figs, ref)
-    gap = gap_text(rows, ref)
     app_ref = runs_of(figs, "app", ref)
+    gap = "; ".join(t for t in (gap_text(rows, ref), pg_text(app_ref)) if t)
     ratio_pairs = [_div(total_cpu(a), total_cpu(n)) for n, a in paired(figs, ref) if total_cpu(n)]
     return [
         Target(
