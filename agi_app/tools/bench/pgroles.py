@@ -1,8 +1,8 @@
 """PostgreSQL's CPU during a run, by who spent it: each of the app's pools (its
 sessions' ``application_name``, adapters.postgres.pool.session_name), other
 sessions, and PostgreSQL's own processes (WAL writer, checkpointer, autovacuum).
-``bench --profile app`` reports it per call: the PostgreSQL part of the gap to
-native, by cause."""
+Every app run of the bench reports it per call (``RunFigures.pg_ms_per_call``):
+the PostgreSQL part of the gap to native, by cause."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ ENDED = "ended during the run (whole life)"
 
 
 def role_of(application_name: str, backend_type: str) -> str:
-    """``lookup`` for "agi-app ivr1 lookup"; else the backend's type."""
+    """``app: lookup`` for "agi-app ivr1 lookup"; ``other sessions`` for another
+    client; else the process's type (``walwriter``, ``autovacuum worker``, ...)."""
     if application_name.startswith(APP_PREFIX):
         return "app: " + application_name.rsplit(" ", 1)[-1]
     if backend_type == "client backend":
@@ -28,7 +29,7 @@ def role_of(application_name: str, backend_type: str) -> str:
 
 async def session_roles(dsn: str) -> dict[int, str]:
     """pid -> role of every PostgreSQL process pg_stat_activity shows now."""
-    conn = await asyncpg.connect(dsn)
+    conn = await asyncpg.connect(dsn, timeout=5)
     try:
         rows = await conn.fetch("SELECT pid, application_name, backend_type FROM pg_stat_activity")
     finally:
