@@ -1,4 +1,4 @@
-"""PostgreSQL's CPU by who spent it (bench --profile): the app's pools by their
+"""PostgreSQL's CPU by who spent it (every app run of the bench): the app's pools by their
 session names, PostgreSQL's own processes, those that ended during the run."""
 
 from __future__ import annotations
