@@ -10,9 +10,12 @@ from typing import Any
 
 from agi_app.core.risk import CallerHistory
 
-# The signals count within the caller's last 50 calls of the week: every cap in
-# config/risk.yaml is below that, and a number that calls thousands of times a
-# week (a robot, a test line) costs each lookup 50 rows, not thousands.
+# The signals count within the caller's last 50 calls of the week, so a number
+# that calls thousands of times a week (a robot, a test line) costs each lookup
+# 50 rows, not thousands. The capped counts (config/risk.yaml) are all below 50
+# and come out exact; the uncapped ones (agent_during_shedding,
+# abandoned_in_queue) can undercount for such a caller, whose calls_7d alone
+# (50, capped at 10) already reaches the default threshold.
 HISTORY_CALLS = 50
 HISTORY_SQL = f"""
 WITH recent AS (

@@ -13,6 +13,7 @@ from agi_app.adapters.ari.app import Admission, AriApplication, Serve
 from agi_app.adapters.ari.call import AriCall
 from agi_app.adapters.ari.events import StasisStart
 from agi_app.adapters.ari.rest import AriRest, ChannelGone, auth_header, route_of
+from agi_app.adapters.ari.wsconn import WsClient
 from agi_app.adapters.ari.wsrest import WsRequester
 from agi_app.core.callcontrol import CallHangup
 from tests.fake_ari import FakeAri, dtmf, hangup, playback_finished, stasis_start
@@ -26,7 +27,7 @@ async def fake() -> AsyncIterator[FakeAri]:
 
 
 async def make_app(
-    fake: FakeAri, serve: Serve, max_calls: int = 10, ws_client: str = "picows"
+    fake: FakeAri, serve: Serve, max_calls: int = 10, ws_client: WsClient = "picows"
 ) -> tuple[AriApplication, asyncio.Task[None]]:
     base = await fake.start()
     rest = AriRest(base, "user", "pw", "agi-app")
@@ -60,7 +61,7 @@ async def test_rest_sends_auth_header_and_maps_gone(fake: FakeAri) -> None:
 
 
 @pytest.mark.parametrize("client", ["picows", "aiohttp"])
-async def test_call_flow_digits_barge_in_and_hangup(fake: FakeAri, client: str) -> None:
+async def test_call_flow_digits_barge_in_and_hangup(fake: FakeAri, client: WsClient) -> None:
     seen: list[str] = []
     ended = asyncio.Event()
 

@@ -22,6 +22,7 @@ from agi_app.adapters.ami.client import Ami, AmiError
 from agi_app.adapters.ari.events import Event
 from agi_app.adapters.ari.rest import AriRest
 from agi_app.adapters.ari.stream import AriEventStream
+from agi_app.adapters.ari.wsconn import WsClient
 from agi_app.settings import Settings
 from agi_app.tools.qa.runner import SippResult, _read_rtt, _read_stats
 from tests.fake_ari import FakeAri, stasis_start
@@ -54,7 +55,7 @@ WS_CLIENTS = pytest.mark.parametrize("client", ["picows", "aiohttp"])
 
 
 @WS_CLIENTS
-async def test_websocket_that_closes_at_once_is_redialled_with_backoff(client: str) -> None:
+async def test_websocket_that_closes_at_once_is_redialled_with_backoff(client: WsClient) -> None:
     accepts = 0
 
     async def close_at_once(ws: web.WebSocketResponse) -> None:
@@ -86,7 +87,9 @@ async def test_websocket_that_closes_at_once_is_redialled_with_backoff(client: s
 
 
 @WS_CLIENTS
-async def test_websocket_garbage_frames_are_dropped_and_the_stream_lives_on(client: str) -> None:
+async def test_websocket_garbage_frames_are_dropped_and_the_stream_lives_on(
+    client: WsClient,
+) -> None:
     fake = FakeAri()
     base = await fake.start()
     rest = AriRest(base, "u", "p", "agi-app")
@@ -158,7 +161,7 @@ async def _raw_ws_server(frames: list[bytes]) -> asyncio.Server:
 
 
 @WS_CLIENTS
-async def test_a_message_in_continuation_frames_is_one_event(client: str) -> None:
+async def test_a_message_in_continuation_frames_is_one_event(client: WsClient) -> None:
     text = json.dumps(stasis_start("c-frag")).encode()
     cut = len(text) // 3
     frames = [

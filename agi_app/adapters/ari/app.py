@@ -19,6 +19,7 @@ from agi_app.adapters.ari.call import AriCall
 from agi_app.adapters.ari.events import ChannelGoneEvent, ChannelInfo, Event, StasisStart
 from agi_app.adapters.ari.rest import AriError, AriRest
 from agi_app.adapters.ari.stream import AriEventStream
+from agi_app.adapters.ari.wsconn import WsClient
 from agi_app.core.metrics import METRICS
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ class AriApplication:
         rest_over_ws: bool = True,
         event_filter: bool = True,
         varset_events: bool = False,
-        ws_client: str = "picows",
+        ws_client: WsClient = "picows",
         answer_in_dialplan: bool = False,
         queue_in_extension: bool = True,
         side_channels: Callable[[str], bool] = lambda _c: False,

@@ -22,7 +22,7 @@ import aiohttp
 from agi_app.adapters.ari import jsonio
 from agi_app.adapters.ari.events import Event, event_types, parse
 from agi_app.adapters.ari.rest import AriError, AriRest
-from agi_app.adapters.ari.wsconn import connect
+from agi_app.adapters.ari.wsconn import WsClient, connect
 from agi_app.adapters.ari.wsrest import WsRequester
 
 log = logging.getLogger(__name__)
@@ -43,10 +43,10 @@ class AriEventStream:
         rest_over_ws: bool = True,
         event_filter: bool = True,
         varset_events: bool = False,
-        ws_client: str = "picows",
+        ws_client: WsClient = "picows",
     ) -> None:
         self._rest = rest
-        self.ws_client = ws_client  # "picows" or "aiohttp" (agi_app.adapters.ari.wsconn)
+        self.ws_client = ws_client
         self._requester: WsRequester | None = None
         self._on_event = on_event
         self._on_connected = on_connected

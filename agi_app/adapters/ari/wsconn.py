@@ -16,13 +16,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import aiohttp
 from picows import WSError, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 log = logging.getLogger(__name__)
 OnText = Callable[[bytes | str], None]
+WsClient = Literal["picows", "aiohttp"]
 HEARTBEAT_S = 5.0  # a ping when the socket was idle this long; no pong as long again: closed
 MAX_MESSAGE = 16 * 1024 * 1024  # a message past this is not ARI's: the connection is dropped
 
@@ -109,7 +110,7 @@ class _Aiohttp:
 
 @contextlib.asynccontextmanager
 async def connect(
-    client: str,
+    client: WsClient,
     url: str,
     headers: Mapping[str, str],
     on_text: OnText,
