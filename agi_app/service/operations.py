@@ -28,28 +28,28 @@ WHERE coalesce(outcome, '') <> 'refused'
 GROUP BY 1, 2
 """
 
+# One pass over the period's steps: each step knows whether it is its call's last
+# (``from_end``), so the hang-ups per node are counted in the same grouping. (A
+# hang-up count as a subquery per node re-read every step once per node: over
+# two minutes for 530,000 calls of a week, against 4 s.)
 NODE_TRAFFIC_SQL = """
 WITH c AS (
   SELECT id, started_at, outcome FROM calls
   WHERE flow = $1 AND started_at >= ($2::date::timestamp AT TIME ZONE $4)
     AND started_at < (($3::date + 1)::timestamp AT TIME ZONE $4)
 ), s AS (  -- the steps of the period's partitions (a step carries its call's start)
-  SELECT s.call_id, s.seq, s.node, s.node_type
+  SELECT s.node, s.node_type, c.outcome,
+         row_number() OVER (PARTITION BY s.call_id ORDER BY s.seq DESC) AS from_end
   FROM call_steps s JOIN c ON c.id = s.call_id AND c.started_at = s.started_at
   WHERE s.started_at >= ($2::date::timestamp AT TIME ZONE $4)
     AND s.started_at < (($3::date + 1)::timestamp AT TIME ZONE $4)
-), last_step AS (
-  SELECT DISTINCT ON (s.call_id) s.call_id, s.node
-  FROM s
-  ORDER BY s.call_id, s.seq DESC
 )
-SELECT s.node,
+SELECT node,
        count(*) AS visits,
-       count(*) FILTER (WHERE s.node_type = 'transfer') AS agent_requests,
-       (SELECT count(*) FROM last_step l JOIN c c2 ON c2.id = l.call_id
-         WHERE l.node = s.node AND c2.outcome = 'abandoned') AS hangups
+       count(*) FILTER (WHERE node_type = 'transfer') AS agent_requests,
+       count(*) FILTER (WHERE from_end = 1 AND outcome = 'abandoned') AS hangups
 FROM s
-GROUP BY s.node
+GROUP BY node
 """
 
 VARIANTS_SQL = """
