@@ -108,5 +108,12 @@ async def db_call(query: Awaitable[Any]) -> Any:
     (what the services handed a store catch, knowing nothing of asyncpg)."""
     try:
         return await query
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+    except (
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        # a pooled connection caught mid-operation by a server restart (seen: "cannot
+        # switch to state 12; another operation is in progress")
+        asyncpg.InternalClientError,
+        OSError,
+    ) as exc:
         raise ConnectionError(f"database: {exc}") from exc
