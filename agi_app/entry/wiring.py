@@ -26,6 +26,7 @@ from agi_app.adapters.postgres.customers import PgCustomerStore
 from agi_app.adapters.postgres.journeys import JourneyWriter
 from agi_app.adapters.postgres.partitions import PartitionKeeper
 from agi_app.adapters.postgres.pool import LOOKUP_SESSION, Database
+from agi_app.adapters.postgres.priority import realtime_sessions
 from agi_app.adapters.postgres.risk import PgCustomerWithHistory, PgRiskHistory
 from agi_app.adapters.postgres.spool import Spool
 from agi_app.adapters.prometheus.exporter import HotlineState, PrometheusExporter
@@ -101,7 +102,13 @@ def build_runtime(s: Settings) -> Runtime:
     )
     registry = FlowRegistry(s.flows_dir, known)
     cache = build_cache(s)
-    lookups = Database(s, server_settings=LOOKUP_SESSION, role="lookup")  # its own connections
+    lookup_priority = s.pg_lookup_realtime_priority
+    lookups = Database(  # its own connections
+        s,
+        server_settings=LOOKUP_SESSION,
+        role="lookup",
+        init=realtime_sessions(lookup_priority) if lookup_priority else None,
+    )
     store = PgCustomerStore(lookups)
     rules = load_rules(s.config_dir / "shedding.yaml")
     tracker = LoadTracker(rules)

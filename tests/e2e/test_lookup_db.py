@@ -4,11 +4,13 @@ what the two separate queries read, on the real schema."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from typing import Any
 
 from agi_app.adapters.postgres.customers import PgCustomerStore
 from agi_app.adapters.postgres.pool import LOOKUP_SESSION, Database
+from agi_app.adapters.postgres.priority import realtime_sessions
 from agi_app.adapters.postgres.risk import JOINT_SQL, PgCustomerWithHistory, PgRiskHistory
 from agi_app.core.risk import CallerHistory
 from agi_app.service.risk_signals import HISTORY_CALLS
@@ -99,3 +101,25 @@ async def test_the_lookup_pool_plans_the_lookup_once_for_every_value(
             assert name == f"agi-app {one.node} {role}"  # the pool's role names its sessions
         finally:
             await database.close()
+
+
+async def test_the_lookup_sessions_run_at_real_time_priority_and_the_main_pool_does_not(
+    stack: Settings,
+) -> None:
+    """On this host the lookup pool's backends are raised to SCHED_RR (as root; a
+    user without CAP_SYS_NICE gets a warning and normal priority); the main pool's
+    backends keep theirs, and a lookup session stops a statement after 1 s."""
+    one = stack.model_copy(update={"pg_pool_min": 1, "pg_pool_max": 1})
+    lookup = Database(one, server_settings=LOOKUP_SESSION, role="lookup", init=realtime_sessions(1))
+    main = Database(one, role="main")
+    try:
+        lookup_pool, main_pool = await lookup.pool(), await main.pool()
+        lookup_pid = await lookup_pool.fetchval("SELECT pg_backend_pid()")
+        main_pid = await main_pool.fetchval("SELECT pg_backend_pid()")
+        expected = os.SCHED_RR if os.geteuid() == 0 else os.SCHED_OTHER
+        assert os.sched_getscheduler(lookup_pid) == expected
+        assert os.sched_getscheduler(main_pid) == os.SCHED_OTHER
+        assert await lookup_pool.fetchval("SHOW statement_timeout") == "1s"
+    finally:
+        await lookup.close()
+        await main.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -54,6 +54,7 @@ class Database:
         connect_timeout: float = 2.0,
         server_settings: dict[str, str] | None = None,
         role: str = "main",
+        init: Callable[[Any], Awaitable[None]] | None = None,
     ) -> None:
         self._settings = s
         # the sessions' own settings: their name, and any the caller gives
@@ -61,6 +62,7 @@ class Database:
             "application_name": session_name(s.node, role),
             **(server_settings or {}),
         }
+        self._init = init  # run on each new connection
         self._retry = retry_s
         self._timeout = connect_timeout
         self._pool: Any = None
@@ -81,7 +83,10 @@ class Database:
                 self._last_try = time.monotonic()
                 try:
                     self._pool = await create_pool(
-                        self._settings, timeout=self._timeout, server_settings=self._server_settings
+                        self._settings,
+                        timeout=self._timeout,
+                        server_settings=self._server_settings,
+                        init=self._init,
                     )
                     log.info("database pool ready")
                 except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
@@ -99,8 +104,11 @@ class Database:
 # itself PostgreSQL plans the first 5 runs of a statement on each connection for
 # their values: with a full retention of daily partitions (400 days) the risk
 # history's plan then covers every partition of call_steps, 49 ms of PostgreSQL
-# CPU each (measured), against 0.31 ms for the generic plan.
-LOOKUP_SESSION = {"plan_cache_mode": "force_generic_plan"}
+# CPU each (measured), against 0.31 ms for the generic plan. A lookup is worth
+# nothing after its deadline (150 ms by default): a statement that runs a second
+# is stopped, so a session at real-time priority (adapters.postgres.priority)
+# never holds a core.
+LOOKUP_SESSION = {"plan_cache_mode": "force_generic_plan", "statement_timeout": "1s"}
 
 
 async def db_call(query: Awaitable[Any]) -> Any:
