@@ -31,9 +31,9 @@ def test_a_local_backend_that_names_the_sessions_port_is_ours(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("pid", "port", "why"),
     [
-        (4242, 41235, "not this session's backend"),  # another session's backend
+        (4242, 41235, "another PostgreSQL session"),  # another session's backend
         (4243, 41234, "not a process on this host"),  # a remote server's pid
-        (4244, 41234, "'asterisk', not PostgreSQL"),  # a pid that is something else here
+        (4244, 41234, "another program on this host"),  # a pid that is something else here
         (4242, None, "not over TCP"),  # a unix socket: nothing to match
     ],
 )
@@ -84,3 +84,16 @@ async def test_without_permission_it_warns_once_and_the_connection_stands(
             await init(_Conn(4242, 41234))  # raises nothing
     warned = [r for r in caplog.records if "not set" in r.getMessage()]
     assert len(warned) == 1 and warned[0].levelno == logging.WARNING
+    assert "PermissionError (" in warned[0].getMessage()
+
+
+async def test_a_remote_server_is_said_once_however_many_connections(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    init = realtime_sessions(1, tmp_path)  # no process of any pid here
+    with caplog.at_level(logging.INFO, logger="agi_app"):
+        for pid in range(100, 110):  # a pool that reconnects: a new backend each time
+            await init(_Conn(pid, 41234))
+    assert [r.getMessage() for r in caplog.records] == [
+        "lookup sessions keep their priority: its backend's pid is not a process on this host"
+    ]

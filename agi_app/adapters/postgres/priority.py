@@ -39,24 +39,25 @@ def own_backend(pid: int, client_port: int | None, proc: Path = PROC) -> str | N
             (proc / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         )
     except OSError:
-        return f"backend {pid} is not a process on this host"
+        return "its backend's pid is not a process on this host"
     if comm != "postgres":
-        return f"process {pid} on this host is {comm!r}, not PostgreSQL"
+        return "its backend's pid is another program on this host, not PostgreSQL"
     if f"({client_port})" not in title:
-        return f"process {pid} on this host is not this session's backend"
+        return "its backend's pid is another PostgreSQL session on this host"
     return None
 
 
 def realtime_sessions(priority: int, proc: Path = PROC) -> Callable[[Any], Awaitable[None]]:
     """An asyncpg ``init`` hook: each new connection's backend at SCHED_RR
     ``priority`` when it is on this host and ours. Never fails the connection;
-    says once why it could not (a remote server, no CAP_SYS_NICE)."""
+    says once why it could not (a remote server, no CAP_SYS_NICE): the reasons
+    name no pid, so a pool that reconnects all day logs each of them once."""
     said: set[str] = set()
 
-    def say(level: int, text: str) -> None:
-        if text not in said:
+    def say(level: int, text: str, detail: str = "") -> None:
+        if text not in said:  # bounded: the texts are a handful of fixed ones
             said.add(text)
-            log.log(level, "%s", text)
+            log.log(level, "%s%s", text, f" ({detail})" if detail else "")
 
     async def init(conn: Any) -> None:
         try:
@@ -71,6 +72,10 @@ def realtime_sessions(priority: int, proc: Path = PROC) -> Callable[[Any], Await
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a priority is never worth a connection
-            say(logging.WARNING, f"lookup sessions' real-time priority {priority} not set: {exc}")
+            say(
+                logging.WARNING,
+                f"lookup sessions' real-time priority {priority} not set: {type(exc).__name__}",
+                detail=str(exc),
+            )
 
     return init
