@@ -57,6 +57,7 @@ class AppProcess:
         self.log_path = log_path
         self.env = dict(env or {})
         self.proc: subprocess.Popen[bytes] | None = None
+        self.command: list[str] = [str(CLI), "run"]
         self._log: IO[bytes] | None = None
 
     def launch(self, extra_env: dict[str, str] | None = None) -> None:
@@ -65,7 +66,7 @@ class AppProcess:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [str(CLI), "run"],
+            self.command,
             env={**os.environ, **self.env, **(extra_env or {})},
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -14,6 +14,7 @@ from typing import Any
 from agi_app.settings import Settings
 from agi_app.tools.appproc import AppProcess
 from agi_app.tools.bench.figures import RunFigures
+from agi_app.tools.bench.floor import FloorProcess
 from agi_app.tools.bench.page import run_line
 from agi_app.tools.bench.sipp import bench_callers, one_run
 from agi_app.tools.bench.stats import max_clean_spread
@@ -21,8 +22,9 @@ from agi_app.tools.stack import asterisk
 from agi_app.tools.stack.lifecycle import start as stack_start
 
 
-def launch_app(s: Settings, env: dict[str, str]) -> AppProcess:
-    app = AppProcess(s, s.var_dir / "log" / "app-bench.log", env)
+def launch_app(s: Settings, env: dict[str, str], floor: bool = False) -> AppProcess:
+    log = s.var_dir / "log" / ("floor-bench.log" if floor else "app-bench.log")
+    app = FloorProcess(s, log, env) if floor else AppProcess(s, log, env)
     app.launch()
     return app
 
@@ -121,6 +123,10 @@ def concurrency_cap(top_rate: float) -> int:
 # Asterisk's own levers (ASTERISK_LEVERS) restart it with that setting for the
 # run, then again as it was.
 G711 = "prompts as wav (transcoded)"
+# Not a lever: the same ARI messages from a bare client (tools/bench/floor.py),
+# no lookup, journey or flow. The app's CPU per call less this row's is what
+# those layers cost.
+FLOOR = "floor: a bare ARI client, same messages, no lookup/journey/flow"
 CDR = "Asterisk CDR on (CSV)"
 DECLINE = "stasis messages not declined"
 ASTERISK_LEVERS: dict[str, dict[str, Any]] = {
@@ -158,6 +164,7 @@ LEVERS: list[tuple[str, dict[str, str]]] = [
     (CDR, {}),
     (DECLINE, {}),
     ("all app levers off", APP_LEVERS_OFF),
+    (FLOOR, {}),
 ]
 
 
@@ -189,7 +196,7 @@ async def levers(s: Settings, rate: float, seconds: float, env: dict[str, str]) 
         for name, extra in LEVERS:
             if name in ASTERISK_LEVERS:
                 restart_asterisk(s.model_copy(update=ASTERISK_LEVERS[name]))
-            app = launch_app(s, {**lever_env, **extra})
+            app = launch_app(s, {**lever_env, **extra}, floor=name == FLOOR)
             try:
                 await app.wait_ready_async()
                 with g711_aside(s.sounds_dir) if name == G711 else contextlib.nullcontext(0):
