@@ -78,9 +78,13 @@ class Settings(BaseSettings):
     ari_event_filter: bool = True
     # Past this many unanswered websocket requests, requests go over HTTP
     # (Asterisk answers one websocket's requests one at a time). With the
-    # dialplan answering, no request of a call waits for the channel's thread
-    # (POST answer did): 16 kept every request on the websocket at 100 calls/s.
-    ari_ws_max_waiting: int = Field(default=16, ge=1)
+    # dialplan answering, no request of a call waits long for its channel's
+    # thread (POST answer did); what backs the socket up is Asterisk stalling
+    # as a whole, when HTTP is no faster and costs both sides more. At 16, 4 of
+    # 6 runs at 100 calls/s sent 19-571 requests over HTTP and the worst had
+    # lookup p99 8.9 ms, DTMF to play 1.9; at 64 and 1000 none did, worst 2.7
+    # and 0.75 ms (docs/BENCHMARKS.md).
+    ari_ws_max_waiting: int = Field(default=64, ge=1)
     # The event websocket's client: picows (frames parsed in C, each message
     # handled in the socket's callback) or aiohttp (a reader task).
     ari_ws_client: Literal["picows", "aiohttp"] = "picows"

@@ -61,7 +61,7 @@ class AriRest:
     """
 
     def __init__(
-        self, base_url: str, user: str, password: str, app: str, ws_max_waiting: int = 16
+        self, base_url: str, user: str, password: str, app: str, ws_max_waiting: int = 64
     ) -> None:
         self.base = base_url.rstrip("/")
         self.app = app

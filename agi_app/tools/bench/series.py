@@ -153,7 +153,7 @@ LEVERS: list[tuple[str, dict[str, str]]] = [
     ("event filter off", {"AGI_APP_ARI_EVENT_FILTER": "0"}),
     ("ChannelVarset in the filter", {"AGI_APP_ARI_VARSET_EVENTS": "1"}),
     ("the app answers (POST answer)", {"AGI_APP_ARI_ANSWER_IN_DIALPLAN": "0"}),
-    ("websocket max waiting 4", {"AGI_APP_ARI_WS_MAX_WAITING": "4"}),
+    ("websocket max waiting 16 (HTTP sooner)", {"AGI_APP_ARI_WS_MAX_WAITING": "16"}),
     ("websocket by aiohttp (not picows)", {"AGI_APP_ARI_WS_CLIENT": "aiohttp"}),
     ("real-time priority off", {"AGI_APP_REALTIME_PRIORITY": "0"}),
     ("lookup sessions at normal priority", {"AGI_APP_PG_LOOKUP_REALTIME_PRIORITY": "0"}),
