@@ -34,6 +34,29 @@ class WsResponse:
     body: str
 
 
+def rest_request(
+    request_id: str,
+    method: str,
+    uri: str,
+    params: Sequence[tuple[str, str]] = (),
+    body: Any = None,
+) -> str:
+    """The text of one ``RESTRequest`` frame."""
+    message: dict[str, Any] = {
+        "type": "RESTRequest",
+        "request_id": request_id,
+        "method": method,
+        "uri": uri,
+    }
+    if params:
+        # Asterisk decodes these itself: no URL-encoding of our own to get wrong.
+        message["query_strings"] = [{"name": k, "value": v} for k, v in params]
+    if body is not None:
+        message["content_type"] = "application/json"
+        message["message_body"] = jsonio.dumps(body)
+    return jsonio.dumps(message)
+
+
 class WsRequester:
     """Sends requests on one open websocket and matches the responses."""
 
@@ -86,19 +109,7 @@ class WsRequester:
     ) -> tuple[str, str]:
         """A new request id and the ``RESTRequest`` frame's text."""
         request_id = f"r{next(self._ids)}"
-        message: dict[str, Any] = {
-            "type": "RESTRequest",
-            "request_id": request_id,
-            "method": method,
-            "uri": uri,
-        }
-        if params:
-            # Asterisk decodes these itself: no URL-encoding of our own to get wrong.
-            message["query_strings"] = [{"name": k, "value": v} for k, v in params]
-        if body is not None:
-            message["content_type"] = "application/json"
-            message["message_body"] = jsonio.dumps(body)
-        return request_id, jsonio.dumps(message)
+        return request_id, rest_request(request_id, method, uri, params, body)
 
     def resolve(self, msg: dict[str, Any]) -> None:
         """Hand one ``RESTResponse`` event to the request waiting for it."""

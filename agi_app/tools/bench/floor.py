@@ -20,13 +20,14 @@ import itertools
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from agi_app.adapters.ari import jsonio, wsconn
 from agi_app.adapters.ari.events import USED_TYPES
 from agi_app.adapters.ari.rest import auth_header
+from agi_app.adapters.ari.wsrest import rest_request
 from agi_app.settings import Settings, get_settings
 from agi_app.tools.appproc import CLI, AppProcess
 
@@ -77,24 +78,13 @@ def reply(event: dict[str, Any]) -> list[Request]:
 def encode(request: Request, request_id: str) -> str:
     """``request`` as a RESTRequest message on the event websocket."""
     method, uri, query, body = request
-    msg: dict[str, Any] = {
-        "type": "RESTRequest",
-        "request_id": request_id,
-        "method": method,
-        "uri": uri,
-    }
-    if query:
-        msg["query_strings"] = [{"name": k, "value": v} for k, v in query]
-    if body is not None:
-        msg["content_type"] = "application/json"
-        msg["message_body"] = jsonio.dumps(body)
-    return jsonio.dumps(msg)
+    return rest_request(request_id, method, uri, query, body)
 
 
 class Floor:
     """Answers events with ``reply``; counts the setup answers still due."""
 
-    def __init__(self, send: Any, on_ready: Any) -> None:
+    def __init__(self, send: Callable[[str], None], on_ready: Callable[[list[str]], None]) -> None:
         self._send = send
         self._on_ready = on_ready
         self._ids: Iterator[int] = itertools.count(1)
