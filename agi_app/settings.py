@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     # as a whole, when HTTP is no faster and costs both sides more. At 16, 4 of
     # 6 runs at 100 calls/s sent 19-571 requests over HTTP and the worst had
     # lookup p99 8.9 ms, DTMF to play 1.9; at 64 and 1000 none did, worst 2.7
-    # and 0.75 ms (docs/BENCHMARKS.md).
+    # and 0.75 ms (docs/PERF-GAP.md).
     ari_ws_max_waiting: int = Field(default=64, ge=1)
     # The event websocket's client: picows (frames parsed in C, each message
     # handled in the socket's callback) or aiohttp (a reader task).
