@@ -5,7 +5,7 @@ Same websocket client (picows), JSON (orjson), event filter and globals as the
 app, and the same requests per bench call: play the greeting; on digit 1 stop it
 and play the announcement; when the announcement ends, hang up (cause 16). No
 lookup, no journey, no flow, no call task: the app's CPU per call above this
-row's is what those layers cost (docs/BENCHMARKS.md, "Where the gap is").
+row's is what those layers cost (docs/PERF-GAP.md).
 
 Run: ``python -m agi_app.tools.bench.floor`` (the bench starts it for the row).
 It touches ``AGI_APP_FLOOR_READY`` (a path) once Asterisk has taken the event
@@ -90,7 +90,6 @@ class Floor:
         self._ids: Iterator[int] = itertools.count(1)
         self._setup: set[str] = set()
         self.failed_setup: list[str] = []
-        self.calls = 0
 
     def request(self, req: Request) -> str:
         rid = f"f{next(self._ids)}"
@@ -111,8 +110,6 @@ class Floor:
                 if not self._setup:
                     self._on_ready(self.failed_setup)
             return
-        if event.get("type") == "StasisStart":
-            self.calls += 1
         for req in reply(event):
             self.request(req)
 
