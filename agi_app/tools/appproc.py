@@ -77,16 +77,20 @@ class AppProcess:
         self.launch(extra_env)
         self.wait_ready(timeout)
 
+    def is_ready(self) -> bool:
+        """The readiness check of ``wait_ready`` (``app_ready`` for this process)."""
+        return app_ready(self.settings, self.proc.pid if self.proc else None)
+
     def wait_ready(self, timeout: float = 30) -> None:
         """Synchronous, so that async tests can restart the app too."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"agi-app run exited with {self.proc.returncode}")
-            if app_ready(self.settings, self.proc.pid if self.proc else None):
+                raise RuntimeError(f"{' '.join(self.command)} exited with {self.proc.returncode}")
+            if self.is_ready():
                 return
             time.sleep(0.1)
-        raise TimeoutError(f"the application was not ready within {timeout} s")
+        raise TimeoutError(f"{' '.join(self.command)} was not ready within {timeout} s")
 
     async def wait_ready_async(self, timeout: float = 30) -> None:
         await asyncio.to_thread(self.wait_ready, timeout)

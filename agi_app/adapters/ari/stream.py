@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 STABLE_SESSION_S = 5.0
 
 
+def events_url(ari_base: str, app: str) -> str:
+    """The event websocket of ``app`` under ARI's HTTP base URL."""
+    ws_base = ari_base.replace("http://", "ws://").replace("https://", "wss://")
+    return f"{ws_base}/events?app={app}&subscribeAll=false"
+
+
 class AriEventStream:
     """Reads events forever; reconnects with capped exponential backoff."""
 
@@ -63,8 +69,7 @@ class AriEventStream:
 
     @property
     def url(self) -> str:
-        ws_base = self._rest.base.replace("http://", "ws://").replace("https://", "wss://")
-        return f"{ws_base}/events?app={self._rest.app}&subscribeAll=false"
+        return events_url(self._rest.base, self._rest.app)
 
     async def run(self) -> None:
         """Connect, read, reconnect; cancel the task to stop."""

@@ -19,7 +19,6 @@ import contextlib
 import itertools
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 from agi_app.adapters.ari import jsonio, wsconn
 from agi_app.adapters.ari.events import USED_TYPES
 from agi_app.adapters.ari.rest import auth_header
+from agi_app.adapters.ari.stream import events_url
 from agi_app.adapters.ari.wsrest import rest_request
 from agi_app.settings import Settings, get_settings
 from agi_app.tools.appproc import CLI, AppProcess
@@ -84,8 +84,8 @@ def encode(request: Request, request_id: str) -> str:
 class Floor:
     """Answers events with ``reply``; counts the setup answers still due."""
 
-    def __init__(self, send: Callable[[str], None], on_ready: Callable[[list[str]], None]) -> None:
-        self._send = send
+    def __init__(self, on_ready: Callable[[list[str]], None]) -> None:
+        self.send: Callable[[str], None] = _not_connected  # the socket's, once open
         self._on_ready = on_ready
         self._ids: Iterator[int] = itertools.count(1)
         self._setup: set[str] = set()
@@ -93,7 +93,7 @@ class Floor:
 
     def request(self, req: Request) -> str:
         rid = f"f{next(self._ids)}"
-        self._send(encode(req, rid))
+        self.send(encode(req, rid))
         return rid
 
     def start(self, app: str) -> None:
@@ -117,19 +117,17 @@ class Floor:
 async def serve(s: Settings, ready_file: Path | None) -> int:
     """Connect, set up, answer calls until the connection closes; 1 if the setup failed."""
     done: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
-    sender: list[Any] = []
 
     def on_ready(failed: list[str]) -> None:
         if not done.done():
             done.set_result(failed)
 
-    floor = Floor(lambda text: sender[0](text), on_ready)
-    ws_base = s.ari_base.replace("http://", "ws://").replace("https://", "wss://")
-    url = f"{ws_base}/events?app={s.ari_app}&subscribeAll=false"
+    floor = Floor(on_ready)
+    url = events_url(s.ari_base, s.ari_app)
     headers = {"Authorization": auth_header(s.ari_user, s.ari_password.get_secret_value())}
     async with wsconn.connect("picows", url, headers, floor.on_text, _no_session) as conn:
         assert conn.send_now is not None  # picows writes at once
-        sender.append(conn.send_now)
+        floor.send = conn.send_now
         floor.start(s.ari_app)
         failed = await asyncio.wait_for(done, timeout=10)
         if failed:
@@ -155,19 +153,15 @@ class FloorProcess(AppProcess):
         self.ready_file.unlink(missing_ok=True)
         super().launch(extra_env)
 
-    def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc is None or self.proc.poll() is not None:
-                code = None if self.proc is None else self.proc.returncode
-                raise RuntimeError(f"the floor exited with {code}")
-            if self.ready_file.exists():
-                return
-            time.sleep(0.1)
-        raise TimeoutError(f"the floor was not ready within {timeout} s")
+    def is_ready(self) -> bool:
+        return self.ready_file.exists()
 
     async def metrics(self, reset: bool = False) -> dict[str, Any]:
         return {}
+
+
+def _not_connected(_text: str) -> None:
+    raise ConnectionError("the floor's websocket is not open yet")
 
 
 def _no_session() -> Any:
