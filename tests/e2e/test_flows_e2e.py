@@ -4,6 +4,7 @@ scripts, tests/qa/*.sh, each checking its journey's path), hot reload (issue 3).
 from __future__ import annotations
 
 import datetime as dt
+import random
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,32 @@ def test_qa_call_reports_a_path_mismatch(app: AppProcess) -> None:
     assert proc.returncode == 1
     assert "MISMATCH: path differs" in proc.stdout
     assert "greeting[1] > announcement > bye" in proc.stdout
+
+
+def test_qa_call_with_a_junk_caller_id_reaches_the_app(app: AppProcess) -> None:
+    """Junk in --from is percent-encoded for SIP; Asterisk decodes it, keeps what
+    is before the first ';', and the app records it as the caller (it used to
+    make SIPp send an INVITE Asterisk dropped: five retransmissions, no call)."""
+    cli = str(Path(__file__).parents[2] / ".venv/bin/agi-app")
+    junk = f'"><script>{random.randrange(10**6)} x'
+    expect = [
+        "--keys",
+        "wait 1; 1",
+        "--cause",
+        "16",
+        "--expect",
+        "greeting[1] > announcement > bye",
+    ]
+    proc = subprocess.run(
+        [cli, "qa", "call", "--from", f"{junk};DROP TABLE calls", "--to", "100", *expect],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "note: --from sent percent-encoded" in proc.stdout
+    assert "grade=None" in proc.stdout  # an unknown caller, not a lookup failure
 
 
 def test_asterisk_found_every_rendered_prompt(app: AppProcess) -> None:

@@ -28,6 +28,7 @@ from agi_app.adapters.postgres.journey_queries import node_path, wait_journey
 from agi_app.entry.cli import qa_run
 from agi_app.settings import get_settings
 from agi_app.tools.qa import heard_call
+from agi_app.tools.qa.callerid import CallerIdError, dialled, recorded_caller, sip_user
 from agi_app.tools.qa.ports import PortError
 from agi_app.tools.qa.recorder import RecordedCall
 from agi_app.tools.qa.runner import SippResult, run_callers
@@ -69,23 +70,24 @@ async def _journey(dsn: str, caller: str, since: dt.datetime, timeout: float) ->
 async def run_qa_call(args: argparse.Namespace) -> int:
     try:
         steps = parse_keys(args.keys)
-    except KeyScriptError as exc:
+        called, user = dialled(args.called), sip_user(args.caller)
+    except (KeyScriptError, CallerIdError) as exc:
         print(f"error: {exc}")
         return 1
+    if user != args.caller:
+        print(f"note: --from sent percent-encoded as {user} (Asterisk decodes it)")
     since = dt.datetime.now(dt.UTC)
     result: SippResult | RecordedCall
     if args.heard:
-        result = await heard_call.place(
-            get_settings(), steps, args.caller, args.called, args.timeout
-        )
+        result = await heard_call.place(get_settings(), steps, user, called, args.timeout)
     else:
         with tempfile.TemporaryDirectory(prefix="agi-app-qa-") as tmp:
             scenario = build_caller(steps, Path(tmp), expect_cause=args.cause)
             try:
                 result = await run_callers(
                     scenario,
-                    service=args.called,
-                    callers=[args.caller],
+                    service=called,
+                    callers=[user],
                     calls=1,
                     limit=1,
                     timeout_s=args.timeout,
@@ -100,7 +102,7 @@ async def run_qa_call(args: argparse.Namespace) -> int:
         print(result.output[-1500:])
         return 2
     try:
-        journey = await _journey(get_settings().pg_dsn, args.caller, since, 15)
+        journey = await _journey(get_settings().pg_dsn, recorded_caller(args.caller), since, 15)
     except TimeoutError:
         print("error: no journey was recorded for this call")
         return 3

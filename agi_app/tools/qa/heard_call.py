@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,14 @@ from agi_app.tools.qa import heard
 from agi_app.tools.qa.recorder import RecordedCall, record_call
 from agi_app.tools.qa.scenario import Step
 
+_UNSAFE = re.compile(r"[^A-Za-z0-9+_-]")
+
 
 def recording_path(settings: Settings, caller: str, called: str) -> Path:
     """Where a QA call's recording is kept (var/qa/, git-ignored), to listen to."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    return settings.var_dir / "qa" / f"{stamp}-{caller}-{called}.wav"
+    name = _UNSAFE.sub("_", f"{caller[:32]}-{called[:32]}")  # a caller ID may hold '/'
+    return settings.var_dir / "qa" / f"{stamp}-{name}.wav"
 
 
 async def place(
