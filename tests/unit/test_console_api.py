@@ -207,6 +207,16 @@ async def test_controls_refused_with_a_bad_csrf_token(
         ("/api/announcement", {"text": "停电", "lines": ["55555"]}, "unknown line"),
         ("/api/announcement", {"text": ""}, "needs a text"),
         ("/api/announcement", [1, 2], "JSON object"),
+        # Text PostgreSQL's jsonb refuses: a 400 here, not a 500 from the store.
+        ("/api/escalation", {"level": 2, "minutes": 10, "reason": "a\u0000b"}, "control"),
+        ("/api/escalation", {"level": 2, "minutes": 10, "reason": "a\ud800b"}, "Unicode"),
+        ("/api/escalation", {"level": "²", "minutes": 10, "reason": "r"}, "level must be"),
+        ("/api/announcement", {"text": "停电\udcff"}, "Unicode"),
+        # A prompt typed in: it reached STREAM FILE as a second AGI command.
+        ("/api/announcement", {"prompt": 'x\nEXEC System "touch /tmp/pwned"', "minutes": 5},
+         "not an uploaded prompt"),
+        ("/api/announcement", {"prompt": "../../../../etc/passwd"}, "not an uploaded prompt"),
+        ("/api/announcement", {"text": "停电", "prompt": "a,b"}, "not an uploaded prompt"),
     ],
 )  # fmt: skip
 async def test_bad_input_is_a_clear_4xx_and_changes_nothing(

@@ -13,6 +13,7 @@ from agi_app.adapters.fastagi.protocol import quote
 from agi_app.adapters.fastagi.server import AgiChannel, AgiRequest
 from agi_app.core.callcontrol import CallHangup, DigitBuffer, QueueResult
 from agi_app.core.numbers import caller_id
+from agi_app.core.speech.protocol import check_sound
 
 ESCAPE = "0123456789*#"
 
@@ -68,6 +69,10 @@ class AgiCall:
         await self.channel.command("ANSWER")
 
     async def play(self, media: Sequence[str], *, barge_in: bool) -> None:
+        """Play sounds in order; ValueError, before any is sent, for a name that
+        is not a sound name (it would be a second AGI command)."""
+        for name in media:
+            check_sound(name)
         for name in media:
             if barge_in and self._digits.pending():
                 return

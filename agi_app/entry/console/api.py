@@ -6,7 +6,6 @@ line); a refused one answers 4xx with the reason and changes nothing.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import wave
@@ -22,6 +21,7 @@ from agi_app.core.controls import (
     ESCALATION,
     ControlError,
     controls_body,
+    uploaded_prompt,
     validate_announcement,
 )
 from agi_app.entry.console.deps import DEPS_KEY, ConsoleDeps
@@ -100,7 +100,7 @@ async def _announcement_body(request: web.Request) -> tuple[dict[str, Any], byte
             raise ControlError(f"the prompt is larger than {MAX_UPLOAD // 1024} KB")
         if data:
             check_wav(data)
-            body["prompt"] = f"agi_app/announcements/{hashlib.sha256(data).hexdigest()[:16]}"
+            body["prompt"] = uploaded_prompt(data)
     return body, data
 
 
