@@ -14,6 +14,7 @@ from agi_app.adapters.fastagi.server import AgiChannel, AgiRequest
 from agi_app.core.callcontrol import CallHangup, DigitBuffer, QueueResult
 from agi_app.core.numbers import caller_id
 from agi_app.core.speech.protocol import check_sound
+from agi_app.core.text import is_ascii_digits
 
 ESCAPE = "0123456789*#"
 
@@ -124,4 +125,4 @@ class AgiCall:
 def _ms(text: str) -> int | None:
     """Milliseconds as a channel variable gives them; None when unset or not a number."""
     text = text.strip()
-    return int(text) if text.isdigit() else None
+    return int(text) if is_ascii_digits(text) else None
