@@ -125,8 +125,18 @@ async def test_clock_set_and_reset_with_the_token(
 
 @pytest.mark.parametrize(
     "body",
-    [b'{"now": "not a time"}', b'{"now": "2030-13-45T10:00"}', b'{"now": 17}', b"not json"],
-    ids=["words", "bad-date", "number", "not-json"],
+    [
+        b'{"now": "not a time"}',
+        b'{"now": "2030-13-45T10:00"}',
+        b'{"now": 17}',
+        b"not json",
+        # Accepted once, and then every reading of the clock raised OverflowError.
+        b'{"now": "9999-12-31T23:59:59.999999"}',
+        b'{"now": "0001-01-01T00:00:00+14:00"}',
+        b'{"now": "1999-12-31T23:59:59"}',
+        b'{"now": "2200-01-01T00:00:00"}',
+    ],
+    ids=["words", "bad-date", "number", "not-json", "year-9999", "year-1", "1999", "2200"],
 )
 async def test_a_bad_clock_body_is_400(
     client: TestClient[Any, Any], parts: Admin, body: bytes
@@ -136,6 +146,7 @@ async def test_a_bad_clock_body_is_400(
         assert resp.status == 400
         assert (await resp.json())["error"].startswith("bad time")
     assert not parts.clock.overridden
+    assert parts.clock.now().year >= 2000  # the clock still reads
 
 
 async def test_an_empty_token_refuses_everyone(parts: Admin) -> None:
