@@ -16,6 +16,17 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 log = logging.getLogger(__name__)
+# The years the business clock may act in. Beyond them ``now() + offset`` can
+# leave datetime's range (year 1 to 9999) and every reading of the clock raise.
+FIRST_YEAR, LAST_YEAR = 2000, 2199
+
+
+def check_business_time(when: datetime) -> None:
+    """ValueError unless ``when`` is in FIRST_YEAR..LAST_YEAR (read as written)."""
+    if not FIRST_YEAR <= when.year <= LAST_YEAR:
+        raise ValueError(
+            f"the business clock must be in {FIRST_YEAR}-{LAST_YEAR}, not {when.isoformat()}"
+        )
 
 
 class Clock(Protocol):
@@ -35,11 +46,13 @@ class BusinessClock:
         self._offset: timedelta | None = None
 
     def set(self, when: datetime | None) -> None:
-        """Act as if it were ``when`` now (time keeps running); None resets."""
+        """Act as if it were ``when`` now (time keeps running); None resets.
+        ValueError, and nothing changed, for a time outside the years allowed."""
         if when is None:
             self._offset = None
             log.warning("business clock reset to real time")
             return
+        check_business_time(when)
         if when.tzinfo is None:
             when = when.replace(tzinfo=self.tz)
         self._offset = when - datetime.now(self.tz)
@@ -55,7 +68,13 @@ class BusinessClock:
         return self._offset
 
     def set_offset(self, offset: timedelta | None) -> None:
-        """Shift by ``offset`` (another node's ``offset``: the same business time there)."""
+        """Shift by ``offset`` (another node's ``offset``: the same business time there).
+        ValueError, and nothing changed, when it lands outside the years allowed."""
+        if offset is not None:
+            try:
+                check_business_time(datetime.now(self.tz) + offset)
+            except OverflowError:
+                raise ValueError(f"a business clock offset of {offset} is out of range") from None
         self._offset = offset
         if offset is None:
             log.warning("business clock reset to real time")

@@ -10,9 +10,15 @@ stored). The store and the clock are elsewhere.
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+
+from agi_app.core.text import is_ascii_digits, text_problem
+
+log = logging.getLogger(__name__)
 
 ANNOUNCEMENT, ESCALATION, AB_SPLIT = "announcement", "escalation", "ab_split"
 KINDS = (ANNOUNCEMENT, ESCALATION, AB_SPLIT)
@@ -20,10 +26,19 @@ MANUAL_RULE = "manual"  # the shedding rule journeys record for a forced level
 MAX_TEXT = 500
 MAX_REASON = 200
 MAX_MINUTES = 7 * 24 * 60
+# The only prompts an announcement plays: the uploads the console names
+# (uploaded_prompt). Anything else, from a JSON body or an old row, is refused:
+# it would reach STREAM FILE or an ARI play as it is.
+UPLOADED_PROMPT = re.compile(r"agi_app/announcements/[0-9a-f]{16}")
 
 
 class ControlError(ValueError):
     """What an operator asked for is not valid; nothing was changed."""
+
+
+def uploaded_prompt(data: bytes) -> str:
+    """The sound name of an uploaded prompt (its file: that under the sounds dir, .wav)."""
+    return f"agi_app/announcements/{hashlib.sha256(data).hexdigest()[:16]}"
 
 
 @dataclass(frozen=True)
@@ -120,47 +135,62 @@ def _lines(raw: Any, known_lines: set[str]) -> frozenset[str]:
     return lines
 
 
+def _free_text(text: str, name: str, max_len: int, *, lines: bool) -> str:
+    if len(text) > max_len:
+        raise ControlError(f"{name} longer than {max_len} characters")
+    problem = text_problem(text, lines=lines)
+    if problem is not None:
+        raise ControlError(f"{name} {problem}")
+    return text
+
+
+def _checked(ann: Announcement) -> Announcement:
+    """``ann`` if it may reach a call: its text storable, its prompt an upload."""
+    if not ann.text and not ann.prompt:
+        raise ControlError("an announcement needs a text or an uploaded prompt")
+    _free_text(ann.text, "text", MAX_TEXT, lines=True)
+    if ann.prompt and UPLOADED_PROMPT.fullmatch(ann.prompt) is None:
+        raise ControlError(f"prompt {ann.prompt[:60]!r} is not an uploaded prompt")
+    if ann.language not in ("zh", "en"):
+        raise ControlError("language must be zh or en")
+    return ann
+
+
 def validate_announcement(
     body: dict[str, Any], now: datetime, known_lines: set[str], ident: str
 ) -> Announcement:
     """An announcement from an operator's request (text or prompt, lines, minutes)."""
     text = body.get("text") or ""
     prompt = body.get("prompt") or ""
-    if not isinstance(text, str) or not isinstance(prompt, str):
-        raise ControlError("text and prompt must be text")
-    text = text.replace("\x00", "").strip()
-    if not text and not prompt:
-        raise ControlError("an announcement needs a text or an uploaded prompt")
-    if len(text) > MAX_TEXT:
-        raise ControlError(f"text longer than {MAX_TEXT} characters")
     language = body.get("language") or "zh"
-    if language not in ("zh", "en"):
-        raise ControlError("language must be zh or en")
+    if not all(isinstance(x, str) for x in (text, prompt, language)):
+        raise ControlError("text, prompt and language must be text")
     minutes = _minutes(body.get("minutes", 60))
-    return Announcement(
-        id=ident,
-        expires_at=now + timedelta(minutes=minutes),
-        text=text,
-        prompt=prompt,
-        language=language,
-        lines=_lines(body.get("lines"), known_lines),
+    return _checked(
+        Announcement(
+            id=ident,
+            expires_at=now + timedelta(minutes=minutes),
+            text=text.replace("\x00", "").strip(),
+            prompt=prompt,
+            language=language,
+            lines=_lines(body.get("lines"), known_lines),
+        )
     )
 
 
 def validate_escalation(body: dict[str, Any], now: datetime) -> Escalation:
     """A forced level 1..4 for N minutes, with the operator's reason."""
     level = body.get("level")
-    if isinstance(level, str) and level.isdigit():
+    if isinstance(level, str) and is_ascii_digits(level):
         level = int(level)
     if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 4:
         raise ControlError("level must be 1, 2, 3 or 4")
     reason = body.get("reason")
     if not isinstance(reason, str) or not reason.strip():
         raise ControlError("a reason is required")
-    if len(reason) > MAX_REASON:
-        raise ControlError(f"reason longer than {MAX_REASON} characters")
+    reason = _free_text(reason.strip(), "reason", MAX_REASON, lines=False)
     minutes = _minutes(body.get("minutes"))
-    return Escalation(level, now + timedelta(minutes=minutes), reason.strip())
+    return Escalation(level, now + timedelta(minutes=minutes), reason)
 
 
 def validate_split(body: dict[str, Any], known_lines: set[str], flows: set[str]) -> AbSplit:
@@ -213,20 +243,33 @@ def controls_from_rows(rows: list[tuple[str, str, dict[str, Any]]]) -> Controls:
     splits: dict[str, AbSplit] = {}
     for kind, _scope, b in rows:
         if kind == ANNOUNCEMENT:
-            ann = Announcement(
-                b["id"],
-                datetime.fromisoformat(b["expires_at"]),
-                b.get("text", ""),
-                b.get("prompt", ""),
-                b.get("language", "zh"),
-                frozenset(b.get("lines", [])),
-            )
+            ann = _stored_announcement(b)
         elif kind == ESCALATION:
             esc = Escalation(int(b["level"]), datetime.fromisoformat(b["until"]), b["reason"])
         elif kind == AB_SPLIT:
             s = AbSplit(b["line"], b["flow_a"], b["flow_b"], float(b["share"]))
             splits[s.line] = s
     return Controls(ann, esc, splits)
+
+
+def _stored_announcement(b: dict[str, Any]) -> Announcement | None:
+    """A stored announcement, checked again: a row written before a check existed
+    (or by hand) must not reach a call. None, logged, when it fails the check."""
+    ann = Announcement(
+        b["id"],
+        datetime.fromisoformat(b["expires_at"]),
+        b.get("text", ""),
+        b.get("prompt", ""),
+        b.get("language", "zh"),
+        frozenset(b.get("lines", [])),
+    )
+    try:
+        if not all(isinstance(x, str) for x in (ann.text, ann.prompt, ann.language)):
+            raise ControlError("text, prompt and language must be text")
+        return _checked(ann)
+    except ControlError as exc:
+        log.error("controls: stored announcement %r ignored: %s", b["id"], exc)
+        return None
 
 
 def controls_body(c: Controls) -> dict[str, Any]:

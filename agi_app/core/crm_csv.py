@@ -7,18 +7,23 @@ without one, the ten columns in this order. ``number`` and ``grade`` are
 required; an empty optional field takes its default: language the hotline's
 default (stored as NULL), bill day none (no bill-day shedding), status
 ``active``, the rest empty. Bad rows are reported with their line number and
-reason. A UTF-8 BOM and CRLF line ends are accepted.
+reason (a text field with a NUL or another control character, which
+PostgreSQL or a log line would trip on, is a bad row). A UTF-8 BOM and CRLF
+line ends are accepted; a file the csv module cannot read (a field over its
+size limit) is refused whole.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from agi_app.core.numbers import normalise
+from agi_app.core.text import is_ascii_digits, text_problem
 
 COLUMNS = [
     "number",
@@ -33,6 +38,7 @@ COLUMNS = [
     "last_contact_at",
 ]
 REQUIRED = ("number", "grade")
+FREE_TEXT = ("name", "brand", "tags", "last_agent")  # stored as written
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,10 @@ class ParsedCsv:
 def parse_row(raw: dict[str, str], line: int, grades: set[str]) -> tuple[Any, ...] | BadRow:
     """One row (column -> text, missing columns absent) to an upsert tuple, or why not."""
     raw = {k: v.strip() for k, v in raw.items()}
+    for column in FREE_TEXT:
+        problem = text_problem(raw.get(column, ""))
+        if problem is not None:
+            return BadRow(line, f"{column} {problem}")
     number = normalise(raw.get("number", ""))
     if number is None:
         return BadRow(line, f"bad number {raw.get('number', '')[:30]!r}")
@@ -70,7 +80,7 @@ def parse_row(raw: dict[str, str], line: int, grades: set[str]) -> tuple[Any, ..
     bill_text = raw.get("bill_day", "")
     bill_day = None
     if bill_text:
-        if not bill_text.isdigit() or not 1 <= int(bill_text) <= 31:
+        if not is_ascii_digits(bill_text) or not 1 <= int(bill_text) <= 31:
             return BadRow(line, f"bad bill day {bill_text[:10]!r}")
         bill_day = int(bill_text)
     contact = None
@@ -109,7 +119,7 @@ def parse_csv(text: str, grades: set[str], *, max_rows: int | None = None) -> Pa
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     columns = COLUMNS
     rows = 0
-    for n, fields in enumerate(reader, 1):
+    for n, fields in enumerate(_records(reader), 1):
         if not fields or not any(f.strip() for f in fields):
             continue
         if n == 1 and (named := _header(fields)) is not None:
@@ -130,6 +140,14 @@ def parse_csv(text: str, grades: set[str], *, max_rows: int | None = None) -> Pa
         else:
             out.good.append(parsed)
     return out
+
+
+def _records(reader: Any) -> Iterator[list[str]]:
+    """The reader's rows; ImportRefused for a file csv cannot read."""
+    try:
+        yield from reader
+    except csv.Error as exc:  # e.g. a field larger than csv's field size limit
+        raise ImportRefused(f"line {reader.line_num}: {exc}: nothing imported") from None
 
 
 def _check_header(names: list[str], out: ParsedCsv) -> list[str]:

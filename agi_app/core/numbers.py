@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from agi_app.core.text import is_ascii_digits
+
 MAX_CALLER_ID = 64  # characters of a caller ID (or a dialled number) kept as given
 
 
@@ -51,6 +53,6 @@ def normalise(raw: str, default_country: str = "86") -> str | None:
 
 
 def _check(digits: str) -> str | None:
-    if not digits.isdigit() or not 8 <= len(digits) <= 15 or digits.startswith("0"):
+    if not is_ascii_digits(digits) or not 8 <= len(digits) <= 15 or digits.startswith("0"):
         return None
     return "+" + digits

@@ -93,7 +93,7 @@ def build_admin(
             shared = {} if cluster is None else await cluster.set_clock(when)
             if cluster is None:
                 clock.set(when)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, LookupError) as exc:  # LookupError: unknown charset
             return web.json_response({"error": f"bad time: {exc}"}, status=400)
         return web.json_response(
             {"ok": True, "now": clock.now().isoformat(), "overridden": clock.overridden, **shared}
@@ -105,7 +105,7 @@ def build_admin(
             level = body.get("level") if isinstance(body, dict) else None
             if level is not None and (type(level) is not int or level not in range(5)):
                 raise ValueError(f"level must be 0-4 or null, not {level!r}")
-        except ValueError as exc:
+        except (ValueError, LookupError) as exc:  # LookupError: an unknown charset
             return web.json_response({"error": str(exc)}, status=400)
         if cluster is not None:
             return web.json_response(
@@ -149,7 +149,11 @@ def build_admin(
 
 def _bearer_ok(request: web.Request, token: str) -> bool:
     given = request.headers.get("Authorization", "")
-    return bool(token) and hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+    # aiohttp gives a header's non-UTF-8 bytes as lone surrogates: still just a wrong token.
+    return bool(token) and hmac.compare_digest(
+        given.encode("utf-8", "surrogateescape"),
+        f"Bearer {token}".encode("utf-8", "surrogateescape"),
+    )
 
 
 def _loopback(request: web.Request) -> bool:

@@ -43,6 +43,7 @@ import asyncpg
 from agi_app.core.callcontrol import Dialer, DialError
 from agi_app.core.cluster import Leadership
 from agi_app.core.shedding.load import QueueLoad
+from agi_app.core.text import is_ascii_digits
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +246,7 @@ class CallbackWorker:
     async def _orphan(self, channel_id: str, args: tuple[str, ...]) -> None:
         """A callback channel an earlier run of this process dialled: adopt it when
         it was just answered and its row still says ``dialing``, else end it."""
-        if args[:1] == ("callback",) and len(args) > 1 and args[1].isdigit():
+        if args[:1] == ("callback",) and len(args) > 1 and is_ascii_digits(args[1]):
             pool = await self.get_pool()
             row = None if pool is None else await pool.fetchrow(ADOPT_SQL, int(args[1]), channel_id)
             if row is not None:

@@ -186,7 +186,10 @@ class ClusterSync:
 
     def _apply_clock(self, row: Shared) -> None:
         offset = row.body.get("offset_s")
-        self.clock.set_offset(None if offset is None else timedelta(seconds=float(offset)))
+        try:
+            self.clock.set_offset(None if offset is None else timedelta(seconds=float(offset)))
+        except (TypeError, ValueError, OverflowError) as exc:  # not this node's to apply
+            log.error("cluster: clock from %s ignored: %s", row.node, exc)
 
     def _apply_shedding(self, row: Shared) -> None:
         try:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -14,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from agi_app.core.clock import BusinessClock
 from agi_app.entry.admin import build_admin
+from agi_app.service.shedding import SheddingOverride
 
 TOKEN = "s3cret-token"
 GUARDED = [("GET", "/admin/stats"), ("POST", "/admin/reload"), ("POST", "/admin/clock")]
@@ -125,8 +127,18 @@ async def test_clock_set_and_reset_with_the_token(
 
 @pytest.mark.parametrize(
     "body",
-    [b'{"now": "not a time"}', b'{"now": "2030-13-45T10:00"}', b'{"now": 17}', b"not json"],
-    ids=["words", "bad-date", "number", "not-json"],
+    [
+        b'{"now": "not a time"}',
+        b'{"now": "2030-13-45T10:00"}',
+        b'{"now": 17}',
+        b"not json",
+        # Accepted once, and then every reading of the clock raised OverflowError.
+        b'{"now": "9999-12-31T23:59:59.999999"}',
+        b'{"now": "0001-01-01T00:00:00+14:00"}',
+        b'{"now": "1999-12-31T23:59:59"}',
+        b'{"now": "2200-01-01T00:00:00"}',
+    ],
+    ids=["words", "bad-date", "number", "not-json", "year-9999", "year-1", "1999", "2200"],
 )
 async def test_a_bad_clock_body_is_400(
     client: TestClient[Any, Any], parts: Admin, body: bytes
@@ -136,6 +148,35 @@ async def test_a_bad_clock_body_is_400(
         assert resp.status == 400
         assert (await resp.json())["error"].startswith("bad time")
     assert not parts.clock.overridden
+    assert parts.clock.now().year >= 2000  # the clock still reads
+
+
+async def test_a_body_in_an_unknown_charset_is_400(parts: Admin) -> None:
+    shedding = SheddingOverride()
+    app = build_admin(TOKEN, parts.clock, parts.reload, parts.stats, shedding=shedding)
+    headers = {**bearer(TOKEN), "Content-Type": "application/json; charset=bogus"}
+    async with TestClient(TestServer(app)) as c:
+        async with c.post("/admin/clock", headers=headers, data=b'{"now": null}') as resp:
+            assert resp.status == 400
+        async with c.post("/admin/shedding", headers=headers, data=b'{"level": 2}') as resp:
+            assert resp.status == 400
+    assert not parts.clock.overridden and shedding.level is None
+
+
+async def test_a_token_header_that_is_not_utf8_is_401(client: TestClient[Any, Any]) -> None:
+    """aiohttp gives the byte 0xff as a lone surrogate: a wrong token, not a 500."""
+    assert client.port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    writer.write(
+        b"GET /admin/stats HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\r\n"
+        b"Connection: close\r\n\r\n"
+    )
+    async with asyncio.timeout(5):
+        status = await reader.readline()
+        await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    assert status.startswith(b"HTTP/1.1 401"), status
 
 
 async def test_an_empty_token_refuses_everyone(parts: Admin) -> None:

@@ -99,6 +99,16 @@ async def test_call_flow_digits_barge_in_and_hangup(fake: FakeAri, client: WsCli
     await stop_app(app, task)
 
 
+async def test_a_media_name_that_is_not_a_sound_name_is_never_sent(fake: FakeAri) -> None:
+    rest = AriRest(await fake.start(), "user", "pw", "agi-app")
+    call = AriCall(rest, "c1", "13800000001", "10086", answered=True)
+    for name in ("ok,sound:../../../etc/x", "../../etc/x", "a b"):
+        with pytest.raises(ValueError, match="not a sound name"):
+            await call.play(["ok", name], barge_in=False)
+    assert [r for r in fake.requests if "/play/" in r.path] == []
+    await rest.close()
+
+
 async def test_reconnect_reconciles_vanished_and_orphan_calls(fake: FakeAri) -> None:
     started: list[str] = []
     hung: list[str] = []

@@ -506,6 +506,16 @@ async def test_a_callback_channel_nobody_can_adopt_is_hung_up(s: Setup) -> None:
     assert row.state == "pending"
 
 
+@pytest.mark.parametrize("arg", ["²", "٣", "", "1 "])
+async def test_a_callback_channel_with_a_bad_id_is_hung_up(s: Setup, arg: str) -> None:
+    """An id of "²": isdigit() said yes, int() raised, and the channel was left up."""
+    restarted = CallbackWorker(s.get_pool, s.dialer, lambda: s.loads)
+    channel = "callback-1-deadbeef"
+    restarted.on_started(channel, ("callback", arg))
+    await until(lambda: bool(s.dialer.hung_up))
+    assert s.dialer.hung_up == [(channel, 16)] and s.dialer.connected == []
+
+
 async def test_an_answer_told_twice_connects_once(s: Setup) -> None:
     """A reconnect's reconcile can tell the worker again about a channel in Stasis."""
     row = s.table.add("+8613800000005")

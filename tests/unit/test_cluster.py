@@ -241,6 +241,32 @@ async def test_a_clock_given_at_start_wins_and_is_shared() -> None:
     assert a.clock.offset == c.clock.offset
 
 
+@pytest.mark.parametrize(
+    "offset_s",
+    [2.5e11, -6.4e10, 1e300, float("nan"), float("inf"), "x", [1]],
+    ids=["year-9999", "year-1", "huge", "nan", "inf", "text", "list"],
+)
+async def test_a_shared_clock_out_of_range_is_ignored(offset_s: Any) -> None:
+    """A row another node (or a hand) wrote: the clock must keep reading."""
+    store, a, b = await two_nodes()
+    await a.sync.set_clock(MONTH_END)
+    await b.sync.sync()
+    await store.publish(CLOCK, {"offset_s": offset_s, "now": None}, "elsewhere", "z")
+    await b.sync.sync()
+    assert b.clock.offset == a.clock.offset  # the last good one kept
+    assert abs((b.clock.now() - MONTH_END).total_seconds()) < 60
+
+
+def test_the_clock_refuses_a_time_it_cannot_run_from() -> None:
+    clock = BusinessClock("Asia/Shanghai")
+    for when in ("9999-12-31T23:59:59.999999", "0001-01-01T00:00:00+14:00", "2200-01-01"):
+        with pytest.raises(ValueError, match="2000-2199"):
+            clock.set(dt.datetime.fromisoformat(when))
+    with pytest.raises(ValueError):
+        clock.set_offset(dt.timedelta(days=-800_000))
+    assert not clock.overridden and clock.now().year >= 2000
+
+
 async def test_a_change_read_before_a_newer_local_one_is_not_applied() -> None:
     store, a, b = await two_nodes()
     await b.sync.set_shedding(1)

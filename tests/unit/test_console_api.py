@@ -28,6 +28,7 @@ from agi_app.core.shedding.load import QueueLoad
 from agi_app.core.shedding.rules import load_rules
 from agi_app.entry.admin import build_admin
 from agi_app.entry.console import ConsoleDeps, add_console
+from agi_app.entry.console.auth import Sessions
 from agi_app.service.controls import ControlsService
 from agi_app.service.live import LiveCalls
 from agi_app.settings import PROJECT_ROOT
@@ -47,6 +48,7 @@ class Console:
     renderer: FakeRenderer
     live: LiveCalls
     sounds: Path
+    sessions: Sessions  # the console's own, to end or expire one
     csrf: str = ""
 
     async def log_in(self, token: str = TOKEN) -> int:
@@ -104,7 +106,7 @@ async def console(tmp_path: Path) -> AsyncIterator[Console]:
         console=lambda a: add_console(a, deps),
     )
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-        yield Console(client, store, renderer, live, tmp_path / "sounds")
+        yield Console(client, store, renderer, live, tmp_path / "sounds", deps.sessions)
 
 
 # --- log-in and session -------------------------------------------------------------
@@ -157,6 +159,52 @@ async def test_log_out_ends_the_session(console: Console) -> None:
     assert (await console.client.get("/api/controls")).status == 401
 
 
+@pytest.mark.parametrize("csrf", ["", "not-the-token", "令牌", "%FF"])
+async def test_log_out_with_a_wrong_csrf_token_keeps_the_session(
+    console: Console, csrf: str
+) -> None:
+    """A cross-site log-out cannot end the session; a non-ASCII token is no 500."""
+    assert await console.log_in() == 303
+    form = f"csrf={csrf}".encode("utf-8", "surrogateescape")
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    resp = await console.client.post("/logout", data=form, headers=headers, allow_redirects=False)
+    assert resp.status == 303
+    assert len(console.sessions.sessions) == 1
+
+
+PART = b'--x\r\nContent-Disposition: form-data; name="csrf"\r\n%s\r\nabc\r\n--x--\r\n'
+FORMS_THAT_CANNOT_BE_READ = [
+    ("multipart/form-data", PART % b""),  # no boundary: ValueError
+    ("multipart/form-data; boundary=", PART % b""),
+    ("multipart/form-data; boundary=x", PART % b"Content-Type: text/plain; charset=bogus\r\n"),
+    ("application/x-www-form-urlencoded; charset=bogus", b"csrf=abc"),  # LookupError
+    ("application/x-www-form-urlencoded", b"csrf=\xff"),  # not UTF-8
+]
+
+
+@pytest.mark.parametrize(("content_type", "body"), FORMS_THAT_CANNOT_BE_READ)
+@pytest.mark.parametrize("path", ["/login", "/logout", "/api/escalation", "/api/announcement"])
+async def test_a_form_that_cannot_be_read_is_400(
+    console: Console, path: str, content_type: str, body: bytes
+) -> None:
+    assert await console.log_in() == 303
+    headers = {"Content-Type": content_type}
+    if path == "/api/announcement":
+        headers["X-CSRF-Token"] = console.csrf  # through to the route's own form
+    resp = await console.client.post(path, data=body, headers=headers, allow_redirects=False)
+    assert resp.status == 400, await resp.text()
+    assert console.store.rows == {} and len(console.sessions.sessions) == 1
+
+
+async def test_a_json_body_in_an_unknown_charset_is_400(console: Console) -> None:
+    assert await console.log_in() == 303
+    headers = {"X-CSRF-Token": console.csrf, "Content-Type": "application/json; charset=bogus"}
+    body = json.dumps({"level": 2, "minutes": 10, "reason": "storm"}).encode()
+    resp = await console.client.post("/api/escalation", data=body, headers=headers)
+    assert resp.status == 400 and "JSON" in (await resp.json())["error"]
+    assert console.store.rows == {}
+
+
 # --- every control refuses without auth, with a bad CSRF token, with bad input -----
 
 CONTROLS = [
@@ -207,6 +255,16 @@ async def test_controls_refused_with_a_bad_csrf_token(
         ("/api/announcement", {"text": "停电", "lines": ["55555"]}, "unknown line"),
         ("/api/announcement", {"text": ""}, "needs a text"),
         ("/api/announcement", [1, 2], "JSON object"),
+        # Text PostgreSQL's jsonb refuses: a 400 here, not a 500 from the store.
+        ("/api/escalation", {"level": 2, "minutes": 10, "reason": "a\u0000b"}, "control"),
+        ("/api/escalation", {"level": 2, "minutes": 10, "reason": "a\ud800b"}, "Unicode"),
+        ("/api/escalation", {"level": "²", "minutes": 10, "reason": "r"}, "level must be"),
+        ("/api/announcement", {"text": "停电\udcff"}, "Unicode"),
+        # A prompt typed in: it reached STREAM FILE as a second AGI command.
+        ("/api/announcement", {"prompt": 'x\nEXEC System "touch /tmp/pwned"', "minutes": 5},
+         "not an uploaded prompt"),
+        ("/api/announcement", {"prompt": "../../../../etc/passwd"}, "not an uploaded prompt"),
+        ("/api/announcement", {"text": "停电", "prompt": "a,b"}, "not an uploaded prompt"),
     ],
 )  # fmt: skip
 async def test_bad_input_is_a_clear_4xx_and_changes_nothing(
@@ -248,6 +306,13 @@ async def test_a_10_mb_upload_is_refused_and_changes_nothing(console: Console) -
     assert status == 400 and "8 kHz" in answer["error"]
     status, answer = await upload(console, wav(), minutes="5", lines="55555")
     assert status == 400 and "unknown line" in answer["error"]
+    assert console.store.rows == {} and not console.sounds.exists()
+
+
+async def test_an_upload_the_wave_module_chokes_on_is_400(console: Console) -> None:
+    assert await console.log_in() == 303
+    status, answer = await upload(console, b"RIFF\x0c\x00\x00\x00WAVELIST\xe8\x03\x00\x00")
+    assert status == 400 and "WAV" in answer["error"]  # wave raised RuntimeError: a 500
     assert console.store.rows == {} and not console.sounds.exists()
 
 
@@ -310,6 +375,8 @@ async def test_flows_list_and_unknown_flow(console: Console) -> None:
     assert (await console.client.get("/api/flows/nope")).status == 404
     assert (await console.client.get("/api/month?month=2026-13")).status == 400
     assert (await console.client.get("/api/variants?from=x")).status == 400
+    # The default "from" is a week before "to": before year 1 it overflowed (500).
+    assert (await console.client.get("/api/variants?to=0001-01-01")).status == 400
 
 
 # --- the live feed ------------------------------------------------------------------
@@ -339,4 +406,39 @@ async def test_live_feed_shows_a_call_arrive_and_leave(console: Console) -> None
     assert state["live"]["by_node"] == {"10086/main_menu": 1}
     console.live.emit(CallEnd("c1", now, "completed", 16))
     assert (await next_state(resp.content))["live"]["total"] == 0
+    resp.close()
+
+
+async def ended(lines: Any) -> None:
+    """Read the feed until the server ends it (the test's timeout if it never does)."""
+    async with asyncio.timeout(5):
+        while await lines.readline():
+            pass
+
+
+async def test_live_feed_ends_at_log_out(console: Console) -> None:
+    assert await console.log_in() == 303
+    resp = await console.client.get("/api/events")
+    await next_state(resp.content)
+    out = await console.client.post("/logout", data={"csrf": console.csrf}, allow_redirects=False)
+    assert out.status == 303 and console.sessions.sessions == {}
+    await ended(resp.content)
+    resp.close()
+
+
+async def test_live_feed_ends_when_the_session_expires(console: Console) -> None:
+    assert await console.log_in() == 303
+    resp = await console.client.get("/api/events")
+    await next_state(resp.content)
+    for session in console.sessions.sessions.values():
+        session.expires = console.sessions.now() - 1
+    await ended(resp.content)
+    resp.close()
+
+
+async def test_live_feed_with_the_token_needs_no_session(console: Console) -> None:
+    resp = await console.client.get("/api/events", headers={"Authorization": f"Bearer {TOKEN}"})
+    await next_state(resp.content)
+    console.live.emit(CallStart("c1", "13800000001", "10086", "ari", datetime.now(UTC)))
+    assert (await next_state(resp.content))["live"]["total"] == 1
     resp.close()

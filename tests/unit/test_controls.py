@@ -13,6 +13,7 @@ import pytest
 from agi_app.core.bus import DataBus
 from agi_app.core.controls import (
     AB_SPLIT,
+    ANNOUNCEMENT,
     ESCALATION,
     MANUAL_RULE,
     AbSplit,
@@ -20,6 +21,8 @@ from agi_app.core.controls import (
     ControlError,
     Controls,
     Escalation,
+    announcement_body,
+    uploaded_prompt,
     validate_announcement,
     validate_escalation,
     validate_split,
@@ -95,6 +98,12 @@ def test_ab_variant_is_sticky_and_near_the_share() -> None:
         ({"level": 2, "minutes": 0, "reason": "r"}, "minutes must be"),
         ({"level": 2, "minutes": "ten", "reason": "r"}, "minutes must be"),
         ({"level": 2, "reason": "r"}, "minutes must be"),
+        ({"level": "²", "minutes": 10, "reason": "r"}, "level must be"),  # "²".isdigit()
+        ({"level": "٣", "minutes": 10, "reason": "r"}, "level must be"),
+        ({"level": 2, "minutes": 10, "reason": "a\u0000b"}, "reason holds a control"),
+        ({"level": 2, "minutes": 10, "reason": "two\nlines"}, "reason holds a control"),
+        ({"level": 2, "minutes": 10, "reason": "a\ud800b"}, "reason is not valid Unicode"),
+        ({"level": 2, "minutes": 10, "reason": "x" * 201}, "longer than 200"),
     ],
 )
 def test_bad_escalation_is_refused(body: dict[str, Any], error: str) -> None:
@@ -134,6 +143,15 @@ def test_bad_split_is_refused(body: dict[str, Any], error: str) -> None:
         ({"text": "停电", "minutes": 0}, "minutes"),
         ({"text": "停电", "language": "fr"}, "language"),
         ({"text": 5}, "must be text"),
+        ({"text": "a\x07b"}, "text holds a control character"),
+        ({"text": "lone \udcff"}, "text is not valid Unicode"),
+        # The prompt is an upload's name, never a sound name (or a command) typed in.
+        ({"prompt": 'x\nEXEC System "touch /tmp/pwned"'}, "not an uploaded prompt"),
+        ({"prompt": "agi_app/announcements/0123456789abcdef,x"}, "not an uploaded prompt"),
+        ({"prompt": "agi_app/announcements/../../../etc/x"}, "not an uploaded prompt"),
+        ({"prompt": "agi_app/static/fallback_menu"}, "not an uploaded prompt"),
+        ({"prompt": "agi_app/announcements/0123456789ABCDEF"}, "not an uploaded prompt"),
+        ({"prompt": ["agi_app/announcements/0123456789abcdef"]}, "must be text"),
     ],
 )
 def test_bad_announcement_is_refused(body: dict[str, Any], error: str) -> None:
@@ -147,6 +165,8 @@ def test_announcement_accepted() -> None:
     )
     assert ann.text == "停电通知" and ann.lines == {"10086", "95555"}
     assert ann.expires_at == T0 + timedelta(minutes=5)
+    prompt = uploaded_prompt(b"RIFF...")
+    assert validate_announcement({"prompt": prompt}, T0, LINES, "a2").prompt == prompt
 
 
 # --- service ------------------------------------------------------------------------
@@ -203,6 +223,31 @@ async def test_announcement_text_is_rendered_when_set() -> None:
     assert renderer.rendered == [("系统维护", "zh")]
     assert svc.announcement_for("10086") == ann
     assert svc.announcement_for("95555") is None
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"prompt": 'x\nEXEC System "touch /tmp/pwned"'},
+        {"prompt": "agi_app/announcements/0123456789abcdef,../../x"},
+        {"prompt": 7},
+        {"text": "a\x07b"},
+        {"language": "fr"},
+    ],
+)
+async def test_a_stored_announcement_that_fails_the_checks_never_reaches_a_call(
+    changed: dict[str, Any],
+) -> None:
+    """A row stored before the checks (or by hand) is checked again when read."""
+    store = MemoryControlStore()
+    svc = service(store)
+    good = Announcement("a1", T0 + timedelta(minutes=5), prompt=uploaded_prompt(b"x"))
+    store.rows[(ANNOUNCEMENT, "")] = announcement_body(good)
+    await svc.refresh()
+    assert svc.announcement_for("10086") == good
+    store.rows[(ANNOUNCEMENT, "")] = {**announcement_body(good), **changed}
+    await svc.refresh()
+    assert svc.announcement_for("10086") is None
 
 
 async def test_split_chooses_a_flow_only_when_both_exist() -> None:
@@ -274,9 +319,9 @@ async def test_announcement_plays_before_the_flow_and_is_recorded(tmp_path: Path
 
 
 async def test_uploaded_prompt_plays_as_is(tmp_path: Path) -> None:
-    ann = Announcement("a2", T0 + timedelta(minutes=5), prompt="agi_app/announcements/a2")
+    ann = Announcement("a2", T0 + timedelta(minutes=5), prompt=uploaded_prompt(b"wav"))
     call, _result, _j = await walk(tmp_path, Preamble(ann))
-    assert call.media[0] == "agi_app/announcements/a2"
+    assert call.media[0] == uploaded_prompt(b"wav")
 
 
 async def test_split_walks_the_chosen_flow_and_records_the_variant(tmp_path: Path) -> None:

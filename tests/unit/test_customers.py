@@ -148,6 +148,13 @@ def test_parse_csv_without_header() -> None:
         ("13800138000,x,gold,,,zh,0,active,,", "bad bill day '0'"),
         ("13800138000,x,gold,,,zh,32,active,,", "bad bill day '32'"),
         ("13800138000,x,gold,,,zh,-1,active,,", "bad bill day '-1'"),
+        ("13800138000,x,gold,,,zh,²,active,,", "bad bill day '²'"),  # "²".isdigit()
+        ("13800138000,x,gold,,,zh,١٥,active,,", "bad bill day '١٥'"),
+        # Text PostgreSQL refuses (NUL) or a log line trips on: a bad row, not a good one.
+        ("13800138000,a\x00b,gold,,,zh,15,active,,", "name holds a control character (0x00)"),
+        ("13800138000,x,gold,\x1b[31m,,zh,15,active,,", "brand holds a control character (0x1b)"),
+        ("13800138000,x,gold,,a;b\x7f,zh,15,active,,", "tags holds a control character (0x7f)"),
+        ("13800138000,x,gold,,,zh,15,active,\x08,", "last_agent holds a control character (0x08)"),
         ("13800138000,x,gold,,,zh,15,active,,yesterday", "bad timestamp 'yesterday'"),
         (
             "13800138000,x,gold,,,zh,15,active,,2026-11-01T10:00:00",
@@ -229,6 +236,13 @@ def test_a_row_wider_than_the_header_is_bad() -> None:
 def test_a_header_without_what_is_required_refuses_the_file(header: str, reason: str) -> None:
     with pytest.raises(ImportRefused, match=reason):
         parse_csv(header + "\n13800138000,gold\n", GRADES)
+
+
+def test_a_field_over_the_csv_size_limit_refuses_the_file() -> None:
+    """csv.Error was a traceback; now the file is refused whole, nothing imported."""
+    huge = '13800138000,"' + "x" * 200_000 + '",gold,,,zh,15,active,,'
+    with pytest.raises(ImportRefused, match="line 3: field larger than field limit"):
+        parse_csv("\n".join([HEADER, GOOD, huge, GOOD]), GRADES)
 
 
 def test_too_many_rows_refuses_the_file() -> None:

@@ -77,7 +77,13 @@ async def server() -> AsyncIterator[AgiServer]:
         digit = await call.digits.next(1)
         await req.channel.set_variable("DIGIT", digit or "none")
 
-    srv = AgiServer({"echo": echo, "boom": boom, "play": play}, port=0, header_timeout_s=0.3)
+    async def inject(req: AgiRequest) -> None:
+        # What an announcement prompt set from a JSON body once reached: a media
+        # name holding a line break and a second AGI command.
+        await AgiCall(req).play(["ok", 'x\nEXEC System "touch /tmp/pwned"'], barge_in=False)
+
+    handlers = {"echo": echo, "boom": boom, "play": play, "inject": inject}
+    srv = AgiServer(handlers, port=0, header_timeout_s=0.3)
     srv.seen = seen  # type: ignore[attr-defined]
     await srv.start()
     yield srv
@@ -185,6 +191,14 @@ async def test_digit_interrupting_a_prompt_is_kept(server: AgiServer) -> None:
     assert (await ast.command()) == 'SET VARIABLE DIGIT "5"'
     await ast.reply("200 result=1")
     assert (await ast.command()).startswith("SET VARIABLE AGI_APP_STATUS")
+    await ast.close()
+
+
+async def test_a_media_name_that_is_not_a_sound_name_sends_nothing(server: AgiServer) -> None:
+    ast = await Asterisk.connect(server.bound_port)
+    await ast.request("inject")
+    cmds, status = await ast.answer_until_status()
+    assert (cmds, status) == (['SET VARIABLE AGI_APP_STATUS "FAILURE"'], '"FAILURE"')
     await ast.close()
 
 

@@ -39,6 +39,8 @@ async def queued() -> AsyncIterator[tuple[AgiServer, list[QueueResult]]]:
         ("", "60000,0,60000", "TIMEOUT", QueueResult("TIMEOUT", None, 60.0, None)),
         # An Asterisk that sets none of them: no times, as before.
         ("agent1", ",,", None, QueueResult("ANSWERED", "agent1", None, None)),
+        # Not 0-9 ("²".isdigit() is true, int("²") raises): not a number, like unset.
+        ("agent1", "²,200250,٣", None, QueueResult("ANSWERED", "agent1", None, 200.25)),
     ],
 )
 async def test_queue_times_from_the_channel(

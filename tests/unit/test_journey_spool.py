@@ -86,6 +86,16 @@ def test_a_new_process_never_appends_to_an_old_segment(tmp_path: Path) -> None:
     assert [(r.records, r.torn) for r in reads] == [([b"a"], True), ([b"b"], False)]
 
 
+def test_a_file_named_like_a_segment_but_not_0_to_9_is_not_one(tmp_path: Path) -> None:
+    """A "².seg": isdigit() said yes, and the spool did not open (int("²") raises)."""
+    first = Spool(tmp_path, max_bytes=10_000)
+    first.append([b"a"])
+    segments = first.segments()
+    (tmp_path / "².seg").write_bytes(b"")
+    second = Spool(tmp_path, max_bytes=10_000)
+    assert second.segments() == segments
+
+
 async def run_writer(writer: JourneyWriter, until: Any, timeout: float = 5) -> None:
     task = asyncio.create_task(writer.run())
     try:

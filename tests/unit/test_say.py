@@ -237,6 +237,10 @@ def test_digits_and_phone(value: str, spec: str, zh: str, en: str) -> None:
         ("12345678", "phone", "zh", "幺二三四，五六七八"),
         ("13812345678", "phone", "en", "one three eight, one two three four, five six seven eight"),
         ("13812345678", "digits", "zh", "一三八一二三四五六七八"),
+        # A digit is 0-9: "²" or "٣" (isdigit() says yes) is skipped like a dash.
+        ("1²3", "digits", "zh", "一三"),
+        ("1٣3", "digits", "en", "one three"),
+        ("138²1234٣5678", "phone", "zh", "幺三八，幺二三四，五六七八"),
         ("2026-02-02", "date", "zh", "二〇二六年二月二日"),
         (datetime(2026, 11, 15, 9, 30), "date", "zh", "二〇二六年十一月十五日"),
         ("2005-03-01", "date", "en", "March first, two thousand five"),
@@ -256,6 +260,7 @@ def test_speak_value(value: Any, spec: str, lang: str, text: str) -> None:
         ("NaN", "number"),
         ("2.5", "count"),
         ("none", "digits"),
+        ("²", "digits"),
         ("15/11/2026", "date"),
         (10**17, "number"),
     ],

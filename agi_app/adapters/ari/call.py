@@ -36,6 +36,7 @@ from agi_app.core.callcontrol import (
 )
 from agi_app.core.metrics import METRICS
 from agi_app.core.numbers import caller_id
+from agi_app.core.speech.protocol import check_sound
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +200,11 @@ class AriCall:
         self.answered = True
 
     async def play(self, media: Sequence[str], *, barge_in: bool) -> None:
-        """Play sounds in order; with barge-in stop at the first digit."""
+        """Play sounds in order; with barge-in stop at the first digit. ValueError
+        for a name that is not a sound name (a comma would add a sound)."""
         self._check()
+        for name in media:
+            check_sound(name)
         if not media or (barge_in and self.digits.pending()):
             return
         self._plays += 1

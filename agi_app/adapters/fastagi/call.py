@@ -13,6 +13,8 @@ from agi_app.adapters.fastagi.protocol import quote
 from agi_app.adapters.fastagi.server import AgiChannel, AgiRequest
 from agi_app.core.callcontrol import CallHangup, DigitBuffer, QueueResult
 from agi_app.core.numbers import caller_id
+from agi_app.core.speech.protocol import check_sound
+from agi_app.core.text import is_ascii_digits
 
 ESCAPE = "0123456789*#"
 
@@ -68,6 +70,10 @@ class AgiCall:
         await self.channel.command("ANSWER")
 
     async def play(self, media: Sequence[str], *, barge_in: bool) -> None:
+        """Play sounds in order; ValueError, before any is sent, for a name that
+        is not a sound name (it would be a second AGI command)."""
+        for name in media:
+            check_sound(name)
         for name in media:
             if barge_in and self._digits.pending():
                 return
@@ -119,4 +125,4 @@ class AgiCall:
 def _ms(text: str) -> int | None:
     """Milliseconds as a channel variable gives them; None when unset or not a number."""
     text = text.strip()
-    return int(text) if text.isdigit() else None
+    return int(text) if is_ascii_digits(text) else None

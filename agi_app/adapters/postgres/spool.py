@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from agi_app.core.journey import CallEnd, CallStart, CallStep, JourneyEvent
+from agi_app.core.text import is_ascii_digits
 
 MAGIC = b"JS"
 HEADER = struct.Struct(">2sII")  # magic, payload length, CRC32
@@ -113,7 +114,7 @@ class Spool:
 
     def segments(self) -> list[Path]:
         """Every segment, oldest first (the one being appended to last)."""
-        return sorted(p for p in self.folder.glob(f"*{SUFFIX}") if p.stem.isdigit())
+        return sorted(p for p in self.folder.glob(f"*{SUFFIX}") if is_ascii_digits(p.stem))
 
     def sealed(self) -> list[Path]:
         """The segments no longer appended to: those replay may read and remove."""

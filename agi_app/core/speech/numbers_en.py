@@ -22,6 +22,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from agi_app.core.text import is_ascii_digits
+
 ONES = (
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
     "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
@@ -124,7 +126,7 @@ def calendar_date(d: date) -> str:
 
 def digits(raw: str) -> str:
     """Digit by digit: "1234" "one two three four"."""
-    return " ".join(ONES[int(c)] for c in raw if c.isdigit())
+    return " ".join(ONES[int(c)] for c in raw if is_ascii_digits(c))
 
 
 def phone(groups: list[str]) -> str:

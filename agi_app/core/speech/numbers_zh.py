@@ -23,6 +23,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from agi_app.core.text import is_ascii_digits
+
 DIGITS = "零一二三四五六七八九"
 GROUP_UNITS = ("", "万", "亿", "万亿")
 LIMIT = 10**16  # 一万亿亿 and beyond is not a hotline's business
@@ -107,7 +109,7 @@ def calendar_date(d: date) -> str:
 
 def digits(raw: str, yao: bool = False) -> str:
     """Digit by digit: 1234 一二三四; ``yao``: 1 read 幺."""
-    return "".join("幺" if yao and c == "1" else DIGITS[int(c)] for c in raw if c.isdigit())
+    return "".join("幺" if yao and c == "1" else DIGITS[int(c)] for c in raw if is_ascii_digits(c))
 
 
 def phone(groups: list[str]) -> str:

@@ -4,7 +4,8 @@ Three ways to act as if it were another time (all logged by the app):
   AGI_APP_BUSINESS_CLOCK=2026-11-30T10:00  (environment, at start)
   agi-app run --clock 2026-11-30T10:00     (command line, at start)
   agi-app clock set 2026-11-30T10:00       (at run time, over the admin endpoint)
-A time without an offset is hotline time (settings.timezone).
+A time without an offset is hotline time (settings.timezone); the year must be
+2000-2199 (core.clock.check_business_time).
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ line); a refused one answers 4xx with the reason and changes nothing.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import wave
@@ -22,9 +21,11 @@ from agi_app.core.controls import (
     ESCALATION,
     ControlError,
     controls_body,
+    uploaded_prompt,
     validate_announcement,
 )
 from agi_app.entry.console.deps import DEPS_KEY, ConsoleDeps
+from agi_app.entry.console.forms import read_form
 from agi_app.entry.console.guard import operator, refuse
 from agi_app.service.operations import variants
 
@@ -59,7 +60,7 @@ def _controls(request: web.Request) -> dict[str, Any]:
 async def _json(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, LookupError):  # not JSON, not its charset, an unknown charset
         raise ControlError("the body must be a JSON object") from None
     if not isinstance(body, dict):
         raise ControlError("the body must be a JSON object")
@@ -72,7 +73,7 @@ def check_wav(data: bytes) -> None:
         with wave.open(io.BytesIO(data)) as w:
             ok = (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 8000)
             frames = w.getnframes()
-    except (wave.Error, EOFError):
+    except (wave.Error, EOFError, RuntimeError, ValueError):  # RuntimeError: a bad chunk
         raise ControlError("the prompt must be a WAV file") from None
     if not ok or frames == 0:
         raise ControlError("the prompt must be 8 kHz, 16-bit, mono WAV with sound in it")
@@ -86,7 +87,7 @@ async def _announcement_body(request: web.Request) -> tuple[dict[str, Any], byte
     if request.content_type != "multipart/form-data":
         return await _json(request), b""
     try:
-        form = await request.post()
+        form = await read_form(request)
     except web.HTTPRequestEntityTooLarge:
         raise ControlError(f"the upload is larger than {MAX_UPLOAD // 1024} KB") from None
     body: dict[str, Any] = {
@@ -100,7 +101,7 @@ async def _announcement_body(request: web.Request) -> tuple[dict[str, Any], byte
             raise ControlError(f"the prompt is larger than {MAX_UPLOAD // 1024} KB")
         if data:
             check_wav(data)
-            body["prompt"] = f"agi_app/announcements/{hashlib.sha256(data).hexdigest()[:16]}"
+            body["prompt"] = uploaded_prompt(data)
     return body, data
 
 
@@ -170,7 +171,7 @@ def period(request: web.Request, default_days: int = 0) -> tuple[date, date]:
         first = date.fromisoformat(
             request.query.get("from") or (last - timedelta(days=default_days)).isoformat()
         )
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: a day before 0001-01-01
         raise refuse(web.HTTPBadRequest, "dates are YYYY-MM-DD") from None
     if first > last or (last - first).days > 366:
         raise refuse(web.HTTPBadRequest, "from must be before to, at most a year apart")

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from agi_app.entry.console.forms import read_form
+
 COOKIE = "agi_console"
 PRE_COOKIE = "agi_console_pre"
 SESSION_S = 8 * 3600
@@ -88,7 +90,7 @@ async def csrf_ok(request: web.Request, expected: str) -> bool:
         "application/x-www-form-urlencoded",
         "multipart/form-data",
     ):
-        form = await request.post()
+        form = await read_form(request)
         raw = form.get("csrf", "")
         given = raw if isinstance(raw, str) else ""
     return bool(expected) and hmac.compare_digest(

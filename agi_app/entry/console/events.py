@@ -1,6 +1,7 @@
 """The Now page's state, as one JSON snapshot (GET /api/state) and as a live
 feed of server-sent events (GET /api/events): a new snapshot whenever it
-differs from the last one sent, checked every second.
+differs from the last one sent, checked every second. The feed ends when the
+watcher's session does (log-out, expiry), checked at the same pace.
 
 Today's figures come from PostgreSQL at most every few seconds, shared by all
 watchers; the calls in progress and the queues come from memory. Streams end
@@ -22,7 +23,7 @@ from aiohttp import web
 from agi_app.core.clock import wall_now
 from agi_app.core.controls import controls_body
 from agi_app.entry.console.deps import DEPS_KEY, ConsoleDeps
-from agi_app.entry.console.guard import operator
+from agi_app.entry.console.guard import operator, still_operator
 from agi_app.service.operations import quarter_hours
 from agi_app.service.report import fetch_report
 
@@ -100,7 +101,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     await resp.prepare(request)
     last, sent_at = "", 0.0
     try:
-        while not feed.stop.is_set():
+        while not feed.stop.is_set() and still_operator(request):
             data = _dumps(await snapshot(deps, feed))
             if data != last:
                 await resp.write(f"event: state\ndata: {data}\n\n".encode())

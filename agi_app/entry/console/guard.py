@@ -34,3 +34,13 @@ async def operator(request: web.Request, *, post: bool = False) -> str:
     if post and not await csrf_ok(request, session.csrf):
         raise refuse(web.HTTPForbidden, "bad or missing CSRF token")
     return session.who
+
+
+def still_operator(request: web.Request) -> bool:
+    """For a response that lasts (the live feed), after ``operator`` let it
+    start: is its session still live? A log-out or the session's expiry ends
+    it; a bearer token, checked at the start, does not change while running."""
+    deps = request.app[DEPS_KEY]
+    if request.headers.get("Authorization", "") and deps.token:
+        return True  # as in ``operator``: the token was the way in
+    return deps.sessions.get(request) is not None

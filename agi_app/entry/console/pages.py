@@ -16,6 +16,7 @@ from aiohttp import web
 
 from agi_app.entry.console.auth import COOKIE, PRE_COOKIE, SESSION_S, set_cookie
 from agi_app.entry.console.deps import DEPS_KEY
+from agi_app.entry.console.forms import read_form
 
 STATIC = Path(__file__).with_name("static")
 CSP = (
@@ -109,7 +110,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     address = request.remote or "-"
     if sessions.limited(address):
         return _login_page("尝试过多，请稍后再试 Too many attempts: wait a minute", 429)
-    form = await request.post()
+    form = await read_form(request)
     pre, given = request.cookies.get(PRE_COOKIE, ""), form.get("csrf", "")
     if not pre or not isinstance(given, str) or not _same(pre, given):
         return _login_page("表单已过期，请重试 The form expired: try again", 403)
@@ -127,13 +128,9 @@ async def login(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     sessions = request.app[DEPS_KEY].sessions
     session = sessions.get(request)
-    form = await request.post()
+    form = await read_form(request)
     given = form.get("csrf", "")
-    if (
-        session is not None
-        and isinstance(given, str)
-        and secrets.compare_digest(given, session.csrf)
-    ):
+    if session is not None and isinstance(given, str) and _same(given, session.csrf):
         sessions.log_out(request)
     resp = web.HTTPSeeOther("/login")
     resp.del_cookie(COOKIE, path="/")
