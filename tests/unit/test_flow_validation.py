@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel
 
 from agi_app.core.flows.graph import to_dot
-from agi_app.core.flows.loader import FlowSet, Known, load_flowset
+from agi_app.core.flows.loader import MAX_FILE_BYTES, FlowSet, Known, load_flowset
 from agi_app.core.flows.transactions import TransactionRegistry, TransactionSpec, TxContext
 from agi_app.core.routing.config import queue_names
 from agi_app.service.business import business_transactions
@@ -287,6 +287,55 @@ def test_loop_through_goto_is_refused(tmp_path: Path, nodes: list[str]) -> None:
     write(tmp_path, {"t.yaml": text})
     flows, errors = load(tmp_path)
     assert any("loop with no caller input" in e for e in errors), errors
+    assert flows is None
+
+
+def chain(length: int, last: str) -> str:
+    """A flow of ``length`` play nodes in a row, the last one going to ``last``."""
+    nodes = "".join(
+        f"  p{i}: {{type: play, prompts: [x], next: p{i + 1}}}\n" for i in range(length - 1)
+    )
+    return (
+        f"id: t\ndefault: true\nstart: p0\nnodes:\n{nodes}"
+        f"  p{length - 1}: {{type: play, prompts: [x], next: {last}}}\n"
+        + ("  bye: {type: hangup}\n" if last == "bye" else "")
+    )
+
+
+def test_long_chain_of_nodes_is_checked(tmp_path: Path) -> None:
+    """The graph walks keep their own stack: 1,000 nodes in a row hit the
+    recursion limit when they recursed."""
+    write(tmp_path, {"t.yaml": chain(1500, "bye")})
+    flows, errors = load(tmp_path)
+    assert errors == []
+    assert flows is not None
+
+
+def test_long_loop_with_no_caller_input_is_reported_once(tmp_path: Path) -> None:
+    write(tmp_path, {"t.yaml": chain(1500, "p0")})
+    flows, errors = load(tmp_path)
+    assert errors == [
+        "t.yaml: node 'p0': loop with no caller input: p0 -> p1 -> p2 -> p3 -> p4 -> ... 1491 more"
+        " ... -> p1496 -> p1497 -> p1498 -> p1499 -> p0"
+    ]
+    assert flows is None
+
+
+def test_oversized_file_is_refused_unparsed(tmp_path: Path) -> None:
+    padding = "# " + "x" * 98 + "\n"
+    write(tmp_path, {"t.yaml": BASE + padding * (MAX_FILE_BYTES // len(padding) + 1)})
+    flows, errors = load(tmp_path)
+    assert errors == [
+        "t.yaml: larger than 1 MB: split it into several flows (a goto node jumps from one to"
+        " another)"
+    ]
+    assert flows is None
+
+
+def test_unreadable_file_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "t.yaml").mkdir(parents=True)  # a folder named like a flow file
+    flows, errors = load(tmp_path)
+    assert errors == ["t.yaml: cannot read: Is a directory"]
     assert flows is None
 
 

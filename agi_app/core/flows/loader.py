@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from agi_app.core.flows.errors import FlowError
 from agi_app.core.flows.model import (
-    INPUT_TYPES,
     LANGUAGES,
     Flow,
     Goto,
@@ -28,23 +28,14 @@ from agi_app.core.flows.model import (
     targets,
 )
 from agi_app.core.flows.transactions import TransactionRegistry
+from agi_app.core.flows.walks import silent_loops, unreachable
 from agi_app.core.speech.say import SPECS
 
+__all__ = ["FlowError", "FlowSet", "Known", "check_flow", "load_flowset"]
 
-@dataclass(frozen=True)
-class FlowError:
-    file: str
-    node: str | None
-    field: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = self.file
-        if self.node:
-            where += f": node '{self.node}'"
-        if self.field:
-            where += f" field '{self.field}'"
-        return f"{where}: {self.message}"
+# A flow file larger than this is refused unread: the biggest shipped flow is
+# about 5 kB, and YAML parsing costs seconds a megabyte.
+MAX_FILE_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -79,7 +70,9 @@ def load_flowset(paths: Iterable[Path], known: Known) -> tuple[FlowSet | None, l
     names: dict[str, str] = {}
     digest = hashlib.sha256()
     for path in files:
-        raw = path.read_bytes()
+        raw = _read(path, errors)
+        if raw is None:
+            continue
         digest.update(path.name.encode() + b"\0" + raw)
         flow = _parse(path, raw, errors)
         if flow is None:
@@ -105,6 +98,27 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
     for p in paths:
         out += sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml")) if p.is_dir() else [p]
     return out
+
+
+def _read(path: Path, errors: list[FlowError]) -> bytes | None:
+    try:
+        with path.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        errors.append(FlowError(path.name, None, None, f"cannot read: {exc.strerror or exc}"))
+        return None
+    if len(raw) > MAX_FILE_BYTES:
+        errors.append(
+            FlowError(
+                path.name,
+                None,
+                None,
+                f"larger than {MAX_FILE_BYTES // 1_000_000} MB: split it into several flows"
+                " (a goto node jumps from one to another)",
+            )
+        )
+        return None
+    return raw
 
 
 def _parse(path: Path, raw: bytes, errors: list[FlowError]) -> Flow | None:
@@ -194,8 +208,11 @@ def check_flow(flow: Flow, file: str, flows: dict[str, Flow], known: Known) -> l
                 errors.append(FlowError(file, node_id, fld, f"unknown target {target!r}"))
         errors += _check_refs(file, node_id, node, flows, known)
         errors += _check_prompts(file, node_id, node, flow, known)
-    errors += _unreachable(flow, file, flows)
-    errors += _silent_loops(flow, file)
+    errors += [
+        FlowError(file, nid, None, "unreachable from the start node")
+        for nid in unreachable(flow, flows)
+    ]
+    errors += silent_loops({flow.id: flow}, {flow.id: file})
     return errors
 
 
@@ -265,54 +282,3 @@ def _placeholder_errors(text: str) -> list[str]:
         elif (spec or "") not in SPECS:
             out.append(f"unknown format {{{name}:{spec}}} (use {', '.join(s for s in SPECS if s)})")
     return out
-
-
-def _unreachable(flow: Flow, file: str, flows: dict[str, Flow]) -> list[FlowError]:
-    entries = {flow.start}
-    for other in flows.values():  # goto from any flow into this one is an entry too
-        for node in other.nodes.values():
-            if isinstance(node, Goto) and node.flow == flow.id:
-                entries.add(node.node or flow.start)
-    seen, todo = set(), [e for e in entries if e in flow.nodes]
-    while todo:
-        nid = todo.pop()
-        if nid in seen:
-            continue
-        seen.add(nid)
-        todo += [t for _, t in targets(flow.nodes[nid]) if t in flow.nodes]
-    return [
-        FlowError(file, nid, None, "unreachable from the start node")
-        for nid in flow.nodes
-        if nid not in seen
-    ]
-
-
-def _silent_loops(flow: Flow, file: str) -> list[FlowError]:
-    """A cycle through nodes that never wait for the caller would spin forever."""
-
-    def edges(node: Any) -> list[str]:
-        out = [t for _, t in targets(node)]
-        if isinstance(node, Goto) and node.flow == flow.id:  # a jump within the flow
-            out.append(node.node or flow.start)
-        return [t for t in out if t in flow.nodes and flow.nodes[t].type not in INPUT_TYPES]
-
-    graph = {nid: edges(n) for nid, n in flow.nodes.items() if n.type not in INPUT_TYPES}
-    state: dict[str, int] = {}
-    errors: list[FlowError] = []
-
-    def visit(nid: str, path: list[str]) -> None:
-        state[nid] = 1
-        for nxt in graph.get(nid, []):
-            if state.get(nxt) == 1:
-                loop = [*path[path.index(nxt) :], nxt] if nxt in path else [nid, nxt]
-                errors.append(
-                    FlowError(file, nxt, None, "loop with no caller input: " + " -> ".join(loop))
-                )
-            elif nxt not in state:
-                visit(nxt, [*path, nxt])
-        state[nid] = 2
-
-    for nid in graph:
-        if nid not in state:
-            visit(nid, [nid])
-    return errors
