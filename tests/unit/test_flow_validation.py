@@ -224,6 +224,35 @@ CASES = [
         id="invalid YAML",
     ),
     pytest.param(
+        {"t.yaml": BASE + "  main: {type: hangup}\n"},
+        ["t.yaml: node 'main' defined twice (lines 5 and 11)"],
+        id="node defined twice",
+    ),
+    pytest.param(
+        {"t.yaml": BASE + "start: bye\n"},
+        ["t.yaml: key 'start' repeated (lines 3 and 11)"],
+        id="top-level key repeated",
+    ),
+    pytest.param(
+        {
+            "t.yaml": BASE.replace(
+                "    on_failure: bye\n", "    on_failure: bye\n    on_failure: main\n"
+            )
+        },
+        ["t.yaml: node 'main': key 'on_failure' repeated (lines 9 and 10)"],
+        id="node field repeated",
+    ),
+    pytest.param(
+        {"t.yaml": BASE.replace("prompt: 主菜单", "prompt: {zh: 主菜单, zh: 菜单}")},
+        ["t.yaml: node 'main' field 'prompt': key 'zh' repeated (lines 7 and 7)"],
+        id="prompt language repeated",
+    ),
+    pytest.param(
+        {"t.yaml": "[" * 1200 + "]" * 1200 + "\n"},
+        ["t.yaml: not valid YAML: nested too deeply"],
+        id="nested too deeply",
+    ),
+    pytest.param(
         {"t.yaml": "- a\n- b\n"},
         ["t.yaml: a flow file must be a mapping"],
         id="not a mapping",
@@ -261,6 +290,29 @@ def test_bad_flows_are_refused(tmp_path: Path, files: dict[str, str], errors: li
     flows, got = load(tmp_path)
     assert got == errors
     assert flows is None
+
+
+def test_file_not_in_utf8_names_the_line(tmp_path: Path) -> None:
+    """A flow saved as GBK: the error says so, and where, instead of PyYAML's
+    "unacceptable character #x00d6 ... position 74"."""
+    tmp_path.joinpath("t.yaml").write_bytes(BASE.encode("gbk"))
+    flows, errors = load(tmp_path)
+    assert errors == [
+        "t.yaml: not UTF-8: line 7 has a byte (0xD6) that is not UTF-8; save the file as UTF-8"
+        " (not GBK or another local encoding)"
+    ]
+    assert flows is None
+
+
+def test_anchors_and_merge_keys_are_not_repeats(tmp_path: Path) -> None:
+    text = BASE.replace("prompt: 主菜单", "prompt: &p {zh: 主菜单}") + (
+        "  again:\n    <<: {type: hangup, cause: 17}\n    cause: 16\n    prompt: *p\n"
+    )
+    write(tmp_path, {"t.yaml": text.replace('{"1": bye}', '{"1": again}')})
+    flows, errors = load(tmp_path)
+    assert errors == []
+    assert flows is not None
+    assert flows.flows["t"].nodes["again"].cause == 16  # type: ignore[union-attr]
 
 
 def test_good_flow_loads(tmp_path: Path) -> None:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from agi_app.core.flows.errors import FlowError
@@ -27,6 +26,7 @@ from agi_app.core.flows.model import (
     prompts_of,
     targets,
 )
+from agi_app.core.flows.source import parse_yaml
 from agi_app.core.flows.transactions import TransactionRegistry
 from agi_app.core.flows.walks import silent_loops, unreachable
 from agi_app.core.speech.say import SPECS
@@ -122,12 +122,9 @@ def _read(path: Path, errors: list[FlowError]) -> bytes | None:
 
 
 def _parse(path: Path, raw: bytes, errors: list[FlowError]) -> Flow | None:
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        errors.append(
-            FlowError(path.name, None, None, "not valid YAML: " + " ".join(str(exc).split()))
-        )
+    data, read_errors = parse_yaml(raw, path.name)
+    if read_errors:
+        errors += read_errors
         return None
     if not isinstance(data, dict):
         errors.append(FlowError(path.name, None, None, "a flow file must be a mapping"))

@@ -205,8 +205,9 @@ class Flow(Strict):
 def targets(node: Any) -> list[tuple[str, str]]:
     """(field, target node id) pairs a node can go to within its flow."""
     out: list[tuple[str, str]] = []
+    fields = type(node).model_fields  # a field a node type lacks costs an exception
     for name in ("next", "on_failure", "on_success", "default", "return_to"):
-        value = getattr(node, name, None)
+        value = getattr(node, name) if name in fields else None
         if isinstance(value, str):
             out.append((name, value))
     if isinstance(node, Menu):
@@ -223,8 +224,9 @@ def targets(node: Any) -> list[tuple[str, str]]:
 def prompts_of(node: Any) -> list[tuple[str, Prompt]]:
     """(field, prompt) pairs of a node, for rendering and validation."""
     out: list[tuple[str, Prompt]] = []
+    fields = type(node).model_fields
     for name in ("prompt", "invalid_prompt", "timeout_prompt", "intro", "announce"):
-        value = getattr(node, name, None)
+        value = getattr(node, name) if name in fields else None
         if value is not None:
             out.append((name, value))
     if isinstance(node, Play):
