@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from agi_app.core.flows.graph import to_dot
 from agi_app.core.flows.loader import MAX_FILE_BYTES, FlowSet, Known, load_flowset
 from agi_app.core.flows.transactions import TransactionRegistry, TransactionSpec, TxContext
-from agi_app.core.routing.config import queue_names
+from agi_app.core.routing.config import load_queues, load_service, queue_names
 from agi_app.service.business import business_transactions
 from agi_app.service.flows.registry import FlowLoadError, FlowRegistry
 from agi_app.settings import PROJECT_ROOT
@@ -30,7 +30,7 @@ async def card_balance(_args: CardArgs, _ctx: TxContext) -> CardBalance:
 
 TX = TransactionRegistry([TransactionSpec("card_balance", CardArgs, CardBalance, card_balance)])
 
-KNOWN = Known(queues={"support", "vip"}, transactions=TX)
+KNOWN = Known(queues={"support", "vip"}, transactions=TX, grades={"diamond", "gold", "standard"})
 BASE = """\
 id: t
 default: true
@@ -60,6 +60,8 @@ def load(directory: Path, known: Known = KNOWN) -> tuple[FlowSet | None, list[st
     flows, errors = load_flowset([directory], known)
     return flows, [str(e) for e in errors]
 
+
+BRANCH = "b: {type: branch, cases: [{when: %s, goto: bye}], default: bye}"
 
 CASES = [
     pytest.param(
@@ -215,6 +217,71 @@ CASES = [
         id="bad input pattern",
     ),
     pytest.param(
+        {"t.yaml": with_node("b", BRANCH % '{var: account, matches: "(["}')},
+        [
+            "t.yaml: node 'b' field 'cases.0.when.matches': Value error, bad regular expression:"
+            " unterminated character set at position 1"
+        ],
+        id="bad condition regex",
+    ),
+    pytest.param(
+        {"t.yaml": with_node("b", BRANCH % '{matches: "1.*"}')},
+        [
+            "t.yaml: node 'b' field 'cases.0.when': Value error, matches tests a bus value:"
+            " name it with var"
+        ],
+        id="condition test without var",
+    ),
+    pytest.param(
+        {
+            "t.yaml": with_node(
+                "i",
+                "i: {type: input, prompt: x, store_as: c, min_length: 6, max_length: 4,"
+                " next: bye, on_failure: bye}",
+            )
+        },
+        ["t.yaml: node 'i': Value error, min_length 6 is more than max_length 4"],
+        id="input min_length over max_length",
+    ),
+    pytest.param(
+        {"t.yaml": with_node("b", BRANCH % "{grade_in: [diamnd], grade_not_in: [gold, vip]}")},
+        [
+            "t.yaml: node 'b' field 'cases.0.when.grade_in': unknown grade 'diamnd' (known:"
+            " diamond, gold, standard, unknown)",
+            "t.yaml: node 'b' field 'cases.0.when.grade_not_in': unknown grade 'vip' (known:"
+            " diamond, gold, standard, unknown)",
+        ],
+        id="unknown grade",
+    ),
+    pytest.param(
+        {
+            "t.yaml": with_node(
+                "d",
+                "d: {type: dynamic_menu, items: [{label: x, target: bye,"
+                " when: {grade_in: [silver]}}], on_failure: bye}",
+            )
+        },
+        [
+            "t.yaml: node 'd' field 'items.0.when.grade_in': unknown grade 'silver' (known:"
+            " diamond, gold, standard, unknown)"
+        ],
+        id="unknown grade in a dynamic menu item",
+    ),
+    pytest.param(
+        {
+            "t.yaml": BASE.replace(
+                "default: true",
+                "entry_numbers: ['95 598', '', abc, '+8610086', '1234567890123456']",
+            )
+        },
+        [
+            f"t.yaml field 'entry_numbers': number {n!r} is never a called number: digits only,"
+            " 2 to 15 of them (no spaces, dashes or '+')"
+            for n in ["95 598", "", "abc", "+8610086", "1234567890123456"]
+        ],
+        id="entry numbers that cannot be dialled",
+    ),
+    pytest.param(
         {"t.yaml": BASE.replace('choices: {"1": bye}', 'choices: {"1": bye')},
         [
             't.yaml: not valid YAML: while parsing a flow mapping in "<byte string>", line 8, '
@@ -315,6 +382,14 @@ def test_anchors_and_merge_keys_are_not_repeats(tmp_path: Path) -> None:
     assert flows.flows["t"].nodes["again"].cause == 16  # type: ignore[union-attr]
 
 
+def test_conditions_that_can_hold_load(tmp_path: Path) -> None:
+    when = r"{var: account, matches: '\d{4,8}', grade_in: [diamond, unknown]}"
+    write(tmp_path, {"t.yaml": with_node("b", BRANCH % when)})
+    flows, errors = load(tmp_path)
+    assert errors == []
+    assert flows is not None
+
+
 def test_good_flow_loads(tmp_path: Path) -> None:
     write(tmp_path, {"t.yaml": BASE})
     flows, errors = load(tmp_path)
@@ -392,7 +467,11 @@ def test_unreadable_file_is_an_error(tmp_path: Path) -> None:
 
 
 def shipped_known() -> Known:
-    return Known(queues=queue_names(PROJECT_ROOT / "config"), transactions=business_transactions())
+    config = PROJECT_ROOT / "config"
+    grades = load_service(config / "service.yaml", load_queues(config / "queues.yaml")).grades
+    return Known(
+        queues=queue_names(config), transactions=business_transactions(), grades=set(grades)
+    )
 
 
 def test_shipped_flows_load() -> None:

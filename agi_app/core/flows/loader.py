@@ -23,6 +23,7 @@ from agi_app.core.flows.model import (
     Goto,
     Transaction,
     Transfer,
+    conditions_of,
     prompts_of,
     targets,
 )
@@ -60,6 +61,14 @@ class Known:
     queues: set[str] | None = None  # None: do not check
     transactions: TransactionRegistry | None = None
     languages: tuple[str, ...] = LANGUAGES
+    grades: set[str] | None = None  # the configured grades (service.yaml); None: do not check
+
+
+# The grade a condition sees for a caller with no customer record (DataBus.grade).
+NO_CUSTOMER_GRADE = "unknown"
+# [from-sip] hands a flow the called number as dialled: digits (a leading '+'
+# is stripped by `_+X.`), two or more (`_X.`); E.164 numbers have at most 15.
+ENTRY_NUMBER = re.compile(r"[0-9]{2,15}")
 
 
 def load_flowset(paths: Iterable[Path], known: Known) -> tuple[FlowSet | None, list[FlowError]]:
@@ -164,6 +173,17 @@ def _entries(
     defaults = [f.id for f in flows.values() if f.default]
     for flow in flows.values():
         for number in flow.entry_numbers:
+            if not ENTRY_NUMBER.fullmatch(number):
+                errors.append(
+                    FlowError(
+                        names[flow.id],
+                        None,
+                        "entry_numbers",
+                        f"number {number!r} is never a called number: digits only, 2 to 15 of"
+                        " them (no spaces, dashes or '+')",
+                    )
+                )
+                continue
             if by_number.get(number) == flow.id:
                 errors.append(
                     FlowError(
@@ -204,6 +224,7 @@ def check_flow(flow: Flow, file: str, flows: dict[str, Flow], known: Known) -> l
             if target not in flow.nodes:
                 errors.append(FlowError(file, node_id, fld, f"unknown target {target!r}"))
         errors += _check_refs(file, node_id, node, flows, known)
+        errors += _check_grades(file, node_id, node, known)
         errors += _check_prompts(file, node_id, node, flow, known)
     errors += [
         FlowError(file, nid, None, "unreachable from the start node")
@@ -247,6 +268,26 @@ def _check_refs(
             re.compile(pattern)
         except re.error as exc:
             errors.append(FlowError(file, node_id, "pattern", f"bad regular expression: {exc}"))
+    return errors
+
+
+def _check_grades(file: str, node_id: str, node: Any, known: Known) -> list[FlowError]:
+    if known.grades is None:
+        return []
+    grades = [*known.grades, NO_CUSTOMER_GRADE]
+    errors: list[FlowError] = []
+    for fld, cond in conditions_of(node):
+        for test in ("grade_in", "grade_not_in"):
+            for grade in getattr(cond, test) or []:
+                if grade not in grades:
+                    errors.append(
+                        FlowError(
+                            file,
+                            node_id,
+                            f"{fld}.{test}",
+                            f"unknown grade {grade!r} (known: {', '.join(sorted(grades))})",
+                        )
+                    )
     return errors
 
 
