@@ -93,6 +93,39 @@ CASES = [
     ),
     pytest.param(
         {
+            "a.yaml": with_node("g", "g: {type: goto, flow: u}"),
+            "u.yaml": "id: u\nstart: g\nnodes:\n  g: {type: goto, flow: t, node: g}\n",
+        },
+        ["a.yaml: node 'g': loop with no caller input: g -> u:g -> g"],
+        id="goto loop across flows",
+    ),
+    pytest.param(
+        {
+            "t.yaml": BASE.replace('{"1": bye}', '{"1": main}')
+            .replace("on_failure: bye", "on_failure: main")
+            .replace("  bye: {type: hangup}\n", "")
+        },
+        [
+            "t.yaml: node 'main': the call can never end from here: no hangup, transfer or return"
+            " is reachable"
+        ],
+        id="menu that only leads back to itself",
+    ),
+    pytest.param(
+        {
+            "t.yaml": with_node(
+                "sub", "sub: {type: menu, prompt: x, choices: {'2': more}, on_failure: sub}"
+            )
+            + "  more: {type: play, prompts: [y], next: sub}\n"
+        },
+        [
+            "t.yaml: node 'sub': the call can never end from here: no hangup, transfer or return"
+            " is reachable"
+        ],
+        id="sub-menu with no way out",
+    ),
+    pytest.param(
+        {
             "t.yaml": with_node(
                 "tx", "tx: {type: transaction, name: nope, on_success: bye, on_failure: bye}"
             )
@@ -380,6 +413,23 @@ def test_anchors_and_merge_keys_are_not_repeats(tmp_path: Path) -> None:
     assert errors == []
     assert flows is not None
     assert flows.flows["t"].nodes["again"].cause == 16  # type: ignore[union-attr]
+
+
+def test_flows_that_end_by_return_transfer_or_last_play_load(tmp_path: Path) -> None:
+    sub = (
+        "id: sub\nstart: hello\nnodes:\n"
+        "  hello: {type: menu, prompt: x, choices: {'1': back, '0': agent}, on_failure: last}\n"
+        "  back: {type: return}\n"
+        "  agent: {type: transfer, queue: support, on_status: {default: hello}}\n"
+        "  last: {type: play, prompts: [bye]}\n"
+    )
+    write(
+        tmp_path,
+        {"t.yaml": with_node("g", "g: {type: goto, flow: sub, return_to: main}"), "sub.yaml": sub},
+    )
+    flows, errors = load(tmp_path)
+    assert errors == []
+    assert flows is not None
 
 
 def test_conditions_that_can_hold_load(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from agi_app.core.flows.model import (
 )
 from agi_app.core.flows.source import parse_yaml
 from agi_app.core.flows.transactions import TransactionRegistry
-from agi_app.core.flows.walks import silent_loops, unreachable
+from agi_app.core.flows.walks import graph_errors
 from agi_app.core.speech.say import SPECS
 
 __all__ = ["FlowError", "FlowSet", "Known", "check_flow", "load_flowset"]
@@ -97,6 +97,7 @@ def load_flowset(paths: Iterable[Path], known: Known) -> tuple[FlowSet | None, l
     by_number, default = _entries(flows, names, errors)
     for flow in flows.values():
         errors += check_flow(flow, names[flow.id], flows, known)
+    errors += graph_errors(flows, names)
     if errors:
         return None, errors
     return FlowSet(flows, by_number, default, digest.hexdigest()[:12], names), []
@@ -215,7 +216,8 @@ def _entries(
 
 
 def check_flow(flow: Flow, file: str, flows: dict[str, Flow], known: Known) -> list[FlowError]:
-    """Graph and reference checks of one flow."""
+    """Target and reference checks of one flow (the walks over the graph are
+    ``walks.graph_errors``: they span the set)."""
     errors: list[FlowError] = []
     if flow.start not in flow.nodes:
         errors.append(FlowError(file, None, "start", f"unknown start node {flow.start!r}"))
@@ -226,11 +228,6 @@ def check_flow(flow: Flow, file: str, flows: dict[str, Flow], known: Known) -> l
         errors += _check_refs(file, node_id, node, flows, known)
         errors += _check_grades(file, node_id, node, known)
         errors += _check_prompts(file, node_id, node, flow, known)
-    errors += [
-        FlowError(file, nid, None, "unreachable from the start node")
-        for nid in unreachable(flow, flows)
-    ]
-    errors += silent_loops({flow.id: flow}, {flow.id: file})
     return errors
 
 
