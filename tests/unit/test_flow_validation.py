@@ -392,6 +392,25 @@ def test_bad_flows_are_refused(tmp_path: Path, files: dict[str, str], errors: li
     assert flows is None
 
 
+def test_same_flow_id_in_two_folders_names_both_paths(tmp_path: Path) -> None:
+    """`flows check flows/ mycopy/` said "also in bank_95555.yaml": which one?"""
+    write(tmp_path / "flows", {"t.yaml": BASE})
+    write(tmp_path / "mycopy", {"t.yaml": BASE})
+    flows, errors = load_flowset([tmp_path / "flows", tmp_path / "mycopy"], KNOWN)
+    assert [str(e) for e in errors] == [
+        f"{tmp_path}/mycopy/t.yaml field 'id': flow id 't' also in {tmp_path}/flows/t.yaml"
+    ]
+    assert flows is None
+
+
+def test_folder_given_twice_is_read_once(tmp_path: Path) -> None:
+    write(tmp_path, {"t.yaml": BASE})
+    flows, errors = load_flowset([tmp_path, tmp_path / "." / "t.yaml"], KNOWN)
+    assert errors == []
+    assert flows is not None
+    assert flows.files == {"t": "t.yaml"}
+
+
 def test_file_not_in_utf8_names_the_line(tmp_path: Path) -> None:
     """A flow saved as GBK: the error says so, and where, instead of PyYAML's
     "unacceptable character #x00d6 ... position 74"."""

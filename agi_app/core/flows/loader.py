@@ -74,24 +74,25 @@ ENTRY_NUMBER = re.compile(r"[0-9]{2,15}")
 def load_flowset(paths: Iterable[Path], known: Known) -> tuple[FlowSet | None, list[FlowError]]:
     """Load and validate; the set is returned only when there is no error."""
     files = _expand(paths)
+    labels = _labels(files)
     errors: list[FlowError] = []
     flows: dict[str, Flow] = {}
     names: dict[str, str] = {}
     digest = hashlib.sha256()
     for path in files:
-        raw = _read(path, errors)
+        raw = _read(path, labels[path], errors)
         if raw is None:
             continue
         digest.update(path.name.encode() + b"\0" + raw)
-        flow = _parse(path, raw, errors)
+        flow = _parse(labels[path], raw, errors)
         if flow is None:
             continue
         if flow.id in flows:
             errors.append(
-                FlowError(path.name, None, "id", f"flow id {flow.id!r} also in {names[flow.id]}")
+                FlowError(labels[path], None, "id", f"flow id {flow.id!r} also in {names[flow.id]}")
             )
             continue
-        flows[flow.id], names[flow.id] = flow, path.name
+        flows[flow.id], names[flow.id] = flow, labels[path]
     if not files:
         errors.append(FlowError(",".join(str(p) for p in paths), None, None, "no flow files"))
     by_number, default = _entries(flows, names, errors)
@@ -104,23 +105,31 @@ def load_flowset(paths: Iterable[Path], known: Known) -> tuple[FlowSet | None, l
 
 
 def _expand(paths: Iterable[Path]) -> list[Path]:
-    out: list[Path] = []
+    out: dict[Path, Path] = {}  # a file named twice (a folder given twice) is read once
     for p in paths:
-        out += sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml")) if p.is_dir() else [p]
-    return out
+        for f in sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml")) if p.is_dir() else [p]:
+            out.setdefault(f.resolve(), f)
+    return list(out.values())
 
 
-def _read(path: Path, errors: list[FlowError]) -> bytes | None:
+def _labels(files: list[Path]) -> dict[Path, str]:
+    """How errors name each file: its name, or its path when the files come
+    from several folders (the same name may then be in two of them)."""
+    several = len({f.resolve().parent for f in files}) > 1
+    return {f: str(f) if several else f.name for f in files}
+
+
+def _read(path: Path, file: str, errors: list[FlowError]) -> bytes | None:
     try:
         with path.open("rb") as f:
             raw = f.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        errors.append(FlowError(path.name, None, None, f"cannot read: {exc.strerror or exc}"))
+        errors.append(FlowError(file, None, None, f"cannot read: {exc.strerror or exc}"))
         return None
     if len(raw) > MAX_FILE_BYTES:
         errors.append(
             FlowError(
-                path.name,
+                file,
                 None,
                 None,
                 f"larger than {MAX_FILE_BYTES // 1_000_000} MB: split it into several flows"
@@ -131,13 +140,13 @@ def _read(path: Path, errors: list[FlowError]) -> bytes | None:
     return raw
 
 
-def _parse(path: Path, raw: bytes, errors: list[FlowError]) -> Flow | None:
-    data, read_errors = parse_yaml(raw, path.name)
+def _parse(file: str, raw: bytes, errors: list[FlowError]) -> Flow | None:
+    data, read_errors = parse_yaml(raw, file)
     if read_errors:
         errors += read_errors
         return None
     if not isinstance(data, dict):
-        errors.append(FlowError(path.name, None, None, "a flow file must be a mapping"))
+        errors.append(FlowError(file, None, None, "a flow file must be a mapping"))
         return None
     try:
         return Flow.model_validate(data)
@@ -148,7 +157,7 @@ def _parse(path: Path, raw: bytes, errors: list[FlowError]) -> Flow | None:
             rest = loc[2:] if node else loc
             if node and rest and rest[0] in _TYPE_TAGS:
                 rest = rest[1:]  # drop pydantic's union tag from the field path
-            errors.append(FlowError(path.name, node, ".".join(rest) or None, err["msg"]))
+            errors.append(FlowError(file, node, ".".join(rest) or None, err["msg"]))
         return None
 
 
