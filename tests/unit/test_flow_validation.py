@@ -8,7 +8,8 @@ import pytest
 from pydantic import BaseModel
 
 from agi_app.core.flows.graph import to_dot
-from agi_app.core.flows.loader import MAX_FILE_BYTES, FlowSet, Known, load_flowset
+from agi_app.core.flows.loader import FlowSet, Known, load_flowset
+from agi_app.core.flows.source import MAX_FILE_BYTES
 from agi_app.core.flows.transactions import TransactionRegistry, TransactionSpec, TxContext
 from agi_app.core.routing.config import load_queues, load_service, queue_names
 from agi_app.service.business import business_transactions

@@ -1,4 +1,4 @@
-"""A flow file's text to data: UTF-8 only, no key given twice.
+"""A flow file's bytes to data: at most 1 MB, UTF-8 only, no key given twice.
 
 PyYAML keeps the last of two equal keys without a word, so a second ``main:``
 under ``nodes:`` would replace the first; the composed node tree is checked
@@ -9,14 +9,38 @@ file again, as its messages quote the line.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from agi_app.core.flows.errors import FlowError
 
+# A flow file larger than this is refused unread: the biggest shipped flow is
+# about 5 kB, and YAML parsing costs seconds a megabyte.
+MAX_FILE_BYTES = 1_000_000
 _FAST: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE = "tag:yaml.org,2002:merge"  # "<<: *anchor" may repeat keys it merges in
+
+
+def read_capped(path: Path, file: str) -> tuple[bytes | None, list[FlowError]]:
+    """The file's bytes, or None and why not (unreadable, larger than the cap)."""
+    try:
+        with path.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        return None, [FlowError(file, None, None, f"cannot read: {exc.strerror or exc}")]
+    if len(raw) > MAX_FILE_BYTES:
+        return None, [
+            FlowError(
+                file,
+                None,
+                None,
+                f"larger than {MAX_FILE_BYTES // 1_000_000} MB: split it into several flows"
+                " (a goto node jumps from one to another)",
+            )
+        ]
+    return raw, []
 
 
 def parse_yaml(raw: bytes, file: str) -> tuple[Any, list[FlowError]]:
