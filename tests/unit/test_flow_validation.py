@@ -9,8 +9,9 @@ from pydantic import BaseModel
 
 from agi_app.core.flows.graph import to_dot
 from agi_app.core.flows.loader import FlowSet, Known, load_flowset
+from agi_app.core.flows.source import MAX_FILE_BYTES
 from agi_app.core.flows.transactions import TransactionRegistry, TransactionSpec, TxContext
-from agi_app.core.routing.config import queue_names
+from agi_app.core.routing.config import load_queues, load_service, queue_names
 from agi_app.service.business import business_transactions
 from agi_app.service.flows.registry import FlowLoadError, FlowRegistry
 from agi_app.settings import PROJECT_ROOT
@@ -30,7 +31,7 @@ async def card_balance(_args: CardArgs, _ctx: TxContext) -> CardBalance:
 
 TX = TransactionRegistry([TransactionSpec("card_balance", CardArgs, CardBalance, card_balance)])
 
-KNOWN = Known(queues={"support", "vip"}, transactions=TX)
+KNOWN = Known(queues={"support", "vip"}, transactions=TX, grades={"diamond", "gold", "standard"})
 BASE = """\
 id: t
 default: true
@@ -61,6 +62,8 @@ def load(directory: Path, known: Known = KNOWN) -> tuple[FlowSet | None, list[st
     return flows, [str(e) for e in errors]
 
 
+BRANCH = "b: {type: branch, cases: [{when: %s, goto: bye}], default: bye}"
+
 CASES = [
     pytest.param(
         {"t.yaml": BASE.replace('{"1": bye}', '{"1": bye, "3": nowhere}')},
@@ -88,6 +91,39 @@ CASES = [
         },
         ["t.yaml: node 'a': loop with no caller input: a -> b -> a"],
         id="loop with no caller input",
+    ),
+    pytest.param(
+        {
+            "a.yaml": with_node("g", "g: {type: goto, flow: u}"),
+            "u.yaml": "id: u\nstart: g\nnodes:\n  g: {type: goto, flow: t, node: g}\n",
+        },
+        ["a.yaml: node 'g': loop with no caller input: g -> u:g -> g"],
+        id="goto loop across flows",
+    ),
+    pytest.param(
+        {
+            "t.yaml": BASE.replace('{"1": bye}', '{"1": main}')
+            .replace("on_failure: bye", "on_failure: main")
+            .replace("  bye: {type: hangup}\n", "")
+        },
+        [
+            "t.yaml: node 'main': the call can never end from here: no hangup, transfer or return"
+            " is reachable"
+        ],
+        id="menu that only leads back to itself",
+    ),
+    pytest.param(
+        {
+            "t.yaml": with_node(
+                "sub", "sub: {type: menu, prompt: x, choices: {'2': more}, on_failure: sub}"
+            )
+            + "  more: {type: play, prompts: [y], next: sub}\n"
+        },
+        [
+            "t.yaml: node 'sub': the call can never end from here: no hangup, transfer or return"
+            " is reachable"
+        ],
+        id="sub-menu with no way out",
     ),
     pytest.param(
         {
@@ -215,6 +251,71 @@ CASES = [
         id="bad input pattern",
     ),
     pytest.param(
+        {"t.yaml": with_node("b", BRANCH % '{var: account, matches: "(["}')},
+        [
+            "t.yaml: node 'b' field 'cases.0.when.matches': Value error, bad regular expression:"
+            " unterminated character set at position 1"
+        ],
+        id="bad condition regex",
+    ),
+    pytest.param(
+        {"t.yaml": with_node("b", BRANCH % '{matches: "1.*"}')},
+        [
+            "t.yaml: node 'b' field 'cases.0.when': Value error, matches tests a bus value:"
+            " name it with var"
+        ],
+        id="condition test without var",
+    ),
+    pytest.param(
+        {
+            "t.yaml": with_node(
+                "i",
+                "i: {type: input, prompt: x, store_as: c, min_length: 6, max_length: 4,"
+                " next: bye, on_failure: bye}",
+            )
+        },
+        ["t.yaml: node 'i': Value error, min_length 6 is more than max_length 4"],
+        id="input min_length over max_length",
+    ),
+    pytest.param(
+        {"t.yaml": with_node("b", BRANCH % "{grade_in: [diamnd], grade_not_in: [gold, vip]}")},
+        [
+            "t.yaml: node 'b' field 'cases.0.when.grade_in': unknown grade 'diamnd' (known:"
+            " diamond, gold, standard, unknown)",
+            "t.yaml: node 'b' field 'cases.0.when.grade_not_in': unknown grade 'vip' (known:"
+            " diamond, gold, standard, unknown)",
+        ],
+        id="unknown grade",
+    ),
+    pytest.param(
+        {
+            "t.yaml": with_node(
+                "d",
+                "d: {type: dynamic_menu, items: [{label: x, target: bye,"
+                " when: {grade_in: [silver]}}], on_failure: bye}",
+            )
+        },
+        [
+            "t.yaml: node 'd' field 'items.0.when.grade_in': unknown grade 'silver' (known:"
+            " diamond, gold, standard, unknown)"
+        ],
+        id="unknown grade in a dynamic menu item",
+    ),
+    pytest.param(
+        {
+            "t.yaml": BASE.replace(
+                "default: true",
+                "entry_numbers: ['95 598', '', abc, '+8610086', '1234567890123456']",
+            )
+        },
+        [
+            f"t.yaml field 'entry_numbers': number {n!r} is never a called number: digits only,"
+            " 2 to 15 of them (no spaces, dashes or '+')"
+            for n in ["95 598", "", "abc", "+8610086", "1234567890123456"]
+        ],
+        id="entry numbers that cannot be dialled",
+    ),
+    pytest.param(
         {"t.yaml": BASE.replace('choices: {"1": bye}', 'choices: {"1": bye')},
         [
             't.yaml: not valid YAML: while parsing a flow mapping in "<byte string>", line 8, '
@@ -222,6 +323,35 @@ CASES = [
             '"<byte string>", line 9, column 15: on_failure: bye ^'
         ],
         id="invalid YAML",
+    ),
+    pytest.param(
+        {"t.yaml": BASE + "  main: {type: hangup}\n"},
+        ["t.yaml: node 'main' defined twice (lines 5 and 11)"],
+        id="node defined twice",
+    ),
+    pytest.param(
+        {"t.yaml": BASE + "start: bye\n"},
+        ["t.yaml: key 'start' repeated (lines 3 and 11)"],
+        id="top-level key repeated",
+    ),
+    pytest.param(
+        {
+            "t.yaml": BASE.replace(
+                "    on_failure: bye\n", "    on_failure: bye\n    on_failure: main\n"
+            )
+        },
+        ["t.yaml: node 'main': key 'on_failure' repeated (lines 9 and 10)"],
+        id="node field repeated",
+    ),
+    pytest.param(
+        {"t.yaml": BASE.replace("prompt: 主菜单", "prompt: {zh: 主菜单, zh: 菜单}")},
+        ["t.yaml: node 'main' field 'prompt': key 'zh' repeated (lines 7 and 7)"],
+        id="prompt language repeated",
+    ),
+    pytest.param(
+        {"t.yaml": "[" * 1200 + "]" * 1200 + "\n"},
+        ["t.yaml: not valid YAML: nested too deeply"],
+        id="nested too deeply",
     ),
     pytest.param(
         {"t.yaml": "- a\n- b\n"},
@@ -263,6 +393,73 @@ def test_bad_flows_are_refused(tmp_path: Path, files: dict[str, str], errors: li
     assert flows is None
 
 
+def test_same_flow_id_in_two_folders_names_both_paths(tmp_path: Path) -> None:
+    """`flows check flows/ mycopy/` said "also in bank_95555.yaml": which one?"""
+    write(tmp_path / "flows", {"t.yaml": BASE})
+    write(tmp_path / "mycopy", {"t.yaml": BASE})
+    flows, errors = load_flowset([tmp_path / "flows", tmp_path / "mycopy"], KNOWN)
+    assert [str(e) for e in errors] == [
+        f"{tmp_path}/mycopy/t.yaml field 'id': flow id 't' also in {tmp_path}/flows/t.yaml"
+    ]
+    assert flows is None
+
+
+def test_folder_given_twice_is_read_once(tmp_path: Path) -> None:
+    write(tmp_path, {"t.yaml": BASE})
+    flows, errors = load_flowset([tmp_path, tmp_path / "." / "t.yaml"], KNOWN)
+    assert errors == []
+    assert flows is not None
+    assert flows.files == {"t": "t.yaml"}
+
+
+def test_file_not_in_utf8_names_the_line(tmp_path: Path) -> None:
+    """A flow saved as GBK: the error says so, and where, instead of PyYAML's
+    "unacceptable character #x00d6 ... position 74"."""
+    tmp_path.joinpath("t.yaml").write_bytes(BASE.encode("gbk"))
+    flows, errors = load(tmp_path)
+    assert errors == [
+        "t.yaml: not UTF-8: line 7 has a byte (0xD6) that is not UTF-8; save the file as UTF-8"
+        " (not GBK or another local encoding)"
+    ]
+    assert flows is None
+
+
+def test_anchors_and_merge_keys_are_not_repeats(tmp_path: Path) -> None:
+    text = BASE.replace("prompt: 主菜单", "prompt: &p {zh: 主菜单}") + (
+        "  again:\n    <<: {type: hangup, cause: 17}\n    cause: 16\n    prompt: *p\n"
+    )
+    write(tmp_path, {"t.yaml": text.replace('{"1": bye}', '{"1": again}')})
+    flows, errors = load(tmp_path)
+    assert errors == []
+    assert flows is not None
+    assert flows.flows["t"].nodes["again"].cause == 16  # type: ignore[union-attr]
+
+
+def test_flows_that_end_by_return_transfer_or_last_play_load(tmp_path: Path) -> None:
+    sub = (
+        "id: sub\nstart: hello\nnodes:\n"
+        "  hello: {type: menu, prompt: x, choices: {'1': back, '0': agent}, on_failure: last}\n"
+        "  back: {type: return}\n"
+        "  agent: {type: transfer, queue: support, on_status: {default: hello}}\n"
+        "  last: {type: play, prompts: [bye]}\n"
+    )
+    write(
+        tmp_path,
+        {"t.yaml": with_node("g", "g: {type: goto, flow: sub, return_to: main}"), "sub.yaml": sub},
+    )
+    flows, errors = load(tmp_path)
+    assert errors == []
+    assert flows is not None
+
+
+def test_conditions_that_can_hold_load(tmp_path: Path) -> None:
+    when = r"{var: account, matches: '\d{4,8}', grade_in: [diamond, unknown]}"
+    write(tmp_path, {"t.yaml": with_node("b", BRANCH % when)})
+    flows, errors = load(tmp_path)
+    assert errors == []
+    assert flows is not None
+
+
 def test_good_flow_loads(tmp_path: Path) -> None:
     write(tmp_path, {"t.yaml": BASE})
     flows, errors = load(tmp_path)
@@ -290,8 +487,61 @@ def test_loop_through_goto_is_refused(tmp_path: Path, nodes: list[str]) -> None:
     assert flows is None
 
 
+def chain(length: int, last: str) -> str:
+    """A flow of ``length`` play nodes in a row, the last one going to ``last``."""
+    nodes = "".join(
+        f"  p{i}: {{type: play, prompts: [x], next: p{i + 1}}}\n" for i in range(length - 1)
+    )
+    return (
+        f"id: t\ndefault: true\nstart: p0\nnodes:\n{nodes}"
+        f"  p{length - 1}: {{type: play, prompts: [x], next: {last}}}\n"
+        + ("  bye: {type: hangup}\n" if last == "bye" else "")
+    )
+
+
+def test_long_chain_of_nodes_is_checked(tmp_path: Path) -> None:
+    """The graph walks keep their own stack: 1,000 nodes in a row hit the
+    recursion limit when they recursed."""
+    write(tmp_path, {"t.yaml": chain(1500, "bye")})
+    flows, errors = load(tmp_path)
+    assert errors == []
+    assert flows is not None
+
+
+def test_long_loop_with_no_caller_input_is_reported_once(tmp_path: Path) -> None:
+    write(tmp_path, {"t.yaml": chain(1500, "p0")})
+    flows, errors = load(tmp_path)
+    assert errors == [
+        "t.yaml: node 'p0': loop with no caller input: p0 -> p1 -> p2 -> p3 -> p4 -> ... 1491 more"
+        " ... -> p1496 -> p1497 -> p1498 -> p1499 -> p0"
+    ]
+    assert flows is None
+
+
+def test_oversized_file_is_refused_unparsed(tmp_path: Path) -> None:
+    padding = "# " + "x" * 98 + "\n"
+    write(tmp_path, {"t.yaml": BASE + padding * (MAX_FILE_BYTES // len(padding) + 1)})
+    flows, errors = load(tmp_path)
+    assert errors == [
+        "t.yaml: larger than 1 MB: split it into several flows (a goto node jumps from one to"
+        " another)"
+    ]
+    assert flows is None
+
+
+def test_unreadable_file_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "t.yaml").mkdir(parents=True)  # a folder named like a flow file
+    flows, errors = load(tmp_path)
+    assert errors == ["t.yaml: cannot read: Is a directory"]
+    assert flows is None
+
+
 def shipped_known() -> Known:
-    return Known(queues=queue_names(PROJECT_ROOT / "config"), transactions=business_transactions())
+    config = PROJECT_ROOT / "config"
+    grades = load_service(config / "service.yaml", load_queues(config / "queues.yaml")).grades
+    return Known(
+        queues=queue_names(config), transactions=business_transactions(), grades=set(grades)
+    )
 
 
 def test_shipped_flows_load() -> None:

@@ -8,43 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import re
-import string
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
-from agi_app.core.flows.model import (
-    INPUT_TYPES,
-    LANGUAGES,
-    Flow,
-    Goto,
-    Transaction,
-    Transfer,
-    prompts_of,
-    targets,
-)
-from agi_app.core.flows.transactions import TransactionRegistry
-from agi_app.core.speech.say import SPECS
+from agi_app.core.flows.checks import Known, check_flow
+from agi_app.core.flows.errors import FlowError
+from agi_app.core.flows.model import Flow
+from agi_app.core.flows.source import parse_yaml, read_capped
+from agi_app.core.flows.walks import graph_errors
 
-
-@dataclass(frozen=True)
-class FlowError:
-    file: str
-    node: str | None
-    field: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = self.file
-        if self.node:
-            where += f": node '{self.node}'"
-        if self.field:
-            where += f" field '{self.field}'"
-        return f"{where}: {self.message}"
+__all__ = ["FlowError", "FlowSet", "Known", "check_flow", "load_flowset"]
 
 
 @dataclass(frozen=True)
@@ -55,68 +31,74 @@ class FlowSet:
     by_number: dict[str, str]
     default: str | None
     version: str
-    files: dict[str, str] = field(default_factory=dict)  # flow id -> file name
+    files: dict[str, str] = field(default_factory=dict)  # flow id -> file (as errors name it)
 
     def for_number(self, called: str) -> Flow | None:
         flow_id = self.by_number.get(called, self.default)
         return self.flows.get(flow_id) if flow_id else None
 
 
-@dataclass
-class Known:
-    """What flows may refer to besides themselves."""
-
-    queues: set[str] | None = None  # None: do not check
-    transactions: TransactionRegistry | None = None
-    languages: tuple[str, ...] = LANGUAGES
+# [from-sip] hands a flow the called number as dialled: digits (a leading '+'
+# is stripped by `_+X.`), two or more (`_X.`); E.164 numbers have at most 15.
+ENTRY_NUMBER = re.compile(r"[0-9]{2,15}")
 
 
 def load_flowset(paths: Iterable[Path], known: Known) -> tuple[FlowSet | None, list[FlowError]]:
     """Load and validate; the set is returned only when there is no error."""
     files = _expand(paths)
+    labels = _labels(files)
     errors: list[FlowError] = []
     flows: dict[str, Flow] = {}
     names: dict[str, str] = {}
     digest = hashlib.sha256()
     for path in files:
-        raw = path.read_bytes()
+        raw, read_errors = read_capped(path, labels[path])
+        if raw is None:
+            errors += read_errors
+            continue
         digest.update(path.name.encode() + b"\0" + raw)
-        flow = _parse(path, raw, errors)
+        flow = _parse(labels[path], raw, errors)
         if flow is None:
             continue
         if flow.id in flows:
             errors.append(
-                FlowError(path.name, None, "id", f"flow id {flow.id!r} also in {names[flow.id]}")
+                FlowError(labels[path], None, "id", f"flow id {flow.id!r} also in {names[flow.id]}")
             )
             continue
-        flows[flow.id], names[flow.id] = flow, path.name
+        flows[flow.id], names[flow.id] = flow, labels[path]
     if not files:
         errors.append(FlowError(",".join(str(p) for p in paths), None, None, "no flow files"))
     by_number, default = _entries(flows, names, errors)
     for flow in flows.values():
         errors += check_flow(flow, names[flow.id], flows, known)
+    errors += graph_errors(flows, names)
     if errors:
         return None, errors
     return FlowSet(flows, by_number, default, digest.hexdigest()[:12], names), []
 
 
 def _expand(paths: Iterable[Path]) -> list[Path]:
-    out: list[Path] = []
+    out: dict[Path, Path] = {}  # a file named twice (a folder given twice) is read once
     for p in paths:
-        out += sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml")) if p.is_dir() else [p]
-    return out
+        for f in sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml")) if p.is_dir() else [p]:
+            out.setdefault(f.resolve(), f)
+    return list(out.values())
 
 
-def _parse(path: Path, raw: bytes, errors: list[FlowError]) -> Flow | None:
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        errors.append(
-            FlowError(path.name, None, None, "not valid YAML: " + " ".join(str(exc).split()))
-        )
+def _labels(files: list[Path]) -> dict[Path, str]:
+    """How errors name each file: its name, or its path when the files come
+    from several folders (the same name may then be in two of them)."""
+    several = len({f.resolve().parent for f in files}) > 1
+    return {f: str(f) if several else f.name for f in files}
+
+
+def _parse(file: str, raw: bytes, errors: list[FlowError]) -> Flow | None:
+    data, read_errors = parse_yaml(raw, file)
+    if read_errors:
+        errors += read_errors
         return None
     if not isinstance(data, dict):
-        errors.append(FlowError(path.name, None, None, "a flow file must be a mapping"))
+        errors.append(FlowError(file, None, None, "a flow file must be a mapping"))
         return None
     try:
         return Flow.model_validate(data)
@@ -127,7 +109,7 @@ def _parse(path: Path, raw: bytes, errors: list[FlowError]) -> Flow | None:
             rest = loc[2:] if node else loc
             if node and rest and rest[0] in _TYPE_TAGS:
                 rest = rest[1:]  # drop pydantic's union tag from the field path
-            errors.append(FlowError(path.name, node, ".".join(rest) or None, err["msg"]))
+            errors.append(FlowError(file, node, ".".join(rest) or None, err["msg"]))
         return None
 
 
@@ -153,6 +135,17 @@ def _entries(
     defaults = [f.id for f in flows.values() if f.default]
     for flow in flows.values():
         for number in flow.entry_numbers:
+            if not ENTRY_NUMBER.fullmatch(number):
+                errors.append(
+                    FlowError(
+                        names[flow.id],
+                        None,
+                        "entry_numbers",
+                        f"number {number!r} is never a called number: digits only, 2 to 15 of"
+                        " them (no spaces, dashes or '+')",
+                    )
+                )
+                continue
             if by_number.get(number) == flow.id:
                 errors.append(
                     FlowError(
@@ -181,138 +174,3 @@ def _entries(
             )
         )
     return by_number, defaults[0] if defaults else None
-
-
-def check_flow(flow: Flow, file: str, flows: dict[str, Flow], known: Known) -> list[FlowError]:
-    """Graph and reference checks of one flow."""
-    errors: list[FlowError] = []
-    if flow.start not in flow.nodes:
-        errors.append(FlowError(file, None, "start", f"unknown start node {flow.start!r}"))
-    for node_id, node in flow.nodes.items():
-        for fld, target in targets(node):
-            if target not in flow.nodes:
-                errors.append(FlowError(file, node_id, fld, f"unknown target {target!r}"))
-        errors += _check_refs(file, node_id, node, flows, known)
-        errors += _check_prompts(file, node_id, node, flow, known)
-    errors += _unreachable(flow, file, flows)
-    errors += _silent_loops(flow, file)
-    return errors
-
-
-def _check_refs(
-    file: str, node_id: str, node: Any, flows: dict[str, Flow], known: Known
-) -> list[FlowError]:
-    errors: list[FlowError] = []
-    if isinstance(node, Transaction) and known.transactions is not None:
-        for msg in known.transactions.check(node.name, set(node.args)):
-            errors.append(
-                FlowError(file, node_id, "name" if "unknown trans" in msg else "args", msg)
-            )
-    if isinstance(node, Transfer) and known.queues is not None and node.queue not in known.queues:
-        errors.append(
-            FlowError(
-                file,
-                node_id,
-                "queue",
-                f"unknown queue {node.queue!r} (known: {', '.join(sorted(known.queues))})",
-            )
-        )
-    if isinstance(node, Goto):
-        target = flows.get(node.flow)
-        if target is None:
-            errors.append(FlowError(file, node_id, "flow", f"unknown flow {node.flow!r}"))
-        elif node.node and node.node not in target.nodes:
-            errors.append(
-                FlowError(
-                    file, node_id, "node", f"unknown node {node.node!r} in flow {node.flow!r}"
-                )
-            )
-    pattern = getattr(node, "pattern", None)
-    if pattern:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            errors.append(FlowError(file, node_id, "pattern", f"bad regular expression: {exc}"))
-    return errors
-
-
-def _check_prompts(file: str, node_id: str, node: Any, flow: Flow, known: Known) -> list[FlowError]:
-    errors: list[FlowError] = []
-    for fld, prompt in prompts_of(node):
-        texts = prompt if isinstance(prompt, dict) else {flow.language: prompt}
-        for lang, text in texts.items():
-            if lang not in known.languages:
-                errors.append(
-                    FlowError(file, node_id, fld, f"no voice for prompt language {lang!r}")
-                )
-            if not text.strip():
-                errors.append(FlowError(file, node_id, fld, "empty prompt"))
-            errors += [FlowError(file, node_id, fld, msg) for msg in _placeholder_errors(text)]
-    return errors
-
-
-def _placeholder_errors(text: str) -> list[str]:
-    try:
-        parts = list(string.Formatter().parse(text))
-    except ValueError as exc:
-        return [f"bad placeholder: {exc}"]
-    out = []
-    for _lit, name, spec, _conv in parts:
-        if name is None:
-            continue
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            out.append(f"bad placeholder name {{{name}}}")
-        elif (spec or "") not in SPECS:
-            out.append(f"unknown format {{{name}:{spec}}} (use {', '.join(s for s in SPECS if s)})")
-    return out
-
-
-def _unreachable(flow: Flow, file: str, flows: dict[str, Flow]) -> list[FlowError]:
-    entries = {flow.start}
-    for other in flows.values():  # goto from any flow into this one is an entry too
-        for node in other.nodes.values():
-            if isinstance(node, Goto) and node.flow == flow.id:
-                entries.add(node.node or flow.start)
-    seen, todo = set(), [e for e in entries if e in flow.nodes]
-    while todo:
-        nid = todo.pop()
-        if nid in seen:
-            continue
-        seen.add(nid)
-        todo += [t for _, t in targets(flow.nodes[nid]) if t in flow.nodes]
-    return [
-        FlowError(file, nid, None, "unreachable from the start node")
-        for nid in flow.nodes
-        if nid not in seen
-    ]
-
-
-def _silent_loops(flow: Flow, file: str) -> list[FlowError]:
-    """A cycle through nodes that never wait for the caller would spin forever."""
-
-    def edges(node: Any) -> list[str]:
-        out = [t for _, t in targets(node)]
-        if isinstance(node, Goto) and node.flow == flow.id:  # a jump within the flow
-            out.append(node.node or flow.start)
-        return [t for t in out if t in flow.nodes and flow.nodes[t].type not in INPUT_TYPES]
-
-    graph = {nid: edges(n) for nid, n in flow.nodes.items() if n.type not in INPUT_TYPES}
-    state: dict[str, int] = {}
-    errors: list[FlowError] = []
-
-    def visit(nid: str, path: list[str]) -> None:
-        state[nid] = 1
-        for nxt in graph.get(nid, []):
-            if state.get(nxt) == 1:
-                loop = [*path[path.index(nxt) :], nxt] if nxt in path else [nid, nxt]
-                errors.append(
-                    FlowError(file, nxt, None, "loop with no caller input: " + " -> ".join(loop))
-                )
-            elif nxt not in state:
-                visit(nxt, [*path, nxt])
-        state[nid] = 2
-
-    for nid in graph:
-        if nid not in state:
-            visit(nid, [nid])
-    return errors

@@ -7,9 +7,10 @@ language; ``{field}`` placeholders are filled from the data bus at call time.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Prompt = str | dict[str, str]
 LANGUAGES = ("zh", "en")
@@ -48,6 +49,23 @@ class Condition(Strict):
     day_of_month_from: int | None = Field(default=None, ge=1, le=31)
     day_of_month_to: int | None = Field(default=None, ge=1, le=31)
     last_days_of_month: int | None = Field(default=None, ge=1, le=28)
+
+    @field_validator("matches")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:  # at load time, not at the first call that gets here
+                raise ValueError(f"bad regular expression: {exc}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _var_given(self) -> Condition:
+        tests = [n for n in ("equals", "matches", "present") if getattr(self, n) is not None]
+        if tests and self.var is None:  # without var the test would always hold
+            raise ValueError(f"{', '.join(tests)} tests a bus value: name it with var")
+        return self
 
 
 class NodeBase(Strict):
@@ -94,6 +112,14 @@ class Input(NodeBase):
     invalid_prompt: Prompt | None = None
     next: str
     on_failure: str
+
+    @model_validator(mode="after")
+    def _lengths(self) -> Input:
+        if self.min_length > self.max_length:  # no answer could ever be accepted
+            raise ValueError(
+                f"min_length {self.min_length} is more than max_length {self.max_length}"
+            )
+        return self
 
 
 class Transaction(NodeBase):
@@ -205,8 +231,9 @@ class Flow(Strict):
 def targets(node: Any) -> list[tuple[str, str]]:
     """(field, target node id) pairs a node can go to within its flow."""
     out: list[tuple[str, str]] = []
+    fields = type(node).model_fields  # a field a node type lacks costs an exception
     for name in ("next", "on_failure", "on_success", "default", "return_to"):
-        value = getattr(node, name, None)
+        value = getattr(node, name) if name in fields else None
         if isinstance(value, str):
             out.append((name, value))
     if isinstance(node, Menu):
@@ -223,8 +250,9 @@ def targets(node: Any) -> list[tuple[str, str]]:
 def prompts_of(node: Any) -> list[tuple[str, Prompt]]:
     """(field, prompt) pairs of a node, for rendering and validation."""
     out: list[tuple[str, Prompt]] = []
+    fields = type(node).model_fields
     for name in ("prompt", "invalid_prompt", "timeout_prompt", "intro", "announce"):
-        value = getattr(node, name, None)
+        value = getattr(node, name) if name in fields else None
         if value is not None:
             out.append((name, value))
     if isinstance(node, Play):
@@ -232,3 +260,12 @@ def prompts_of(node: Any) -> list[tuple[str, Prompt]]:
     if isinstance(node, DynamicMenu):
         out += [(f"items.{i}.label", it.label) for i, it in enumerate(node.items)]
     return out
+
+
+def conditions_of(node: Any) -> list[tuple[str, Condition]]:
+    """(field, condition) pairs of a node, for validation."""
+    if isinstance(node, Branch):
+        return [(f"cases.{i}.when", c.when) for i, c in enumerate(node.cases)]
+    if isinstance(node, DynamicMenu):
+        return [(f"items.{i}.when", it.when) for i, it in enumerate(node.items) if it.when]
+    return []

@@ -2,23 +2,32 @@
 
 Asterisk's own reload is no judge: a broken snippet (an unclosed ``[``)
 silently drops every snippet sorted after it while ``dialplan reload`` still
-says "Dialplan reloaded" (field notes). So we check the text before install
-and, after the reload, ask Asterisk (AMI ShowDialPlan) for every context and
-extension the snippets define; on any miss the previous set goes back.
+says "Dialplan reloaded" (field notes). Nor does it refuse a line it cannot
+use: pbx_config logs a warning and drops it (a misspelt ``extn =>``, a
+``NAME=value`` in a context, ``same =>`` before any ``exten``, priority
+``n`` on a context's first line). So we check the text before install, as
+pbx_config reads it, and, after the reload, ask Asterisk (AMI ShowDialPlan)
+for every context and extension the snippets define; on any miss the
+previous set goes back.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 SECTION = re.compile(r"^\[(?P<name>[A-Za-z0-9_+.-]+)\](\((?P<tpl>[^)]*)\))?\s*(;.*)?$")
-KEYED = re.compile(r"^(exten|same|include|ignorepat|switch)\s*=>?\s*(?P<rest>.*)$")
+STATEMENT = re.compile(r"^(?P<key>[^=\s]+)\s*=(?P<arrow>>?)\s*(?P<rest>.*)$")
 COMMENT = re.compile(r"(?<!\\);")
-ASSIGN = re.compile(r"^[A-Za-z0-9_]+\s*=\s*.*$")
+VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# What pbx_config reads in a context (case-insensitive); any other line is
+# logged as "Unknown directive ... IGNORING", NAME=value lines included.
+KEYWORDS = ("exten", "same", "include", "ignorepat", "switch", "lswitch", "eswitch")
 REQUIRED_CONTEXTS = ("from-sip", "hotline", "hotline-queue", "hotline-agi", "hotline-static")
+BUILT_IN_CONTEXTS = ("parkedcalls",)  # contexts Asterisk modules make (res_parking)
 
 
 @dataclass
@@ -26,6 +35,17 @@ class Snippet:
     path: Path
     contexts: dict[str, set[str]] = field(default_factory=dict)  # context -> extensions
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # Asterisk loads it, but likely a slip
+    includes: list[tuple[str, str, int]] = field(default_factory=list)  # (context, included, line)
+
+
+@dataclass
+class _Context:
+    """Where the reading is in the current [context], as pbx_config keeps it."""
+
+    name: str
+    last_exten: str | None = None  # what `same` continues
+    last_priority: int | None = None  # what `n` counts on from
 
 
 def parse_snippet(path: Path, text: str | None = None) -> Snippet:
@@ -36,45 +56,172 @@ def parse_snippet(path: Path, text: str | None = None) -> Snippet:
     except (OSError, UnicodeDecodeError) as exc:
         snip.errors.append(f"{path.name}: cannot read: {exc}")
         return snip
-    current: str | None = None
-    for n, raw in enumerate(text.splitlines(), 1):
+    ctx: _Context | None = None
+    for n, raw in enumerate(text.split("\n"), 1):  # Asterisk splits on \n only
+        where = f"{path.name}:{n}"
+        if (bad := _control_character(raw.rstrip("\r"))) is not None:
+            snip.errors.append(f"{where}: {bad}")
+            continue
         line = COMMENT.split(raw, maxsplit=1)[0].strip()
         if not line:
             continue
         if line.startswith("#"):
-            snip.errors.append(
-                f"{path.name}:{n}: directives (#include) are not allowed in snippets"
-            )
+            snip.errors.append(f"{where}: directives (#include) are not allowed in snippets")
         elif line.startswith("["):
-            m = SECTION.match(line)
-            if not m:
-                snip.errors.append(f"{path.name}:{n}: malformed section header: {line[:60]}")
-                current = None
-                continue
-            current = m.group("name")
-            if current in ("general", "globals"):
-                snip.errors.append(f"{path.name}:{n}: [{current}] belongs to extensions.conf")
-            snip.contexts.setdefault(current, set())
-        elif current is None:
-            snip.errors.append(f"{path.name}:{n}: line outside any [context]: {line[:60]}")
-        elif (m := KEYED.match(line)) is not None:
-            if line.count("(") != line.count(")"):
-                snip.errors.append(
-                    f"{path.name}:{n}: unbalanced parentheses (a ';' starts a comment): {line[:60]}"
-                )
-            if line.startswith("exten"):
-                ext = m.group("rest").split(",", 1)[0].strip()
-                if not ext or "," not in m.group("rest"):
-                    snip.errors.append(f"{path.name}:{n}: exten needs 'name,priority,app'")
-                else:
-                    snip.contexts[current].add(ext)
-        elif not ASSIGN.match(line):
-            snip.errors.append(f"{path.name}:{n}: not a dialplan line: {line[:60]}")
+            ctx = _section(line, where, snip)
+        elif ctx is None:
+            snip.errors.append(f"{where}: line outside any [context]: {line[:60]}")
+        else:
+            snip.errors += [f"{where}: {e}" for e in _statement(line, n, ctx, snip)]
     return snip
 
 
+def _control_character(line: str) -> str | None:
+    if "\0" in line:
+        return "NUL byte in the line: Asterisk reads the line only up to it"
+    bad = next((c for c in line if ord(c) < 32 and c != "\t"), None)
+    return None if bad is None else f"control character U+{ord(bad):04X} in the line"
+
+
+def _section(line: str, where: str, snip: Snippet) -> _Context | None:
+    m = SECTION.match(line)
+    if not m:
+        snip.errors.append(f"{where}: malformed section header: {line[:60]}")
+        return None
+    name = m.group("name")
+    if name.lower() in ("general", "globals"):
+        snip.errors.append(f"{where}: [{name}] belongs to extensions.conf")
+    snip.contexts.setdefault(name, set())
+    return _Context(name)
+
+
+def _statement(line: str, n: int, ctx: _Context, snip: Snippet) -> list[str]:
+    m = STATEMENT.match(line)
+    if m is None:
+        return [f"not a dialplan line: {line[:60]}"]
+    key, rest = m.group("key").lower(), m.group("rest")
+    if key not in KEYWORDS:
+        return [_unknown_keyword(m.group("key"), bool(m.group("arrow")))]
+    errors = _unclosed(line)
+    if key in ("exten", "same"):
+        errors += _extension_line(key, rest, ctx, snip, bool(errors))
+    elif key == "include":
+        included = re.split(r"[,|]", rest, maxsplit=1)[0].strip()  # then an optional time spec
+        if not included:
+            errors.append("include needs a context name")
+        elif "${" not in included:  # a [globals] variable is known only to Asterisk
+            snip.includes.append((ctx.name, included, n))
+    return errors
+
+
+def _unknown_keyword(key: str, arrow: bool) -> str:
+    close = difflib.get_close_matches(key.lower(), KEYWORDS, n=1)
+    if close:
+        return f"unknown keyword '{key}' (did you mean '{close[0]}'?): Asterisk ignores the line"
+    if VARIABLE.fullmatch(key) and not arrow:
+        return (
+            f"'{key}=' sets no variable in a context: Asterisk ignores the line (use"
+            " Set() in an extension, or [globals] in extensions.conf)"
+        )
+    return f"unknown keyword '{key}': Asterisk ignores the line"
+
+
+def _unclosed(line: str) -> list[str]:
+    """Unbalanced '(', or a ``$[`` / ``${`` that Asterisk finds no end to."""
+    errors = []
+    if line.count("(") != line.count(")"):
+        errors.append(f"unbalanced parentheses (a ';' starts a comment): {line[:60]}")
+    for i in (i for i in range(len(line) - 1) if line[i] == "$" and line[i + 1] in "[{"):
+        opening = line[i + 1]
+        closing = "]" if opening == "[" else "}"
+        depth = 0
+        for ch in line[i + 1 :]:
+            depth += (ch == opening) - (ch == closing)
+            if depth == 0:
+                break
+        else:
+            errors.append(f"unclosed ${opening} (no matching '{closing}'): {line[i : i + 40]}")
+            break
+    return errors
+
+
+def _extension_line(key: str, rest: str, ctx: _Context, snip: Snippet, broken: bool) -> list[str]:
+    """An ``exten => name,priority,app`` or ``same => priority,app`` line."""
+    if key == "exten":
+        exten, _, tail = _cut_extension(rest)
+        exten = exten.strip()
+        if not exten:
+            return ["exten needs 'name,priority,application'"]
+        previous, ctx.last_exten = ctx.last_exten, exten
+    elif ctx.last_exten is None:
+        return [f"'same' before any 'exten' in [{ctx.name}]: Asterisk drops the line"]
+    else:
+        exten, previous, tail = ctx.last_exten, ctx.last_exten, rest
+    priority, comma, app = tail.partition(",")
+    shape = "name,priority,application" if key == "exten" else "priority,application"
+    if not priority.strip():
+        return [f"{key} needs '{shape}'"]
+    number, error = _priority(priority.strip(), exten, previous, ctx)
+    if error:
+        return [error]
+    ctx.last_priority = number  # Asterisk numbers on from it, even if the line is flawed
+    if not comma or not app.strip():
+        return [f"{key} needs '{shape}': nothing after the priority"]
+    if not broken:
+        snip.contexts[ctx.name].add(exten)
+    return []
+
+
+def _cut_extension(rest: str) -> tuple[str, str, str]:
+    """Split at the first ',' outside a pattern's [...], as pbx_config does."""
+    depth = 0
+    for i, ch in enumerate(rest):
+        depth += (ch == "[") - (ch == "]")
+        if ch == "," and depth <= 0:
+            return rest[:i], ",", rest[i + 1 :]
+    return rest, "", ""
+
+
+def _priority(
+    text: str, exten: str, previous: str | None, ctx: _Context
+) -> tuple[int | None, str | None]:
+    """The number Asterisk gives the line, or why it drops or misnumbers it."""
+    base = text
+    if "(" in text:  # a label: n(menu)
+        if not text.endswith(")"):
+            return None, f"label without its ')' in priority {text!r}: Asterisk drops the line"
+        base = text.split("(", 1)[0]
+    base, plus, offset = base.partition("+")
+    if plus and not offset.isdigit():
+        return None, f"priority {text!r}: '+' takes a number"
+    if base == "hint":
+        return -1, None
+    if base in ("n", "next", "s", "same"):
+        if ctx.last_priority is None:
+            return None, (
+                f"priority '{base}' on the first line of [{ctx.name}]: Asterisk drops the line"
+                " (start with 1)"
+            )
+        if exten != previous:
+            return None, (
+                f"priority '{base}' for {exten} right after a line of {previous}: Asterisk"
+                f" numbers it on from {previous}'s priorities (start {exten} with 1)"
+            )
+        number = ctx.last_priority + (1 if base in ("n", "next") else 0)
+    elif base.isdigit() and int(base) >= 1:
+        number = int(base)
+    else:
+        return None, f"priority {text!r} is not a number from 1, 'n', 's' or 'hint'"
+    number += int(offset or 0)
+    if number < 1:
+        return None, f"priority '{base}' after a hint comes to {number}: Asterisk drops the line"
+    return number, None
+
+
 def check_set(directory: Path, required: tuple[str, ...] = REQUIRED_CONTEXTS) -> list[Snippet]:
-    """Parse every ``*.conf`` snippet; add an error when a required context is missing."""
+    """Parse every ``*.conf`` snippet; add an error when a required context is
+    missing, a context is defined twice or includes loop; a warning when an
+    include names a context no snippet defines."""
     snippets = [parse_snippet(p) for p in sorted(directory.glob("*.conf"))]
     defined = {c for s in snippets for c in s.contexts}
     seen: dict[str, Path] = {}
@@ -83,10 +230,47 @@ def check_set(directory: Path, required: tuple[str, ...] = REQUIRED_CONTEXTS) ->
             if ctx in seen:
                 snip.errors.append(f"{snip.path.name}: context [{ctx}] also in {seen[ctx].name}")
             seen[ctx] = snip.path
+        for ctx, included, n in snip.includes:
+            if included not in defined and included not in BUILT_IN_CONTEXTS:
+                snip.warnings.append(
+                    f"{snip.path.name}:{n}: [{ctx}] includes [{included}], which no snippet"
+                    " defines: Asterisk includes nothing"
+                )
+    _include_loops(snippets)
     missing = [c for c in required if c not in defined]
     if missing and snippets:
         snippets[0].errors.append(f"required context(s) missing from the set: {', '.join(missing)}")
     return snippets
+
+
+def _include_loops(snippets: list[Snippet]) -> None:
+    """A context that includes itself, directly or through others: an error on
+    the include that closes the loop."""
+    graph: dict[str, list[tuple[str, Snippet, int]]] = {}
+    for snip in snippets:
+        for ctx, included, n in snip.includes:
+            graph.setdefault(ctx, []).append((included, snip, n))
+    done: set[str] = set()
+    for root in graph:
+        if root in done:
+            continue
+        path, on_path = [root], {root: 0}
+        pending = [iter(graph[root])]
+        while pending:
+            step = next(pending[-1], None)
+            if step is None:
+                done.add(path[-1])
+                del on_path[path.pop()]
+                pending.pop()
+                continue
+            included, snip, n = step
+            if included in on_path:
+                loop = " -> ".join([*path[on_path[included] :], included])
+                snip.errors.append(f"{snip.path.name}:{n}: include loop: {loop}")
+            elif included not in done:
+                on_path[included] = len(path)
+                path.append(included)
+                pending.append(iter(graph.get(included, [])))
 
 
 def copy_set(src: Path, dest: Path) -> None:

@@ -1,0 +1,213 @@
+"""Dialplan snippets refused before install: lines Asterisk's pbx_config would
+drop or misnumber with no more than a warning in its log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agi_app.settings import PROJECT_ROOT
+from agi_app.tools.stack.dialplan import check_set, parse_snippet
+
+UNKNOWN_EXTN = "unknown keyword 'extn' (did you mean 'exten'?): Asterisk ignores the line"
+
+
+def errors_of(*lines: str) -> list[str]:
+    """Errors of a snippet with one context, [c], holding these lines."""
+    return parse_snippet(Path("s.conf"), "\n".join(["[c]", *lines]) + "\n").errors
+
+
+@pytest.mark.parametrize(
+    ("lines", "errors"),
+    [
+        pytest.param(
+            ["extn => 95598,1,Goto(hotline,s,1)"],
+            [f"s.conf:2: {UNKNOWN_EXTN}"],
+            id="misspelt exten",
+        ),
+        pytest.param(
+            ["exten => 1,1,NoOp()", "samee => n,Hangup()"],
+            ["s.conf:3: unknown keyword 'samee' (did you mean 'same'?): Asterisk ignores the line"],
+            id="misspelt same",
+        ),
+        pytest.param(
+            ["TIMEOUT=5"],
+            [
+                "s.conf:2: 'TIMEOUT=' sets no variable in a context: Asterisk ignores the line"
+                " (use Set() in an extension, or [globals] in extensions.conf)"
+            ],
+            id="variable assignment in a context",
+        ),
+        pytest.param(
+            ["dial => 1,1,NoOp()"],
+            ["s.conf:2: unknown keyword 'dial': Asterisk ignores the line"],
+            id="unknown keyword",
+        ),
+        pytest.param(
+            ["exten => 1,1,Set(N=$[${N} + 1)"],
+            ["s.conf:2: unclosed $[ (no matching ']'): $[${N} + 1)"],
+            id="unclosed expression",
+        ),
+        pytest.param(
+            ["exten => 1,1,NoOp(${CALLERID(num))"],
+            ["s.conf:2: unclosed ${ (no matching '}'): ${CALLERID(num))"],
+            id="unclosed variable",
+        ),
+        pytest.param(
+            ["same => n,Hangup()"],
+            ["s.conf:2: 'same' before any 'exten' in [c]: Asterisk drops the line"],
+            id="same before any exten",
+        ),
+        pytest.param(
+            ["exten => 100,n,Hangup()"],
+            [
+                "s.conf:2: priority 'n' on the first line of [c]: Asterisk drops the line"
+                " (start with 1)"
+            ],
+            id="first priority n in the context",
+        ),
+        pytest.param(
+            ["exten => 100,1,NoOp()", "exten => 200,n,Hangup()"],
+            [
+                "s.conf:3: priority 'n' for 200 right after a line of 100: Asterisk numbers it on"
+                " from 100's priorities (start 200 with 1)"
+            ],
+            id="new extension starting at n",
+        ),
+        pytest.param(
+            ["exten => 100,hint,PJSIP/100", "same => n,Dial(PJSIP/100)"],
+            ["s.conf:3: priority 'n' after a hint comes to 0: Asterisk drops the line"],
+            id="n after a hint",
+        ),
+        pytest.param(
+            ["exten => 95599,1"],
+            ["s.conf:2: exten needs 'name,priority,application': nothing after the priority"],
+            id="no application",
+        ),
+        pytest.param(
+            ["exten => 95599,1,", "same => n,Hangup()"],
+            ["s.conf:2: exten needs 'name,priority,application': nothing after the priority"],
+            id="empty application, numbering goes on",
+        ),
+        pytest.param(
+            ["exten => 95599"],
+            ["s.conf:2: exten needs 'name,priority,application'"],
+            id="no priority",
+        ),
+        pytest.param(
+            ["exten => 1,x,NoOp()"],
+            ["s.conf:2: priority 'x' is not a number from 1, 'n', 's' or 'hint'"],
+            id="bad priority",
+        ),
+        pytest.param(
+            ["exten => 1,1(menu,NoOp()"],
+            [
+                "s.conf:2: unbalanced parentheses (a ';' starts a comment): exten => 1,1(menu,"
+                "NoOp()",
+                "s.conf:2: label without its ')' in priority '1(menu': Asterisk drops the line",
+            ],
+            id="label without its parenthesis",
+        ),
+        pytest.param(
+            ["exten => 1,1,NoOp(a\0b)"],
+            ["s.conf:2: NUL byte in the line: Asterisk reads the line only up to it"],
+            id="NUL byte",
+        ),
+        pytest.param(
+            ["exten => 1,1,NoOp(a\x0bb)"],
+            ["s.conf:2: control character U+000B in the line"],
+            id="control character",
+        ),
+        pytest.param(
+            ["exten => 1,1,NoOp()", "[Globals]", "FOO=1"],
+            [
+                "s.conf:3: [Globals] belongs to extensions.conf",
+                "s.conf:4: 'FOO=' sets no variable in a context: Asterisk ignores the line"
+                " (use Set() in an extension, or [globals] in extensions.conf)",
+            ],
+            id="globals in any case",
+        ),
+    ],
+)
+def test_lines_asterisk_drops_are_errors(lines: list[str], errors: list[str]) -> None:
+    assert errors_of(*lines) == errors
+
+
+def test_what_asterisk_reads_passes() -> None:
+    text = "\n".join(
+        [
+            "; a comment",
+            "[c]",
+            "Exten => 100,1,NoOp(${CALLERID(num)} $[1 + ${N}])  ; keywords in any case",
+            " same => n(menu),Background(x)",
+            " same => n+1,GotoIf($[${N} < 3]?menu)",
+            "exten => 100,n,Hangup()",
+            "exten => _[a-z,]X!,1,Hangup()",
+            "exten => 101,hint,PJSIP/101",
+            "exten = 101,1,Dial(PJSIP/101)",
+            "include => d,09:00-17:00,mon-fri,*,*",
+            "ignorepat => 9",
+            "lswitch => Loopback/${EXTEN}@d",
+            "[d]",
+            "exten => s,1,Return()\r",
+        ]
+    )
+    snip = parse_snippet(Path("s.conf"), text)
+    assert snip.errors == []
+    assert snip.contexts == {"c": {"100", "_[a-z,]X!", "101"}, "d": {"s"}}
+    assert snip.includes == [("c", "d", 10)]
+
+
+def write(directory: Path, files: dict[str, str]) -> Path:
+    directory.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (directory / name).write_text(text, encoding="utf-8")
+    return directory
+
+
+def test_include_of_a_context_defined_nowhere_is_a_warning(tmp_path: Path) -> None:
+    """Asterisk loads it (and logs a warning), as with a Goto to an unknown
+    context, which the checker does not follow either."""
+    write(
+        tmp_path,
+        {
+            "10-a.conf": "[a]\ninclude => hotline-statc\ninclude => parkedcalls\n"
+            "exten => 1,1,Hangup()\n",
+        },
+    )
+    [snip] = check_set(tmp_path, required=())
+    assert snip.errors == []
+    assert snip.warnings == [
+        "10-a.conf:2: [a] includes [hotline-statc], which no snippet defines: Asterisk includes"
+        " nothing"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("files", "errors"),
+    [
+        pytest.param(
+            {"10-a.conf": "[a]\ninclude => a\n"},
+            ["10-a.conf:2: include loop: a -> a"],
+            id="a context including itself",
+        ),
+        pytest.param(
+            {
+                "10-a.conf": "[a]\ninclude => b\nexten => 1,1,Hangup()\n",
+                "20-b.conf": "[b]\ninclude => c\n[c]\ninclude => a\n",
+            },
+            ["20-b.conf:4: include loop: a -> b -> c -> a"],
+            id="a loop across snippets",
+        ),
+    ],
+)
+def test_include_loop_is_an_error(tmp_path: Path, files: dict[str, str], errors: list[str]) -> None:
+    snippets = check_set(write(tmp_path, files), required=())
+    assert [e for s in snippets for e in s.errors] == errors
+
+
+def test_shipped_snippets_pass() -> None:
+    snippets = check_set(PROJECT_ROOT / "dialplan")
+    assert [e for s in snippets for e in s.errors + s.warnings] == []
+    assert {"from-sip", "hotline", "hotline-static"} <= {c for s in snippets for c in s.contexts}
