@@ -99,6 +99,7 @@ def build_runtime(s: Settings) -> Runtime:
         queues=set(queues.queues),
         transactions=transactions,
         languages=speakable_languages(s.config_dir),
+        grades=set(policy.grades),
     )
     registry = FlowRegistry(s.flows_dir, known)
     cache = build_cache(s)
