@@ -22,10 +22,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 from agi_app.adapters.postgres.journey_queries import node_path, wait_journey
 from agi_app.entry.cli import qa_run
+from agi_app.entry.cli.database import connection
 from agi_app.settings import get_settings
 from agi_app.tools.qa import heard_call
 from agi_app.tools.qa.ports import PortError
@@ -58,12 +57,9 @@ def register(sub: Any) -> None:
     qa_run.register(qs)
 
 
-async def _journey(dsn: str, caller: str, since: dt.datetime, timeout: float) -> Any:
-    conn = await asyncpg.connect(dsn)
-    try:
+async def _journey(caller: str, since: dt.datetime, timeout: float) -> Any:
+    async with connection(get_settings()) as conn:
         return await wait_journey(conn, caller, since, timeout)
-    finally:
-        await conn.close()
 
 
 async def run_qa_call(args: argparse.Namespace) -> int:
@@ -100,7 +96,7 @@ async def run_qa_call(args: argparse.Namespace) -> int:
         print(result.output[-1500:])
         return 2
     try:
-        journey = await _journey(get_settings().pg_dsn, args.caller, since, 15)
+        journey = await _journey(args.caller, since, 15)
     except TimeoutError:
         print("error: no journey was recorded for this call")
         return 3

@@ -14,8 +14,7 @@ import json
 from datetime import date
 from typing import Any
 
-import asyncpg
-
+from agi_app.entry.cli.database import connection
 from agi_app.service.operations import variants
 from agi_app.service.report import DailyFigures, fetch_report, fluctuation
 from agi_app.settings import get_settings
@@ -103,21 +102,15 @@ def _handle(args: argparse.Namespace) -> int:
     if args.variants:
 
         async def compare() -> list[dict[str, Any]]:
-            conn = await asyncpg.connect(s.pg_dsn)
-            try:
+            async with connection(s) as conn:
                 return await variants(conn, args.first, args.last, s.timezone)
-            finally:
-                await conn.close()
 
         print(render_variants(asyncio.run(compare()), args.format))
         return 0
 
     async def run() -> list[DailyFigures]:
-        conn = await asyncpg.connect(s.pg_dsn)
-        try:
+        async with connection(s) as conn:
             return await fetch_report(conn, args.first, args.last, s.timezone, args.node)
-        finally:
-            await conn.close()
 
     figures = asyncio.run(run())
     if args.node and args.format == "table":
