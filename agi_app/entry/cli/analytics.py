@@ -28,6 +28,7 @@ from agi_app.core.analytics import reports
 from agi_app.core.flows.model import Flow
 from agi_app.core.risk import load_risk
 from agi_app.entry.cli.database import connection
+from agi_app.entry.cli.errors import error
 from agi_app.service.analytics import queries, risk_eval
 from agi_app.settings import get_settings
 from agi_app.tools.analytics.charts import CHARTS
@@ -156,7 +157,7 @@ def _cell(v: Any) -> str:
 
 def _handle(args: argparse.Namespace) -> int:
     if args.last < args.first:
-        print("error: --to is before --from")
+        error("--to is before --from")
         return 1
     s = get_settings()
 
@@ -182,7 +183,7 @@ def _handle(args: argparse.Namespace) -> int:
 
 def _risk(args: argparse.Namespace) -> int:
     if args.last < args.first:
-        print("error: --to is before --from")
+        error("--to is before --from")
         return 1
     s = get_settings()
     cfg = load_risk(s.config_dir / "risk.yaml")

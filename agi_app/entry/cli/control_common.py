@@ -15,6 +15,7 @@ from agi_app.core.flows.loader import load_flowset
 from agi_app.core.shedding.rules import load_rules
 from agi_app.entry.cli.database import pool as database_pool
 from agi_app.entry.cli.database import unreachable
+from agi_app.entry.cli.errors import error
 from agi_app.service.controls import ControlsService
 from agi_app.settings import get_settings
 
@@ -67,7 +68,7 @@ def run_job(job: Job, render: bool = False) -> int:
     try:
         result = asyncio.run(go())
     except ControlError as exc:
-        print(f"error: {exc}")
+        error(str(exc))
         return 2
     except (NoDatabase, ConnectionError) as exc:  # lost after connecting (the store's db_call)
         raise unreachable(s, exc) from exc

@@ -12,6 +12,7 @@ from agi_app.adapters.postgres.customers import upsert
 from agi_app.core.crm_csv import ImportRefused, ParsedCsv, parse_csv, to_csv
 from agi_app.core.routing.config import load_queues, load_service
 from agi_app.entry.cli.database import connect, probe
+from agi_app.entry.cli.errors import error
 from agi_app.settings import Settings, get_settings
 from agi_app.tools.demo import SHOWCASE, ensure_demo_data
 
@@ -72,7 +73,7 @@ async def _run(args: argparse.Namespace) -> int:
         try:
             parsed = _read_import(args.file, set(policy.grades), s)
         except ImportRefused as exc:
-            print(f"error: {args.file}: {exc}")
+            error(f"{args.file}: {exc}")
             return 2
         for warning in parsed.warnings:
             print(f"warning: {args.file}: {warning}")

@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from agi_app.entry.cli.errors import error
 from agi_app.settings import get_settings
 from agi_app.tools.stack.dialplan import Snippet, check_set
 from agi_app.tools.stack.dialplan_install import install
@@ -36,15 +37,15 @@ def _handle(args: argparse.Namespace) -> int:
         return 0
     errors = asyncio.run(install(s, directory, snippets))
     for err in errors:
-        print(f"error: {err}")
+        error(str(err))
     return 1 if errors else 0
 
 
 def _report(snippets: list[Snippet]) -> bool:
     errors = [e for snip in snippets for e in snip.errors]
     for err in errors:
-        print(f"error: {err}")
+        error(str(err))
     if not snippets:
-        print("error: no *.conf snippets found")
+        error("no *.conf snippets found")
         return True
     return bool(errors)

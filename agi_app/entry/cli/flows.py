@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from agi_app.entry.cli.errors import error
 from agi_app.settings import get_settings
 
 
@@ -53,8 +55,8 @@ def _handle(args: argparse.Namespace) -> int:
     flows, errors = load_flowset(getattr(args, "paths", None) or [s.flows_dir], known_for_check())
     if flows is None:
         for err in errors:
-            print(f"error: {err}")
-        print(f"{len(errors)} error(s)")
+            error(str(err))
+        print(f"{len(errors)} error(s)", file=sys.stderr)
         return 1
     if args.flows_cmd == "check":
         nodes = sum(len(f.nodes) for f in flows.flows.values())
@@ -73,7 +75,7 @@ def _graph(flows: Any, flow_id: str, output: Path) -> int:
 
     flow = flows.flows.get(flow_id)
     if flow is None:
-        print(f"error: no flow {flow_id!r} (have: {', '.join(flows.flows)})")
+        error(f"no flow {flow_id!r} (have: {', '.join(flows.flows)})")
         return 1
     dot = to_dot(flow)
     fmt = output.suffix.lstrip(".") or "svg"
@@ -96,7 +98,7 @@ async def reload_remote(base_url: str, token: str) -> int:
         ):
             body = await resp.json()
     except aiohttp.ClientError as exc:
-        print(f"error: the app is not reachable at {base_url}: {exc}")
+        error(f"the app is not reachable at {base_url}: {exc}")
         return 1
     if body.get("ok"):
         print(f"reloaded: version {body.get('previous')} -> {body['version']}")
@@ -105,7 +107,7 @@ async def reload_remote(base_url: str, token: str) -> int:
         elif body.get("cluster") is False:
             print(f"warning: this node only: {body.get('cluster_error')}")
         return 0
-    print(f"refused; still running version {body.get('version')}:")
+    error(f"refused; still running version {body.get('version')}:")
     for err in body.get("errors", []):
-        print(f"  {err}")
+        print(f"  {err}", file=sys.stderr)
     return 1

@@ -85,7 +85,9 @@ async def partitions_report(
     """Ensure and drop as asked, then list; the JSON shape of the command."""
     async with connection(s) as conn:
         if not await partitioned(conn):
-            raise SystemExit("calls and call_steps are not partitioned: run `agi-app migrate`")
+            raise SystemExit(
+                "error: calls and call_steps are not partitioned: run `agi-app migrate`"
+            )
         today = utc_today()
         created: list[str] = []
         dropped: list[str] = []

@@ -8,6 +8,7 @@ from typing import Any
 
 from agi_app.adapters.postgres.migrate import MigrationError
 from agi_app.entry.cli.database import probe
+from agi_app.entry.cli.errors import error
 from agi_app.settings import get_settings
 from agi_app.tools.stack.lifecycle import run_migrations
 
@@ -23,6 +24,6 @@ def _handle() -> int:
     try:
         run_migrations(s)
     except MigrationError as exc:
-        print(f"error: {exc}")
+        error(str(exc))
         return 1
     return 0

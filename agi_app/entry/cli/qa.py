@@ -25,6 +25,7 @@ from typing import Any
 from agi_app.adapters.postgres.journey_queries import node_path, wait_journey
 from agi_app.entry.cli import qa_run
 from agi_app.entry.cli.database import connection
+from agi_app.entry.cli.errors import error
 from agi_app.settings import get_settings
 from agi_app.tools.qa import heard_call
 from agi_app.tools.qa.ports import PortError
@@ -66,7 +67,7 @@ async def run_qa_call(args: argparse.Namespace) -> int:
     try:
         steps = parse_keys(args.keys)
     except KeyScriptError as exc:
-        print(f"error: {exc}")
+        error(str(exc))
         return 1
     since = dt.datetime.now(dt.UTC)
     result: SippResult | RecordedCall
@@ -89,7 +90,7 @@ async def run_qa_call(args: argparse.Namespace) -> int:
                     media_port=args.media_port,
                 )
             except PortError as exc:
-                print(f"error: {exc}")
+                error(str(exc))
                 return 2
     print(f"call: {result.summary()}")
     if result.successful != 1:
@@ -98,7 +99,7 @@ async def run_qa_call(args: argparse.Namespace) -> int:
     try:
         journey = await _journey(args.caller, since, 15)
     except TimeoutError:
-        print("error: no journey was recorded for this call")
+        error("no journey was recorded for this call")
         return 3
     path = node_path(journey["steps"])
     if args.json:

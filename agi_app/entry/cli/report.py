@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 from agi_app.entry.cli.database import connection
+from agi_app.entry.cli.errors import error
 from agi_app.service.operations import variants
 from agi_app.service.report import DailyFigures, fetch_report, fluctuation
 from agi_app.settings import get_settings
@@ -93,11 +94,11 @@ def render(figs: list[DailyFigures], fmt: str) -> str:
 
 def _handle(args: argparse.Namespace) -> int:
     if args.last < args.first:
-        print("error: --to is before --from")
+        error("--to is before --from")
         return 1
     s = get_settings()
     if args.variants and args.node:
-        print("error: --node filters the daily figures, not --variants")
+        error("--node filters the daily figures, not --variants")
         return 1
     if args.variants:
 
