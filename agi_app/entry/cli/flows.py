@@ -1,4 +1,9 @@
-"""`agi-app flows check|graph|reload`."""
+"""`agi-app flows check|graph|reload`.
+
+``check`` and ``graph`` read the flows of the paths named (flow files or
+folders of them: ``flows check PATH...``, ``flows graph --dir PATH``), by
+default AGI_APP_FLOWS_DIR (flows/).
+"""
 
 from __future__ import annotations
 
@@ -14,15 +19,30 @@ import aiohttp
 from agi_app.entry.cli.errors import error
 from agi_app.settings import get_settings
 
+# What `flows graph` draws, by the output's suffix (none: svg).
+GRAPH_FORMATS = ("svg", "png", "dot")
+DEFAULT_PATHS = "default: AGI_APP_FLOWS_DIR, flows/"
+
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser("flows", help="check, draw and reload flows")
     fs = p.add_subparsers(dest="flows_cmd", required=True)
     c = fs.add_parser("check", help="validate flow files (default: flows/)")
-    c.add_argument("paths", nargs="*", type=Path)
+    c.add_argument("paths", nargs="*", type=Path, help=f"flow files or folders ({DEFAULT_PATHS})")
     g = fs.add_parser("graph", help="draw a flow (svg, png or dot by the -o suffix)")
     g.add_argument("flow", help="flow id")
-    g.add_argument("-o", "--output", type=Path, required=True)
+    g.add_argument(
+        "-o", "--output", type=Path, required=True, help="FILE.svg, FILE.png or FILE.dot"
+    )
+    g.add_argument(
+        "--dir",
+        dest="paths",
+        action="append",
+        type=Path,
+        metavar="PATH",
+        help=f"the flows to draw from, a folder or file as `flows check` takes it;"
+        f" repeatable ({DEFAULT_PATHS})",
+    )
     fs.add_parser("reload", help="ask the running app (and through it every node) to reload")
     p.set_defaults(handler=_handle)
 
@@ -52,7 +72,19 @@ def _handle(args: argparse.Namespace) -> int:
                 f"http://{s.bind_address}:{s.admin_port}", s.admin_token.get_secret_value()
             )
         )
-    flows, errors = load_flowset(getattr(args, "paths", None) or [s.flows_dir], known_for_check())
+    if args.flows_cmd == "graph" and (problem := output_problem(args.output)):
+        error(problem)
+        return 1
+    paths: list[Path] = args.paths or [s.flows_dir]
+    if missing := [p for p in paths if not p.exists()]:
+        for path in missing:
+            error(f"{path}: no such flow file or folder")
+        return 1
+    try:
+        flows, errors = load_flowset(paths, known_for_check())
+    except OSError as exc:  # there, but not readable
+        error(f"{exc.filename}: {exc.strerror}")
+        return 1
     if flows is None:
         for err in errors:
             error(str(err))
@@ -70,6 +102,21 @@ def _handle(args: argparse.Namespace) -> int:
     return _graph(flows, args.flow, args.output)
 
 
+def output_problem(output: Path) -> str | None:
+    """Why ``flows graph`` cannot write ``output``, before any work; None when it can."""
+    fmt = _format(output)
+    if fmt not in GRAPH_FORMATS:
+        supported = ", ".join(f".{f}" for f in GRAPH_FORMATS)
+        return f"{output}: cannot draw a .{fmt} file; the suffix says the format: {supported}"
+    if not output.parent.is_dir():
+        return f"{output}: no folder {output.parent}"
+    return None
+
+
+def _format(output: Path) -> str:
+    return output.suffix.lstrip(".").lower() or "svg"
+
+
 def _graph(flows: Any, flow_id: str, output: Path) -> int:
     from agi_app.core.flows.graph import to_dot
 
@@ -77,12 +124,25 @@ def _graph(flows: Any, flow_id: str, output: Path) -> int:
     if flow is None:
         error(f"no flow {flow_id!r} (have: {', '.join(flows.flows)})")
         return 1
-    dot = to_dot(flow)
-    fmt = output.suffix.lstrip(".") or "svg"
-    if fmt == "dot":
-        output.write_text(dot)
-    else:
-        subprocess.run(["dot", f"-T{fmt}", "-o", str(output)], input=dot.encode(), check=True)
+    dot, fmt = to_dot(flow), _format(output)
+    try:
+        if fmt == "dot":
+            output.write_text(dot)
+        else:
+            drawn = subprocess.run(
+                ["dot", f"-T{fmt}", "-o", str(output)], input=dot.encode(), capture_output=True
+            )
+            if drawn.returncode:
+                error(f"{output}: graphviz's dot failed: {drawn.stderr.decode().strip()}")
+                return 1
+    except OSError as exc:
+        if exc.filename == "dot":  # the program, not our file
+            error(
+                "graphviz's `dot` is not installed (apt-get install graphviz); FILE.dot needs none"
+            )
+        else:
+            error(f"{output}: {exc.strerror}")
+        return 1
     print(f"wrote {output}")
     return 0
 
