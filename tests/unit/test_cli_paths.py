@@ -1,15 +1,19 @@
 """Paths a new user gets wrong on the command line: each is one ``error:`` line
-naming the path, exit 1, nothing written; and flows drawn from another folder."""
+naming the path, exit 1, nothing written; flows drawn from another folder; one
+dialplan snippet checked on its own."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from agi_app.entry.cli import main
-from agi_app.settings import PROJECT_ROOT
+from agi_app.settings import PROJECT_ROOT, get_settings
+
+SNIPPETS = PROJECT_ROOT / "dialplan"
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -68,3 +72,55 @@ def test_flows_graph_draws_a_flow_of_another_folder(
         capsys, "flows", "graph", "mobile_10086", "--dir", str(other), "-o", str(output)
     )
     assert code == 1 and err == "error: no flow 'mobile_10086' (have: demo_ivr)\n"
+
+
+@pytest.fixture
+def no_asterisk(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Whatever goes wrong, `dialplan install` reaches no Asterisk root or AMI of the stack."""
+    monkeypatch.setenv("AGI_APP_ASTERISK_ROOT", str(tmp_path / "root"))
+    monkeypatch.setenv("AGI_APP_AMI_PORT", "1")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("check", "{tmp}/nowhere"), "{tmp}/nowhere: no such snippet file or folder"),
+        (("install", "{tmp}/nowhere"), "{tmp}/nowhere: no such folder"),
+        (("check", "{tmp}"), "{tmp}: no *.conf snippets in this folder"),
+        (
+            ("install", "{shipped}/10-hotline.conf"),
+            "{shipped}/10-hotline.conf: a folder of *.conf snippets is expected"
+            " (install replaces the set)",
+        ),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, tuple) else "",
+)
+def test_dialplan_names_a_path_that_is_no_set_of_snippets(
+    argv: tuple[str, ...],
+    message: str,
+    no_asterisk: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def fill(text: str) -> str:
+        return text.replace("{tmp}", str(tmp_path)).replace("{shipped}", str(SNIPPETS))
+
+    code, out, err = run(capsys, "dialplan", *map(fill, argv))
+    assert (code, out, err) == (1, "", f"error: {fill(message)}\n")
+    assert not (tmp_path / "root").exists()
+
+
+def test_dialplan_check_takes_one_snippet_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "dialplan", "check", str(SNIPPETS / "25-enqueue.conf"))
+    assert (code, err) == (0, "")
+    assert out.startswith("ok: 25-enqueue.conf, 6 contexts (syntax only:")
+    broken = tmp_path / "05-broken.conf"
+    broken.write_text("[broken\n")
+    code, out, err = run(capsys, "dialplan", "check", str(broken))
+    assert (code, out) == (1, "")
+    assert err == "error: 05-broken.conf:1: malformed section header: [broken\n"
