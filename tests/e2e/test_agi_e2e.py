@@ -59,7 +59,7 @@ async def test_broken_snippet_is_refused_and_the_old_dialplan_serves(
     (snippets / "05-broken.conf").write_text("[broken\nexten => 1,1,Answer(\n")
     proc = _install(snippets)
     assert proc.returncode == 1
-    assert "05-broken.conf:1: malformed section header" in proc.stdout
+    assert "05-broken.conf:1: malformed section header" in proc.stderr
     result = await place_call(tmp_path, "100", "13900004003", "wait 1; 1")
     assert result.successful == 1, result.output
 

@@ -76,7 +76,7 @@ def test_cli_refuses_bad_input_and_changes_nothing(stack: Settings) -> None:
         (("announce", "set", "停电", "--lines", "55555"), "unknown line"),
     ):
         proc = cli(*args)
-        assert proc.returncode == 2 and error in proc.stdout, (args, proc.stdout, proc.stderr)
+        assert proc.returncode == 2 and error in proc.stderr, (args, proc.stdout, proc.stderr)
     shown = cli("shedding", "show")
     assert shown.returncode == 0 and shown.stdout.strip() == "null"
 

@@ -132,8 +132,8 @@ def test_an_oversized_import_is_refused_before_writing(stack: Settings, tmp_path
     csv_file.write_text("number,grade\n" + "13700000021,gold\n" * 100)
     proc = _import(csv_file, {"AGI_APP_IMPORT_MAX_BYTES": "1000"})
     assert proc.returncode == 2
-    assert "over the limit of 1,000 (AGI_APP_IMPORT_MAX_BYTES): nothing imported" in proc.stdout
+    assert "over the limit of 1,000 (AGI_APP_IMPORT_MAX_BYTES): nothing imported" in proc.stderr
     rows = _import(csv_file, {"AGI_APP_IMPORT_MAX_ROWS": "10"})
-    assert rows.returncode == 2 and "more than 10 rows: nothing imported" in rows.stdout
+    assert rows.returncode == 2 and "more than 10 rows: nothing imported" in rows.stderr
     export = _export()
     assert "+8613700000021" not in export

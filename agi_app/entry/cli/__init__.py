@@ -12,6 +12,8 @@ import logging
 import sys
 from collections.abc import Callable
 
+from agi_app.entry.cli.errors import DatabaseUnreachable, error
+
 COMMAND_MODULES = (
     "run",
     "migrate",
@@ -57,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         return handler(args)
     except KeyboardInterrupt:
         return 130
+    except DatabaseUnreachable as exc:  # one report for every command that connects
+        error(str(exc))
+        return 1
 
 
 if __name__ == "__main__":

@@ -14,19 +14,21 @@ import io
 import json
 import os
 import time
+from contextlib import AsyncExitStack
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import asyncpg
 import yaml
 
 from agi_app.adapters.postgres.partitions import ensure_partitions
 from agi_app.core.analytics import reports
 from agi_app.core.flows.model import Flow
 from agi_app.core.risk import load_risk
+from agi_app.entry.cli.database import connection
+from agi_app.entry.cli.errors import error
 from agi_app.service.analytics import queries, risk_eval
 from agi_app.settings import get_settings
 from agi_app.tools.analytics.charts import CHARTS
@@ -155,18 +157,18 @@ def _cell(v: Any) -> str:
 
 def _handle(args: argparse.Namespace) -> int:
     if args.last < args.first:
-        print("error: --to is before --from")
+        error("--to is before --from")
         return 1
     s = get_settings()
 
     async def run() -> reports.Report:
         # One connection per core: each scans its own slice of the period.
-        conns = [await asyncpg.connect(s.pg_dsn) for _ in range(max(1, os.cpu_count() or 1))]
-        try:
+        async with AsyncExitStack() as opened:
+            conns = [
+                await opened.enter_async_context(connection(s))
+                for _ in range(max(1, os.cpu_count() or 1))
+            ]
             return await build(conns, args, s.timezone, flow_models(s.flows_dir))
-        finally:
-            for c in conns:
-                await c.close()
 
     began = time.monotonic()
     report = asyncio.run(run())
@@ -181,18 +183,15 @@ def _handle(args: argparse.Namespace) -> int:
 
 def _risk(args: argparse.Namespace) -> int:
     if args.last < args.first:
-        print("error: --to is before --from")
+        error("--to is before --from")
         return 1
     s = get_settings()
     cfg = load_risk(s.config_dir / "risk.yaml")
     start, end = _period(args.first, args.last, s.timezone)
 
     async def run() -> list[risk_eval.Scored]:
-        conn = await asyncpg.connect(s.pg_dsn)
-        try:
+        async with connection(s) as conn:
             return await risk_eval.scored_callers(conn, start, end, cfg, args.sample)
-        finally:
-            await conn.close()
 
     scored = asyncio.run(run())
     thresholds = [cfg.threshold / 2, cfg.threshold * 0.75, cfg.threshold, cfg.threshold * 1.5]
@@ -212,9 +211,8 @@ def _generate(args: argparse.Namespace) -> int:
     start = datetime.combine(args.start, dtime(), ZoneInfo(s.timezone))
 
     async def run() -> tuple[int, int]:
-        conn = await asyncpg.connect(s.pg_dsn)
         calls = steps = 0
-        try:
+        async with connection(s) as conn:
             # The days' partitions first, so the sample does not land in the default one.
             first = start.astimezone(UTC).date()
             await ensure_partitions(conn, [first + timedelta(days=k) for k in range(args.days + 1)])
@@ -222,8 +220,6 @@ def _generate(args: argparse.Namespace) -> int:
                 await write_calls(conn, day)
                 calls += len(day)
                 steps += sum(len(c.steps) for c in day)
-        finally:
-            await conn.close()
         return calls, steps
 
     calls, steps = asyncio.run(run())

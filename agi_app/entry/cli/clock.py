@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 
+from agi_app.entry.cli.errors import error
 from agi_app.settings import get_settings
 
 
@@ -58,10 +59,10 @@ def _handle(args: argparse.Namespace) -> int:
                 datetime.fromisoformat(when)  # fail here, clearly, on a bad time
             body = asyncio.run(set_clock_remote(base, token, when))
     except ValueError as exc:
-        print(f"error: {exc}")
+        error(str(exc))
         return 1
     except aiohttp.ClientError as exc:
-        print(f"error: the app is not reachable at {base}: {exc}")
+        error(f"the app is not reachable at {base}: {exc}")
         return 1
     print(json.dumps(body, ensure_ascii=False))
     return 0

@@ -21,8 +21,9 @@ from typing import Any
 
 from agi_app.adapters.kamailio.dispatcher import KamailioError, destinations
 from agi_app.adapters.postgres.nodes import PgNodeStore
-from agi_app.adapters.postgres.pool import create_pool
 from agi_app.core.cluster import NodeRow, cluster_table, render_table
+from agi_app.entry.cli.database import pool as database_pool
+from agi_app.entry.cli.database import unreachable
 from agi_app.settings import Settings, get_settings
 from agi_app.tools.stack.kamailio import paths as kamailio_paths
 
@@ -50,13 +51,15 @@ def kamailio_view(s: Settings) -> Mapping[str, str] | None:
 
 
 async def read_nodes(s: Settings) -> tuple[list[NodeRow], datetime]:
-    pool = await create_pool(s, min_size=1, max_size=1, timeout=5)
+    pool = await database_pool(s, min_size=1, max_size=1)
     try:
 
         async def get_pool() -> Any:
             return pool
 
         return await PgNodeStore(get_pool).nodes()
+    except ConnectionError as exc:  # lost after connecting (the store's db_call)
+        raise unreachable(s, exc) from exc
     finally:
         await pool.close()
 
@@ -79,11 +82,7 @@ def status(
 
 def _handle(args: argparse.Namespace) -> int:
     s = get_settings()
-    try:
-        rows, now = asyncio.run(read_nodes(s))
-    except (OSError, ConnectionError) as exc:
-        print(f"error: the database is not reachable: {exc}")
-        return 1
+    rows, now = asyncio.run(read_nodes(s))
     body = status(rows, now, kamailio_view(s))
     if args.json:
         print(json.dumps(body, ensure_ascii=False, indent=2))

@@ -10,10 +10,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from agi_app.adapters.postgres.controls import NoDatabase, PgControlStore
-from agi_app.adapters.postgres.pool import create_pool
 from agi_app.core.controls import ControlError
 from agi_app.core.flows.loader import load_flowset
 from agi_app.core.shedding.rules import load_rules
+from agi_app.entry.cli.database import pool as database_pool
+from agi_app.entry.cli.database import unreachable
+from agi_app.entry.cli.errors import error
 from agi_app.service.controls import ControlsService
 from agi_app.settings import get_settings
 
@@ -43,7 +45,7 @@ def run_job(job: Job, render: bool = False) -> int:
     s = get_settings()
 
     async def go() -> Any:
-        pool = await create_pool(s, min_size=1, max_size=1)
+        pool = await database_pool(s, min_size=1, max_size=1)
         cache = None
         if render:
             from agi_app.adapters.tts.factory import build_cache
@@ -66,10 +68,9 @@ def run_job(job: Job, render: bool = False) -> int:
     try:
         result = asyncio.run(go())
     except ControlError as exc:
-        print(f"error: {exc}")
+        error(str(exc))
         return 2
-    except (NoDatabase, OSError) as exc:
-        print(f"error: the database is not reachable: {exc}")
-        return 1
+    except (NoDatabase, ConnectionError) as exc:  # lost after connecting (the store's db_call)
+        raise unreachable(s, exc) from exc
     print(json.dumps(result, ensure_ascii=False, default=str, indent=2))
     return 0

@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 from agi_app.adapters.postgres.customers import upsert
 from agi_app.core.crm_csv import ImportRefused, ParsedCsv, parse_csv, to_csv
 from agi_app.core.routing.config import load_queues, load_service
+from agi_app.entry.cli.database import connect, probe
+from agi_app.entry.cli.errors import error
 from agi_app.settings import Settings, get_settings
 from agi_app.tools.demo import SHOWCASE, ensure_demo_data
 
@@ -39,6 +39,7 @@ async def _run(args: argparse.Namespace) -> int:
     s = get_settings()
     cmd = args.customers_cmd
     if cmd == "demo":
+        await probe(s)  # ensure_demo_data connects on its own
         added = await ensure_demo_data(s, args.count, args.seed)
         print(f"demo customers added: {added}" if added else "customers present; nothing added")
         return 0
@@ -56,7 +57,7 @@ async def _run(args: argparse.Namespace) -> int:
             )
             print(f"{number.removeprefix('+86'):>12}  {grade:<9} {name}  ({extra})")
         return 0
-    conn = await asyncpg.connect(s.pg_dsn)
+    conn = await connect(s)
     try:
         if cmd == "export":
             rows = await conn.fetch("SELECT * FROM customers ORDER BY number")
@@ -72,7 +73,7 @@ async def _run(args: argparse.Namespace) -> int:
         try:
             parsed = _read_import(args.file, set(policy.grades), s)
         except ImportRefused as exc:
-            print(f"error: {args.file}: {exc}")
+            error(f"{args.file}: {exc}")
             return 2
         for warning in parsed.warnings:
             print(f"warning: {args.file}: {warning}")

@@ -1,26 +1,48 @@
-"""`agi-app flows check|graph|reload`."""
+"""`agi-app flows check|graph|reload`.
+
+``check`` and ``graph`` read the flows of the paths named (flow files or
+folders of them: ``flows check PATH...``, ``flows graph --dir PATH``), by
+default AGI_APP_FLOWS_DIR (flows/).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from agi_app.entry.cli.errors import error
 from agi_app.settings import get_settings
+
+# What `flows graph` draws, by the output's suffix (none: svg).
+GRAPH_FORMATS = ("svg", "png", "dot")
+DEFAULT_PATHS = "default: AGI_APP_FLOWS_DIR, flows/"
 
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser("flows", help="check, draw and reload flows")
     fs = p.add_subparsers(dest="flows_cmd", required=True)
     c = fs.add_parser("check", help="validate flow files (default: flows/)")
-    c.add_argument("paths", nargs="*", type=Path)
+    c.add_argument("paths", nargs="*", type=Path, help=f"flow files or folders ({DEFAULT_PATHS})")
     g = fs.add_parser("graph", help="draw a flow (svg, png or dot by the -o suffix)")
     g.add_argument("flow", help="flow id")
-    g.add_argument("-o", "--output", type=Path, required=True)
+    g.add_argument(
+        "-o", "--output", type=Path, required=True, help="FILE.svg, FILE.png or FILE.dot"
+    )
+    g.add_argument(
+        "--dir",
+        dest="paths",
+        action="append",
+        type=Path,
+        metavar="PATH",
+        help=f"the flows to draw from, a folder or file as `flows check` takes it;"
+        f" repeatable ({DEFAULT_PATHS})",
+    )
     fs.add_parser("reload", help="ask the running app (and through it every node) to reload")
     p.set_defaults(handler=_handle)
 
@@ -50,11 +72,23 @@ def _handle(args: argparse.Namespace) -> int:
                 f"http://{s.bind_address}:{s.admin_port}", s.admin_token.get_secret_value()
             )
         )
-    flows, errors = load_flowset(getattr(args, "paths", None) or [s.flows_dir], known_for_check())
+    if args.flows_cmd == "graph" and (problem := output_problem(args.output)):
+        error(problem)
+        return 1
+    paths: list[Path] = args.paths or [s.flows_dir]
+    if missing := [p for p in paths if not p.exists()]:
+        for path in missing:
+            error(f"{path}: no such flow file or folder")
+        return 1
+    try:
+        flows, errors = load_flowset(paths, known_for_check())
+    except OSError as exc:  # there, but not readable
+        error(f"{exc.filename}: {exc.strerror}")
+        return 1
     if flows is None:
         for err in errors:
-            print(f"error: {err}")
-        print(f"{len(errors)} error(s)")
+            error(str(err))
+        print(f"{len(errors)} error(s)", file=sys.stderr)
         return 1
     if args.flows_cmd == "check":
         nodes = sum(len(f.nodes) for f in flows.flows.values())
@@ -68,19 +102,47 @@ def _handle(args: argparse.Namespace) -> int:
     return _graph(flows, args.flow, args.output)
 
 
+def output_problem(output: Path) -> str | None:
+    """Why ``flows graph`` cannot write ``output``, before any work; None when it can."""
+    fmt = _format(output)
+    if fmt not in GRAPH_FORMATS:
+        supported = ", ".join(f".{f}" for f in GRAPH_FORMATS)
+        return f"{output}: cannot draw a .{fmt} file; the suffix says the format: {supported}"
+    if not output.parent.is_dir():
+        return f"{output}: no folder {output.parent}"
+    return None
+
+
+def _format(output: Path) -> str:
+    return output.suffix.lstrip(".").lower() or "svg"
+
+
 def _graph(flows: Any, flow_id: str, output: Path) -> int:
     from agi_app.core.flows.graph import to_dot
 
     flow = flows.flows.get(flow_id)
     if flow is None:
-        print(f"error: no flow {flow_id!r} (have: {', '.join(flows.flows)})")
+        error(f"no flow {flow_id!r} (have: {', '.join(flows.flows)})")
         return 1
-    dot = to_dot(flow)
-    fmt = output.suffix.lstrip(".") or "svg"
-    if fmt == "dot":
-        output.write_text(dot)
-    else:
-        subprocess.run(["dot", f"-T{fmt}", "-o", str(output)], input=dot.encode(), check=True)
+    dot, fmt = to_dot(flow), _format(output)
+    try:
+        if fmt == "dot":
+            output.write_text(dot)
+        else:
+            drawn = subprocess.run(
+                ["dot", f"-T{fmt}", "-o", str(output)], input=dot.encode(), capture_output=True
+            )
+            if drawn.returncode:
+                error(f"{output}: graphviz's dot failed: {drawn.stderr.decode().strip()}")
+                return 1
+    except OSError as exc:
+        if exc.filename == "dot":  # the program, not our file
+            error(
+                "graphviz's `dot` is not installed (apt-get install graphviz); FILE.dot needs none"
+            )
+        else:
+            error(f"{output}: {exc.strerror}")
+        return 1
     print(f"wrote {output}")
     return 0
 
@@ -96,7 +158,7 @@ async def reload_remote(base_url: str, token: str) -> int:
         ):
             body = await resp.json()
     except aiohttp.ClientError as exc:
-        print(f"error: the app is not reachable at {base_url}: {exc}")
+        error(f"the app is not reachable at {base_url}: {exc}")
         return 1
     if body.get("ok"):
         print(f"reloaded: version {body.get('previous')} -> {body['version']}")
@@ -105,7 +167,7 @@ async def reload_remote(base_url: str, token: str) -> int:
         elif body.get("cluster") is False:
             print(f"warning: this node only: {body.get('cluster_error')}")
         return 0
-    print(f"refused; still running version {body.get('version')}:")
+    error(f"refused; still running version {body.get('version')}:")
     for err in body.get("errors", []):
-        print(f"  {err}")
+        print(f"  {err}", file=sys.stderr)
     return 1

@@ -14,8 +14,6 @@ import asyncio
 import json
 from typing import Any
 
-import asyncpg
-
 from agi_app.adapters.postgres.journey_queries import latest_journeys, node_path
 from agi_app.adapters.postgres.partitions import (
     days_to_keep_ready,
@@ -25,6 +23,7 @@ from agi_app.adapters.postgres.partitions import (
     partitioned,
     utc_today,
 )
+from agi_app.entry.cli.database import connection
 from agi_app.settings import Settings, get_settings
 
 
@@ -55,13 +54,10 @@ def register(sub: Any) -> None:
     q.set_defaults(handler=_partitions)
 
 
-async def fetch_journeys(dsn: str, last: int, caller: str | None = None) -> list[dict[str, Any]]:
+async def fetch_journeys(s: Settings, last: int, caller: str | None = None) -> list[dict[str, Any]]:
     """The latest ``last`` calls with their steps, newest first."""
-    conn = await asyncpg.connect(dsn)
-    try:
+    async with connection(s) as conn:
         return await latest_journeys(conn, last, caller)
-    finally:
-        await conn.close()
 
 
 def journey_line(j: dict[str, Any]) -> str:
@@ -74,7 +70,7 @@ def journey_line(j: dict[str, Any]) -> str:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    journeys = asyncio.run(fetch_journeys(get_settings().pg_dsn, args.last, args.caller))
+    journeys = asyncio.run(fetch_journeys(get_settings(), args.last, args.caller))
     if args.json:
         print(json.dumps(journeys, ensure_ascii=False, indent=2))
         return 0
@@ -87,10 +83,11 @@ async def partitions_report(
     s: Settings, ensure: bool, drop_old: bool, exact: bool
 ) -> dict[str, Any]:
     """Ensure and drop as asked, then list; the JSON shape of the command."""
-    conn = await asyncpg.connect(s.pg_dsn)
-    try:
+    async with connection(s) as conn:
         if not await partitioned(conn):
-            raise SystemExit("calls and call_steps are not partitioned: run `agi-app migrate`")
+            raise SystemExit(
+                "error: calls and call_steps are not partitioned: run `agi-app migrate`"
+            )
         today = utc_today()
         created: list[str] = []
         dropped: list[str] = []
@@ -101,8 +98,6 @@ async def partitions_report(
         if drop_old:
             dropped = await drop_old_partitions(conn, today, s.journey_retention_days)
         found = await list_partitions(conn, exact)
-    finally:
-        await conn.close()
     return {
         "created": created,
         "dropped": dropped,

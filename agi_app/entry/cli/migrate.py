@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 from typing import Any
 
 from agi_app.adapters.postgres.migrate import MigrationError
+from agi_app.entry.cli.database import probe
+from agi_app.entry.cli.errors import error
 from agi_app.settings import get_settings
 from agi_app.tools.stack.lifecycle import run_migrations
 
@@ -16,9 +19,11 @@ def register(sub: Any) -> None:
 
 
 def _handle() -> int:
+    s = get_settings()
+    asyncio.run(probe(s))  # run_migrations connects on its own
     try:
-        run_migrations(get_settings())
+        run_migrations(s)
     except MigrationError as exc:
-        print(f"error: {exc}")
+        error(str(exc))
         return 1
     return 0

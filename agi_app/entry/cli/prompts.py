@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from agi_app.entry.cli.errors import error
 from agi_app.settings import Settings, get_settings
 
 
@@ -50,7 +50,7 @@ async def _render(args: argparse.Namespace, s: Settings) -> int:
             return 0
         return await _render_flows(cache, args.flows or s.flows_dir, s.sounds_dir)
     except TtsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        error(str(exc))
         return 1
     finally:
         cache.close()

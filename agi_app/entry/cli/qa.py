@@ -22,10 +22,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 from agi_app.adapters.postgres.journey_queries import node_path, wait_journey
 from agi_app.entry.cli import qa_run
+from agi_app.entry.cli.database import connection
+from agi_app.entry.cli.errors import error
 from agi_app.settings import get_settings
 from agi_app.tools.qa import heard_call
 from agi_app.tools.qa.callerid import CallerIdError, dialled, recorded_caller, sip_user
@@ -59,12 +59,9 @@ def register(sub: Any) -> None:
     qa_run.register(qs)
 
 
-async def _journey(dsn: str, caller: str, since: dt.datetime, timeout: float) -> Any:
-    conn = await asyncpg.connect(dsn)
-    try:
+async def _journey(caller: str, since: dt.datetime, timeout: float) -> Any:
+    async with connection(get_settings()) as conn:
         return await wait_journey(conn, caller, since, timeout)
-    finally:
-        await conn.close()
 
 
 async def run_qa_call(args: argparse.Namespace) -> int:
@@ -72,7 +69,7 @@ async def run_qa_call(args: argparse.Namespace) -> int:
         steps = parse_keys(args.keys)
         called, user = dialled(args.called), sip_user(args.caller)
     except (KeyScriptError, CallerIdError) as exc:
-        print(f"error: {exc}")
+        error(str(exc))
         return 1
     if user != args.caller:
         print(f"note: --from sent percent-encoded as {user} (Asterisk decodes it)")
@@ -95,16 +92,16 @@ async def run_qa_call(args: argparse.Namespace) -> int:
                     media_port=args.media_port,
                 )
             except PortError as exc:
-                print(f"error: {exc}")
+                error(str(exc))
                 return 2
     print(f"call: {result.summary()}")
     if result.successful != 1:
         print(result.output[-1500:])
         return 2
     try:
-        journey = await _journey(get_settings().pg_dsn, recorded_caller(args.caller), since, 15)
+        journey = await _journey(recorded_caller(args.caller), since, 15)
     except TimeoutError:
-        print("error: no journey was recorded for this call")
+        error("no journey was recorded for this call")
         return 3
     path = node_path(journey["steps"])
     if args.json:

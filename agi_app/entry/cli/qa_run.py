@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 
 from agi_app.adapters.ami.client import AmiError
+from agi_app.entry.cli.errors import error
 from agi_app.settings import get_settings
 from agi_app.tools.qa.plan import PlanError, installation, load_plan
 from agi_app.tools.qa.play import play
@@ -56,7 +57,7 @@ async def run_scenario(args: argparse.Namespace) -> int:
         scn = load_plan(args.file, inst)
     except PlanError as exc:
         for err in exc.errors:
-            say(f"error: {err}")
+            error(str(err))
         return 2
     if args.check:
         say(f"{args.file}: {len(scn.callers)} caller(s), {len(scn.expect)} expectation(s): ok")
@@ -76,7 +77,7 @@ async def run_scenario(args: argparse.Namespace) -> int:
         say("interrupted: every SIPp of this run was stopped")
         return 130
     except (PortError, AmiError, OSError, aiohttp.ClientError, RuntimeError) as exc:
-        say(f"error: the run could not be set up: {exc}")
+        error(f"the run could not be set up: {exc}")
         return 2
     for v in verdicts:
         say(str(v))

@@ -14,8 +14,8 @@ import json
 from datetime import date
 from typing import Any
 
-import asyncpg
-
+from agi_app.entry.cli.database import connection
+from agi_app.entry.cli.errors import error
 from agi_app.service.operations import variants
 from agi_app.service.report import DailyFigures, fetch_report, fluctuation
 from agi_app.settings import get_settings
@@ -94,30 +94,24 @@ def render(figs: list[DailyFigures], fmt: str) -> str:
 
 def _handle(args: argparse.Namespace) -> int:
     if args.last < args.first:
-        print("error: --to is before --from")
+        error("--to is before --from")
         return 1
     s = get_settings()
     if args.variants and args.node:
-        print("error: --node filters the daily figures, not --variants")
+        error("--node filters the daily figures, not --variants")
         return 1
     if args.variants:
 
         async def compare() -> list[dict[str, Any]]:
-            conn = await asyncpg.connect(s.pg_dsn)
-            try:
+            async with connection(s) as conn:
                 return await variants(conn, args.first, args.last, s.timezone)
-            finally:
-                await conn.close()
 
         print(render_variants(asyncio.run(compare()), args.format))
         return 0
 
     async def run() -> list[DailyFigures]:
-        conn = await asyncpg.connect(s.pg_dsn)
-        try:
+        async with connection(s) as conn:
             return await fetch_report(conn, args.first, args.last, s.timezone, args.node)
-        finally:
-            await conn.close()
 
     figures = asyncio.run(run())
     if args.node and args.format == "table":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from agi_app.entry.cli.errors import error
 from agi_app.tools.stack.lifecycle import purge, setup, start, start_cluster, status, stop
 from agi_app.tools.stack.shell import StackError
 
@@ -37,5 +38,5 @@ def _handle(args: argparse.Namespace) -> int:
         commands = {"setup": setup, "start": start, "stop": stop, "status": status, "purge": purge}
         return commands[args.stack_cmd]()
     except StackError as exc:
-        print(f"error: {exc}")
+        error(str(exc))
         return 1
