@@ -124,3 +124,39 @@ def test_dialplan_check_takes_one_snippet_file(
     code, out, err = run(capsys, "dialplan", "check", str(broken))
     assert (code, out) == (1, "")
     assert err == "error: 05-broken.conf:1: malformed section header: [broken\n"
+
+
+def test_flows_check_knows_the_configured_grades(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The checker could check grades, but the CLI gave it none: a misspelt
+    grade passed and its branch never matched."""
+    flow = (PROJECT_ROOT / "flows" / "demo_ivr.yaml").read_text()
+    flow = flow.replace("id: demo_ivr", "id: graded").replace('["100"]', '["95598"]')
+    flow = flow.replace("default: true\n", "").replace(
+        "start: greeting\nnodes:\n",
+        "start: route\nnodes:\n  route:\n    type: branch\n    cases:\n"
+        "      - when: {grade_in: [diamnd]}\n        goto: greeting\n    default: greeting\n",
+    )
+    (tmp_path / "graded.yaml").write_text(flow)
+    code, out, err = run(capsys, "flows", "check", str(PROJECT_ROOT / "flows"), str(tmp_path))
+    assert (code, out) == (1, "")
+    assert "unknown grade 'diamnd' (known: diamond, gold, platinum, silver" in err
+    (tmp_path / "graded.yaml").write_text(flow.replace("diamnd", "diamond"))
+    assert run(capsys, "flows", "check", str(PROJECT_ROOT / "flows"), str(tmp_path))[0] == 0
+
+
+def test_dialplan_check_prints_warnings_and_passes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for snippet in SNIPPETS.glob("*.conf"):
+        shutil.copy(snippet, tmp_path)
+    (tmp_path / "60-power.conf").write_text(
+        "[power]\nexten => 95598,1,Hangup()\ninclude => nowhere\n"
+    )
+    code, out, err = run(capsys, "dialplan", "check", str(tmp_path))
+    assert code == 0 and out.startswith("ok: ")
+    assert err == (
+        "warning: 60-power.conf:3: [power] includes [nowhere], which no snippet defines:"
+        " Asterisk includes nothing\n"
+    )

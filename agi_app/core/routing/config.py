@@ -108,6 +108,12 @@ def queue_names(config_dir: Path) -> set[str]:
     return set(load_queues(config_dir / "queues.yaml").queues)
 
 
+def grade_names(config_dir: Path) -> set[str]:
+    """The customer grades service.yaml defines (what flows' ``grade_in`` may name)."""
+    queues = load_queues(config_dir / "queues.yaml")
+    return set(load_service(config_dir / "service.yaml", queues).grades)
+
+
 def render_queues_conf(qf: QueuesFile) -> str:
     """app_queue's queues.conf for these queues."""
     out = [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,9 @@ def _check_file(path: Path) -> int:
 
 
 def _report(snippets: list[Snippet]) -> bool:
+    """Print the snippets' errors and warnings (stderr); True if there are errors."""
+    for warning in (w for snip in snippets for w in snip.warnings):
+        print(f"warning: {warning}", file=sys.stderr)
     errors = [e for snip in snippets for e in snip.errors]
     for err in errors:
         error(str(err))

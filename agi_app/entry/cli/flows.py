@@ -48,10 +48,10 @@ def register(sub: Any) -> None:
 
 
 def known_for_check() -> Any:
-    """What flows may refer to: registered transactions, configured queues."""
+    """What flows may refer to: registered transactions, configured queues and grades."""
     from agi_app.adapters.tts.voices import speakable_languages
     from agi_app.core.flows.loader import Known
-    from agi_app.core.routing.config import queue_names
+    from agi_app.core.routing.config import grade_names, queue_names
     from agi_app.service.business import business_transactions
 
     s = get_settings()
@@ -59,6 +59,7 @@ def known_for_check() -> Any:
         queues=queue_names(s.config_dir),
         transactions=business_transactions(),
         languages=speakable_languages(s.config_dir),
+        grades=grade_names(s.config_dir),
     )
 
 
