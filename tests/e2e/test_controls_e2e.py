@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -79,6 +80,28 @@ def test_cli_refuses_bad_input_and_changes_nothing(stack: Settings) -> None:
         assert proc.returncode == 2 and error in proc.stderr, (args, proc.stdout, proc.stderr)
     shown = cli("shedding", "show")
     assert shown.returncode == 0 and shown.stdout.strip() == "null"
+
+
+def test_announcement_that_cannot_be_rendered_is_an_error_and_changes_nothing(
+    stack: Settings, tmp_path: Path
+) -> None:
+    """A sounds folder the text cannot be rendered into (here a file): one error
+    line and exit 1, and no announcement stored (it was a traceback)."""
+    before = cli("announce", "show")
+    not_a_folder = tmp_path / "sounds"
+    not_a_folder.write_text("")
+    proc = subprocess.run(
+        [CLI, "announce", "set", "系统维护通知 maintenance tonight", "--minutes", "5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "AGI_APP_SOUNDS_DIR": str(not_a_folder)},
+    )
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert proc.stderr.startswith("error: the announcement's text could not be rendered: ")
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert cli("announce", "show").stdout == before.stdout
 
 
 async def test_forced_level_from_the_cli_reaches_the_next_call(

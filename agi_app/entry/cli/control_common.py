@@ -13,6 +13,7 @@ from agi_app.adapters.postgres.controls import NoDatabase, PgControlStore
 from agi_app.core.controls import ControlError
 from agi_app.core.flows.loader import load_flowset
 from agi_app.core.shedding.rules import load_rules
+from agi_app.core.speech.errors import TtsError
 from agi_app.entry.cli.database import pool as database_pool
 from agi_app.entry.cli.database import unreachable
 from agi_app.entry.cli.errors import error
@@ -72,5 +73,8 @@ def run_job(job: Job, render: bool = False) -> int:
         return 2
     except (NoDatabase, ConnectionError) as exc:  # lost after connecting (the store's db_call)
         raise unreachable(s, exc) from exc
+    except (TtsError, OSError) as exc:  # rendering the text: no voice, an unwritable folder
+        error(f"the announcement's text could not be rendered: {exc}")
+        return 1
     print(json.dumps(result, ensure_ascii=False, default=str, indent=2))
     return 0

@@ -7,8 +7,11 @@ import asyncio
 import gc
 import logging
 import os
+from datetime import datetime
 from typing import Any
 
+from agi_app.core.clock import check_business_time
+from agi_app.entry.cli.errors import error
 from agi_app.settings import get_settings
 
 log = logging.getLogger("agi_app")
@@ -29,6 +32,9 @@ def _handle(args: argparse.Namespace) -> int:
     s = get_settings()
     if args.clock:
         s = s.model_copy(update={"business_clock": args.clock})
+    if s.business_clock and (problem := clock_problem(s.business_clock)):
+        error(f"{'--clock' if args.clock else 'AGI_APP_BUSINESS_CLOCK'}: {problem}")
+        return 2
     if args.with_stack:
         from agi_app.tools.stack.lifecycle import start, stop
 
@@ -39,6 +45,15 @@ def _handle(args: argparse.Namespace) -> int:
         finally:
             stop()
     return _serve(s)
+
+
+def clock_problem(text: str) -> str | None:
+    """Why the business clock ``text`` cannot be started from; None when it can."""
+    try:
+        check_business_time(datetime.fromisoformat(text))
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _serve(s: Any) -> int:

@@ -40,5 +40,7 @@ def recorded_caller(raw: str) -> str:
 def dialled(raw: str) -> str:
     """``--to``: a number the hotline's dialplan can match."""
     if not _DIALLED.fullmatch(raw):
-        raise CallerIdError(f"--to {raw!r}: expected a number (0-9 and *, at most 32)")
+        raise CallerIdError(
+            f"--to {raw!r}: expected a number (0-9 and *, a leading + allowed; at most 32)"
+        )
     return raw
