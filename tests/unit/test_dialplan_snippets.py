@@ -70,10 +70,39 @@ def errors_of(*lines: str) -> list[str]:
         pytest.param(
             ["exten => 100,1,NoOp()", "exten => 200,n,Hangup()"],
             [
-                "s.conf:3: priority 'n' for 200 right after a line of 100: Asterisk numbers it on"
-                " from 100's priorities (start 200 with 1)"
+                "s.conf:3: priority 'n' on the first line of 200 comes to 2: Asterisk counts on"
+                " from the line before, of 100 (start 200 with 1)"
             ],
             id="new extension starting at n",
+        ),
+        pytest.param(
+            [
+                "exten => 100,1,NoOp()",
+                "exten => 101,1,NoOp()",
+                "same => n,NoOp()",
+                "exten => 100,n,Hangup()",
+            ],
+            [
+                "s.conf:5: priority 'n' for 100 comes to 3, not 2: Asterisk counts on from the"
+                " line before, of 101"
+            ],
+            id="n after another extension's longer run leaves a gap",
+        ),
+        pytest.param(
+            ["exten => 300,1(start),NoOp()", "exten => 301,start+1,Hangup()"],
+            [
+                "s.conf:3: priority 'start+1' is not a number from 1, 'n', 's', 'hint' or a label"
+                " 301 has above: Asterisk drops the line"
+            ],
+            id="label of another extension",
+        ),
+        pytest.param(
+            ["exten => 300,1(start),NoOp()", "exten => 300,start-1,Hangup()"],
+            [
+                "s.conf:3: priority 'start-1' is not a number from 1, 'n', 's', 'hint' or a label"
+                " 300 has above: Asterisk drops the line"
+            ],
+            id="label minus a number (pbx_config reads only '+')",
         ),
         pytest.param(
             ["exten => 100,hint,PJSIP/100", "same => n,Dial(PJSIP/100)"],
@@ -97,7 +126,10 @@ def errors_of(*lines: str) -> list[str]:
         ),
         pytest.param(
             ["exten => 1,x,NoOp()"],
-            ["s.conf:2: priority 'x' is not a number from 1, 'n', 's' or 'hint'"],
+            [
+                "s.conf:2: priority 'x' is not a number from 1, 'n', 's', 'hint' or a label 1 has"
+                " above: Asterisk drops the line"
+            ],
             id="bad priority",
         ),
         pytest.param(
@@ -157,6 +189,34 @@ def test_what_asterisk_reads_passes() -> None:
     assert snip.errors == []
     assert snip.contexts == {"c": {"100", "_[a-z,]X!", "101"}, "d": {"s"}}
     assert snip.includes == [("c", "d", 10)]
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        pytest.param(
+            ["exten => 100,1,NoOp()", "exten => 101,1,NoOp()", "exten => 100,n,Hangup()"],
+            id="n of an extension after another's line at the same priority",
+        ),
+        pytest.param(
+            [
+                "exten => 300,1(start),NoOp()",
+                "exten => 301,1,NoOp()",
+                "exten => 300,start+1,NoOp()",
+                "same => n,Goto(start)",
+            ],
+            id="label of the extension as a priority",
+        ),
+        pytest.param(
+            ["exten => 100,1,NoOp()", "exten => 100/555,s,NoOp()"],
+            id="s on a new extension where it comes to 1",
+        ),
+    ],
+)
+def test_numbering_asterisk_gets_right_passes(lines: list[str]) -> None:
+    """pbx_config keeps one running priority per context: 'n' is the line
+    before's plus one, whichever extension that line was."""
+    assert errors_of(*lines) == []
 
 
 def write(directory: Path, files: dict[str, str]) -> Path:

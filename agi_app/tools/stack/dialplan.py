@@ -41,11 +41,15 @@ class Snippet:
 
 @dataclass
 class _Context:
-    """Where the reading is in the current [context], as pbx_config keeps it."""
+    """Where the reading is in the current [context], as pbx_config keeps it:
+    one running priority for the whole context, whatever the extension."""
 
     name: str
-    last_exten: str | None = None  # what `same` continues
-    last_priority: int | None = None  # what `n` counts on from
+    last_exten: str | None = None  # what `same` continues (any exten line sets it)
+    last_priority: int | None = None  # the last added line's, any extension: what `n` adds to
+    last_numbered: str | None = None  # the extension of that line
+    priorities: dict[str, int] = field(default_factory=dict)  # extension -> its last priority
+    labels: dict[str, dict[str, int]] = field(default_factory=dict)  # extension -> its labels
 
 
 def parse_snippet(path: Path, text: str | None = None) -> Snippet:
@@ -152,19 +156,20 @@ def _extension_line(key: str, rest: str, ctx: _Context, snip: Snippet, broken: b
         exten = exten.strip()
         if not exten:
             return ["exten needs 'name,priority,application'"]
-        previous, ctx.last_exten = ctx.last_exten, exten
+        ctx.last_exten = exten
     elif ctx.last_exten is None:
         return [f"'same' before any 'exten' in [{ctx.name}]: Asterisk drops the line"]
     else:
-        exten, previous, tail = ctx.last_exten, ctx.last_exten, rest
+        exten, tail = ctx.last_exten, rest
     priority, comma, app = tail.partition(",")
     shape = "name,priority,application" if key == "exten" else "priority,application"
     if not priority.strip():
         return [f"{key} needs '{shape}'"]
-    number, error = _priority(priority.strip(), exten, previous, ctx)
+    number, error = _priority(priority.strip(), exten, ctx)
+    if number is not None:  # Asterisk adds the line and numbers on from it, even if flawed
+        _numbered(priority.strip(), number, exten, ctx)
     if error:
         return [error]
-    ctx.last_priority = number  # Asterisk numbers on from it, even if the line is flawed
     if not comma or not app.strip():
         return [f"{key} needs '{shape}': nothing after the priority"]
     if not broken:
@@ -182,16 +187,15 @@ def _cut_extension(rest: str) -> tuple[str, str, str]:
     return rest, "", ""
 
 
-def _priority(
-    text: str, exten: str, previous: str | None, ctx: _Context
-) -> tuple[int | None, str | None]:
-    """The number Asterisk gives the line, or why it drops or misnumbers it."""
+def _priority(text: str, exten: str, ctx: _Context) -> tuple[int | None, str | None]:
+    """The number Asterisk gives the line (None: it drops the line), and why
+    the line is wrong: dropped, or numbered other than its extension's next."""
     base = text
     if "(" in text:  # a label: n(menu)
         if not text.endswith(")"):
             return None, f"label without its ')' in priority {text!r}: Asterisk drops the line"
         base = text.split("(", 1)[0]
-    base, plus, offset = base.partition("+")
+    base, plus, offset = base.partition("+")  # pbx_config cuts at '+' only: no '-N'
     if plus and not offset.isdigit():
         return None, f"priority {text!r}: '+' takes a number"
     if base == "hint":
@@ -202,20 +206,48 @@ def _priority(
                 f"priority '{base}' on the first line of [{ctx.name}]: Asterisk drops the line"
                 " (start with 1)"
             )
-        if exten != previous:
-            return None, (
-                f"priority '{base}' for {exten} right after a line of {previous}: Asterisk"
-                f" numbers it on from {previous}'s priorities (start {exten} with 1)"
-            )
         number = ctx.last_priority + (1 if base in ("n", "next") else 0)
-    elif base.isdigit() and int(base) >= 1:
-        number = int(base)
-    else:
-        return None, f"priority {text!r} is not a number from 1, 'n', 's' or 'hint'"
-    number += int(offset or 0)
-    if number < 1:
-        return None, f"priority '{base}' after a hint comes to {number}: Asterisk drops the line"
-    return number, None
+        if number < 1:
+            return (
+                None,
+                f"priority '{base}' after a hint comes to {number}: Asterisk drops the line",
+            )
+        return number + int(offset or 0), _misnumbered(base, number, exten, ctx)
+    if base.isdigit() and int(base) >= 1:
+        return int(base) + int(offset or 0), None
+    if base in ctx.labels.get(exten, {}):  # a label the extension has above
+        return ctx.labels[exten][base] + int(offset or 0), None
+    return None, (
+        f"priority {text!r} is not a number from 1, 'n', 's', 'hint' or a label {exten}"
+        " has above: Asterisk drops the line"
+    )
+
+
+def _misnumbered(base: str, number: int, exten: str, ctx: _Context) -> str | None:
+    """'n' (or 's') takes the previous line's priority, whichever extension
+    that line was: wrong when it is not what this extension's own lines give."""
+    own = ctx.priorities.get(exten)
+    if own is None and number != 1:
+        return (
+            f"priority '{base}' on the first line of {exten} comes to {number}: Asterisk counts on"
+            f" from the line before, of {ctx.last_numbered} (start {exten} with 1)"
+        )
+    if own is not None and base in ("n", "next") and number != own + 1:
+        return (
+            f"priority '{base}' for {exten} comes to {number}, not {own + 1}: Asterisk counts"
+            f" on from the line before, of {ctx.last_numbered}"
+        )
+    return None
+
+
+def _numbered(text: str, number: int, exten: str, ctx: _Context) -> None:
+    """Keep what pbx_config keeps of a line it adds."""
+    ctx.last_priority, ctx.last_numbered = number, exten
+    if number < 1:  # a hint: no place in the numbering, a label on it finds nothing
+        return
+    ctx.priorities[exten] = number
+    if "(" in text:
+        ctx.labels.setdefault(exten, {})[text.split("(", 1)[1].split(")", 1)[0]] = number
 
 
 def check_set(directory: Path, required: tuple[str, ...] = REQUIRED_CONTEXTS) -> list[Snippet]:
