@@ -252,8 +252,8 @@ def _numbered(text: str, number: int, exten: str, ctx: _Context) -> None:
 
 def check_set(directory: Path, required: tuple[str, ...] = REQUIRED_CONTEXTS) -> list[Snippet]:
     """Parse every ``*.conf`` snippet; add an error when a required context is
-    missing, a context is defined twice or includes loop; a warning when an
-    include names a context no snippet defines."""
+    missing or a context is defined twice; a warning when an include names a
+    context no snippet defines, or includes loop."""
     snippets = [parse_snippet(p) for p in sorted(directory.glob("*.conf"))]
     defined = {c for s in snippets for c in s.contexts}
     seen: dict[str, Path] = {}
@@ -276,8 +276,10 @@ def check_set(directory: Path, required: tuple[str, ...] = REQUIRED_CONTEXTS) ->
 
 
 def _include_loops(snippets: list[Snippet]) -> None:
-    """A context that includes itself, directly or through others: an error on
-    the include that closes the loop."""
+    """A context that includes itself, directly or through others: a warning
+    on the include that closes the loop. Asterisk loads it and, searching,
+    skips a context it has already looked in, so the loop costs nothing; but
+    it is seldom meant."""
     graph: dict[str, list[tuple[str, Snippet, int]]] = {}
     for snip in snippets:
         for ctx, included, n in snip.includes:
@@ -298,7 +300,10 @@ def _include_loops(snippets: list[Snippet]) -> None:
             included, snip, n = step
             if included in on_path:
                 loop = " -> ".join([*path[on_path[included] :], included])
-                snip.errors.append(f"{snip.path.name}:{n}: include loop: {loop}")
+                snip.warnings.append(
+                    f"{snip.path.name}:{n}: include loop: {loop} (Asterisk skips a context"
+                    " already searched)"
+                )
             elif included not in done:
                 on_path[included] = len(path)
                 path.append(included)
