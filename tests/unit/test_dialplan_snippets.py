@@ -160,6 +160,22 @@ def errors_of(*lines: str) -> list[str]:
             ],
             id="globals in any case",
         ),
+        pytest.param(
+            ["exten => 1,1,NoOp()", ";-- the old menu:", "exten => 2,1,NoOp()"],
+            [
+                "s.conf:3: block comment ';--' never closed by '--;': Asterisk skips the rest of"
+                " the file and the snippets sorted after it"
+            ],
+            id="block comment never closed",
+        ),
+        pytest.param(
+            ["exten => 1,1,NoOp()", "same => n,NoOp(a--;b)", "exten => 2,1,NoOp()"],
+            [
+                "s.conf:3: '--;' closes no block comment: Asterisk skips every line after it,"
+                " into the snippets sorted after this one, up to a ';--'"
+            ],
+            id="block comment closed but never opened",
+        ),
     ],
 )
 def test_lines_asterisk_drops_are_errors(lines: list[str], errors: list[str]) -> None:
@@ -217,6 +233,33 @@ def test_numbering_asterisk_gets_right_passes(lines: list[str]) -> None:
     """pbx_config keeps one running priority per context: 'n' is the line
     before's plus one, whichever extension that line was."""
     assert errors_of(*lines) == []
+
+
+def test_block_comments_are_skipped() -> None:
+    """config.c skips ';--' ... '--;', across lines and nested; ';---' only
+    comments out the rest of its line."""
+    text = "\n".join(
+        [
+            "[c]",
+            ";------------------------------------------------",
+            "exten => 1,1,NoOp(;-- inline --;x)",
+            ";-- the old menu, kept for reference:",
+            "extn => 2,1,NoOp(   ; not read",
+            "  ;-- nested --;",
+            "exten => 3,1,NoOp()",
+            "--; same => n,Hangup()",
+            "exten => 4,1,NoOp(a\\;b) ;-- a block from here",
+            "[d] --;exten => 5,1,NoOp()",
+        ]
+    )
+    snip = parse_snippet(Path("s.conf"), text + "\n")
+    assert snip.errors == []
+    assert snip.contexts == {"c": {"1", "4", "5"}}
+    assert parse_snippet(Path("s.conf"), "[c]\nexten => 1,1,NoOp()\n--;--\n").errors == [
+        "s.conf:3: not a dialplan line: --",  # ';--' wins over '--;': the '--' is read
+        "s.conf:3: block comment ';--' never closed by '--;': Asterisk skips the rest of the"
+        " file and the snippets sorted after it",
+    ]
 
 
 def write(directory: Path, files: dict[str, str]) -> Path:

@@ -1,6 +1,6 @@
 """Dialplan snippets: syntax checks, installation, verification, roll-back.
 
-Asterisk's own reload is no judge: a broken snippet (an unclosed ``[``)
+Asterisk's own reload is no judge: a broken snippet (an unclosed ``[`` or ``;--``)
 silently drops every snippet sorted after it while ``dialplan reload`` still
 says "Dialplan reloaded" (field notes). Nor does it refuse a line it cannot
 use: pbx_config logs a warning and drops it (a misspelt ``extn =>``, a
@@ -21,7 +21,6 @@ from pathlib import Path
 
 SECTION = re.compile(r"^\[(?P<name>[A-Za-z0-9_+.-]+)\](\((?P<tpl>[^)]*)\))?\s*(;.*)?$")
 STATEMENT = re.compile(r"^(?P<key>[^=\s]+)\s*=(?P<arrow>>?)\s*(?P<rest>.*)$")
-COMMENT = re.compile(r"(?<!\\);")
 VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # What pbx_config reads in a context (case-insensitive); any other line is
 # logged as "Unknown directive ... IGNORING", NAME=value lines included.
@@ -61,23 +60,71 @@ def parse_snippet(path: Path, text: str | None = None) -> Snippet:
         snip.errors.append(f"{path.name}: cannot read: {exc}")
         return snip
     ctx: _Context | None = None
+    depth, opened = 0, 0  # block comments: how deep, and the line the outermost began
     for n, raw in enumerate(text.split("\n"), 1):  # Asterisk splits on \n only
         where = f"{path.name}:{n}"
+        before = depth
+        read, depth = _uncommented(raw, depth)
+        opened = n if before == 0 and depth > 0 else opened
         if (bad := _control_character(raw.rstrip("\r"))) is not None:
             snip.errors.append(f"{where}: {bad}")
-            continue
-        line = COMMENT.split(raw, maxsplit=1)[0].strip()
-        if not line:
-            continue
-        if line.startswith("#"):
-            snip.errors.append(f"{where}: directives (#include) are not allowed in snippets")
-        elif line.startswith("["):
-            ctx = _section(line, where, snip)
-        elif ctx is None:
-            snip.errors.append(f"{where}: line outside any [context]: {line[:60]}")
-        else:
-            snip.errors += [f"{where}: {e}" for e in _statement(line, n, ctx, snip)]
+        elif depth < 0 <= before:
+            snip.errors.append(
+                f"{where}: '--;' closes no block comment: Asterisk skips every line after it,"
+                " into the snippets sorted after this one, up to a ';--'"
+            )
+        elif line := read.strip():
+            ctx = _line(line, n, where, ctx, snip)
+    if depth > 0:
+        snip.errors.append(
+            f"{path.name}:{opened}: block comment ';--' never closed by '--;': Asterisk skips"
+            " the rest of the file and the snippets sorted after it"
+        )
     return snip
+
+
+def _line(line: str, n: int, where: str, ctx: _Context | None, snip: Snippet) -> _Context | None:
+    """Check one line as read; the [context] the lines after it are in."""
+    if line.startswith("#"):
+        snip.errors.append(f"{where}: directives (#include) are not allowed in snippets")
+    elif line.startswith("["):
+        return _section(line, where, snip)
+    elif ctx is None:
+        snip.errors.append(f"{where}: line outside any [context]: {line[:60]}")
+    else:
+        snip.errors += [f"{where}: {e}" for e in _statement(line, n, ctx, snip)]
+    return ctx
+
+
+def _uncommented(raw: str, depth: int) -> tuple[str, int]:
+    """What config.c reads of a line, and how deep in block comments the next
+    line starts.
+
+    ';' comments out the rest of the line and '\\;' is a ';'; ';--' (but not
+    ';---') opens a block comment, '--;' closes one, and they nest. The depth
+    goes on from file to file of a glob; a '--;' with none open takes it below
+    0, where every line is skipped too."""
+    kept: list[str] = []
+    reading = depth == 0  # a line that starts in a block is read only after it closes
+    i = 0
+    while (j := raw.find(";", i)) != -1:
+        live = reading and depth == 0
+        if j > i and raw[j - 1] == "\\":  # an escaped ';' is text
+            kept += [raw[i : j - 1], ";"] if live else []
+            i = j + 1
+        elif raw[j + 1 : j + 3] == "--" and raw[j + 3 : j + 4] != "-":  # opens a block
+            kept += [raw[i:j]] if live else []
+            depth, i = depth + 1, j + 3
+        elif j >= i + 2 and raw[j - 2 : j] == "--":  # closes one
+            depth, i = depth - 1, j + 1
+            reading = reading or depth == 0
+        elif depth == 0:  # a line comment: the rest is not read
+            kept += [raw[i:j]] if live else []
+            return "".join(kept), depth
+        else:
+            i = j + 1
+    kept += [raw[i:]] if reading and depth == 0 else []
+    return "".join(kept), depth
 
 
 def _control_character(line: str) -> str | None:
