@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 import pytest
@@ -420,6 +421,35 @@ def test_file_not_in_utf8_names_the_line(tmp_path: Path) -> None:
     assert errors == [
         "t.yaml: not UTF-8: line 7 has a byte (0xD6) that is not UTF-8; save the file as UTF-8"
         " (not GBK or another local encoding)"
+    ]
+    assert flows is None
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        pytest.param(BASE.encode("utf-16"), id="utf-16 with the machine's BOM"),
+        pytest.param(codecs.BOM_UTF16_LE + BASE.encode("utf-16-le"), id="utf-16-le BOM"),
+        pytest.param(codecs.BOM_UTF16_BE + BASE.encode("utf-16-be"), id="utf-16-be BOM"),
+        pytest.param(codecs.BOM_UTF8 + BASE.encode("utf-8"), id="utf-8 BOM"),
+    ],
+)
+def test_file_with_a_byte_order_mark_loads(tmp_path: Path, encoded: bytes) -> None:
+    """Windows Notepad saves "Unicode" as UTF-16 with a BOM; PyYAML read it
+    before the UTF-8 check refused it."""
+    tmp_path.joinpath("t.yaml").write_bytes(encoded)
+    flows, errors = load(tmp_path)
+    assert errors == []
+    assert flows is not None
+    assert flows.flows["t"].nodes["main"].prompt == "主菜单"  # type: ignore[union-attr]
+
+
+def test_broken_utf16_names_the_line(tmp_path: Path) -> None:
+    tmp_path.joinpath("t.yaml").write_bytes(BASE.encode("utf-16")[:-1])
+    flows, errors = load(tmp_path)
+    assert errors == [
+        "t.yaml: not UTF-16: line 10 has a broken UTF-16 character (it starts with a UTF-16"
+        " byte-order mark); save the file as UTF-8 (not GBK or another local encoding)"
     ]
     assert flows is None
 
