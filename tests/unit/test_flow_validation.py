@@ -517,6 +517,67 @@ def test_loop_through_goto_is_refused(tmp_path: Path, nodes: list[str]) -> None:
     assert flows is None
 
 
+CALLER = with_node("g", "g: {type: goto, flow: b, return_to: check}") + (
+    "  check: {type: branch, cases: [{when: {var: again, present: true}, goto: g}], default: bye}\n"
+)
+B_MENU = (
+    "id: b\nstart: m\nnodes:\n"
+    "  m: {type: menu, prompt: x, choices: {'1': back}, on_failure: back}\n"
+    "  back: {type: return}\n"
+)
+
+
+def test_goto_and_back_through_a_menu_is_no_silent_loop(tmp_path: Path) -> None:
+    """A goto with return_to goes through the other flow before it gets back:
+    when that flow waits for the caller, going round again is no spin."""
+    write(tmp_path, {"t.yaml": CALLER, "b.yaml": B_MENU})
+    flows, errors = load(tmp_path)
+    assert errors == []
+    assert flows is not None
+
+
+@pytest.mark.parametrize(
+    ("b", "errors"),
+    [
+        pytest.param(
+            "id: b\nstart: back\nnodes:\n  back: {type: return}\n",
+            ["b.yaml: node 'back': loop with no caller input: back -> t:check -> t:g -> back"],
+            id="the other flow returns at once",
+        ),
+        pytest.param(
+            "id: b\nstart: s\nnodes:\n"
+            "  s: {type: goto, flow: c, return_to: back}\n  back: {type: return}\n",
+            [
+                "b.yaml: node 's': loop with no caller input: s -> c:back -> back -> t:check"
+                " -> t:g -> s"
+            ],
+            id="through a third flow and back",
+        ),
+    ],
+)
+def test_goto_and_back_with_no_input_on_the_way_is_refused(
+    tmp_path: Path, b: str, errors: list[str]
+) -> None:
+    c = "id: c\nstart: back\nnodes:\n  back: {type: return}\n"
+    write(tmp_path, {"t.yaml": CALLER, "b.yaml": b, "c.yaml": c})
+    flows, got = load(tmp_path)
+    assert got == errors
+    assert flows is None
+
+
+def test_return_to_that_can_never_end_is_reported(tmp_path: Path) -> None:
+    """The return leads the call to return_to: a part it cannot leave is
+    reported where the call comes into it."""
+    stuck = "  stuck: {type: menu, prompt: x, choices: {'1': stuck}, on_failure: stuck}\n"
+    t = with_node("g", "g: {type: goto, flow: b, return_to: stuck}") + stuck
+    write(tmp_path, {"t.yaml": t, "b.yaml": B_MENU})
+    _, errors = load(tmp_path)
+    assert errors == [
+        "t.yaml: node 'stuck': the call can never end from here: no hangup, transfer or return"
+        " is reachable"
+    ]
+
+
 def chain(length: int, last: str) -> str:
     """A flow of ``length`` play nodes in a row, the last one going to ``last``."""
     nodes = "".join(
