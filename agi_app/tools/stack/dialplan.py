@@ -19,6 +19,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agi_app.tools.stack.dialplan_priority import Numbering
+
 SECTION = re.compile(r"^\[(?P<name>[A-Za-z0-9_+.-]+)\](\((?P<tpl>[^)]*)\))?\s*(;.*)?$")
 STATEMENT = re.compile(r"^(?P<key>[^=\s]+)\s*=(?P<arrow>>?)\s*(?P<rest>.*)$")
 VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -40,15 +42,11 @@ class Snippet:
 
 @dataclass
 class _Context:
-    """Where the reading is in the current [context], as pbx_config keeps it:
-    one running priority for the whole context, whatever the extension."""
+    """Where the reading is in the current [context], as pbx_config keeps it."""
 
     name: str
+    numbering: Numbering
     last_exten: str | None = None  # what `same` continues (any exten line sets it)
-    last_priority: int | None = None  # the last added line's, any extension: what `n` adds to
-    last_numbered: str | None = None  # the extension of that line
-    priorities: dict[str, int] = field(default_factory=dict)  # extension -> its last priority
-    labels: dict[str, dict[str, int]] = field(default_factory=dict)  # extension -> its labels
 
 
 def parse_snippet(path: Path, text: str | None = None) -> Snippet:
@@ -143,7 +141,7 @@ def _section(line: str, where: str, snip: Snippet) -> _Context | None:
     if name.lower() in ("general", "globals"):
         snip.errors.append(f"{where}: [{name}] belongs to extensions.conf")
     snip.contexts.setdefault(name, set())
-    return _Context(name)
+    return _Context(name, Numbering(name))
 
 
 def _statement(line: str, n: int, ctx: _Context, snip: Snippet) -> list[str]:
@@ -212,10 +210,7 @@ def _extension_line(key: str, rest: str, ctx: _Context, snip: Snippet, broken: b
     shape = "name,priority,application" if key == "exten" else "priority,application"
     if not priority.strip():
         return [f"{key} needs '{shape}'"]
-    number, error = _priority(priority.strip(), exten, ctx)
-    if number is not None:  # Asterisk adds the line and numbers on from it, even if flawed
-        _numbered(priority.strip(), number, exten, ctx)
-    if error:
+    if error := ctx.numbering.add(priority.strip(), exten):
         return [error]
     if not comma or not app.strip():
         return [f"{key} needs '{shape}': nothing after the priority"]
@@ -232,69 +227,6 @@ def _cut_extension(rest: str) -> tuple[str, str, str]:
         if ch == "," and depth <= 0:
             return rest[:i], ",", rest[i + 1 :]
     return rest, "", ""
-
-
-def _priority(text: str, exten: str, ctx: _Context) -> tuple[int | None, str | None]:
-    """The number Asterisk gives the line (None: it drops the line), and why
-    the line is wrong: dropped, or numbered other than its extension's next."""
-    base = text
-    if "(" in text:  # a label: n(menu)
-        if not text.endswith(")"):
-            return None, f"label without its ')' in priority {text!r}: Asterisk drops the line"
-        base = text.split("(", 1)[0]
-    base, plus, offset = base.partition("+")  # pbx_config cuts at '+' only: no '-N'
-    if plus and not offset.isdigit():
-        return None, f"priority {text!r}: '+' takes a number"
-    if base == "hint":
-        return -1, None
-    if base in ("n", "next", "s", "same"):
-        if ctx.last_priority is None:
-            return None, (
-                f"priority '{base}' on the first line of [{ctx.name}]: Asterisk drops the line"
-                " (start with 1)"
-            )
-        number = ctx.last_priority + (1 if base in ("n", "next") else 0)
-        if number < 1:
-            return (
-                None,
-                f"priority '{base}' after a hint comes to {number}: Asterisk drops the line",
-            )
-        return number + int(offset or 0), _misnumbered(base, number, exten, ctx)
-    if base.isdigit() and int(base) >= 1:
-        return int(base) + int(offset or 0), None
-    if base in ctx.labels.get(exten, {}):  # a label the extension has above
-        return ctx.labels[exten][base] + int(offset or 0), None
-    return None, (
-        f"priority {text!r} is not a number from 1, 'n', 's', 'hint' or a label {exten}"
-        " has above: Asterisk drops the line"
-    )
-
-
-def _misnumbered(base: str, number: int, exten: str, ctx: _Context) -> str | None:
-    """'n' (or 's') takes the previous line's priority, whichever extension
-    that line was: wrong when it is not what this extension's own lines give."""
-    own = ctx.priorities.get(exten)
-    if own is None and number != 1:
-        return (
-            f"priority '{base}' on the first line of {exten} comes to {number}: Asterisk counts on"
-            f" from the line before, of {ctx.last_numbered} (start {exten} with 1)"
-        )
-    if own is not None and base in ("n", "next") and number != own + 1:
-        return (
-            f"priority '{base}' for {exten} comes to {number}, not {own + 1}: Asterisk counts"
-            f" on from the line before, of {ctx.last_numbered}"
-        )
-    return None
-
-
-def _numbered(text: str, number: int, exten: str, ctx: _Context) -> None:
-    """Keep what pbx_config keeps of a line it adds."""
-    ctx.last_priority, ctx.last_numbered = number, exten
-    if number < 1:  # a hint: no place in the numbering, a label on it finds nothing
-        return
-    ctx.priorities[exten] = number
-    if "(" in text:
-        ctx.labels.setdefault(exten, {})[text.split("(", 1)[1].split(")", 1)[0]] = number
 
 
 def check_set(directory: Path, required: tuple[str, ...] = REQUIRED_CONTEXTS) -> list[Snippet]:
