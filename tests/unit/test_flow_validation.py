@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 import pytest
@@ -424,6 +425,35 @@ def test_file_not_in_utf8_names_the_line(tmp_path: Path) -> None:
     assert flows is None
 
 
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        pytest.param(BASE.encode("utf-16"), id="utf-16 with the machine's BOM"),
+        pytest.param(codecs.BOM_UTF16_LE + BASE.encode("utf-16-le"), id="utf-16-le BOM"),
+        pytest.param(codecs.BOM_UTF16_BE + BASE.encode("utf-16-be"), id="utf-16-be BOM"),
+        pytest.param(codecs.BOM_UTF8 + BASE.encode("utf-8"), id="utf-8 BOM"),
+    ],
+)
+def test_file_with_a_byte_order_mark_loads(tmp_path: Path, encoded: bytes) -> None:
+    """Windows Notepad saves "Unicode" as UTF-16 with a BOM; PyYAML read it
+    before the UTF-8 check refused it."""
+    tmp_path.joinpath("t.yaml").write_bytes(encoded)
+    flows, errors = load(tmp_path)
+    assert errors == []
+    assert flows is not None
+    assert flows.flows["t"].nodes["main"].prompt == "主菜单"  # type: ignore[union-attr]
+
+
+def test_broken_utf16_names_the_line(tmp_path: Path) -> None:
+    tmp_path.joinpath("t.yaml").write_bytes(BASE.encode("utf-16")[:-1])
+    flows, errors = load(tmp_path)
+    assert errors == [
+        "t.yaml: not UTF-16: line 10 has a broken UTF-16 character (it starts with a UTF-16"
+        " byte-order mark); save the file as UTF-8 (not GBK or another local encoding)"
+    ]
+    assert flows is None
+
+
 def test_anchors_and_merge_keys_are_not_repeats(tmp_path: Path) -> None:
     text = BASE.replace("prompt: 主菜单", "prompt: &p {zh: 主菜单}") + (
         "  again:\n    <<: {type: hangup, cause: 17}\n    cause: 16\n    prompt: *p\n"
@@ -485,6 +515,67 @@ def test_loop_through_goto_is_refused(tmp_path: Path, nodes: list[str]) -> None:
     flows, errors = load(tmp_path)
     assert any("loop with no caller input" in e for e in errors), errors
     assert flows is None
+
+
+CALLER = with_node("g", "g: {type: goto, flow: b, return_to: check}") + (
+    "  check: {type: branch, cases: [{when: {var: again, present: true}, goto: g}], default: bye}\n"
+)
+B_MENU = (
+    "id: b\nstart: m\nnodes:\n"
+    "  m: {type: menu, prompt: x, choices: {'1': back}, on_failure: back}\n"
+    "  back: {type: return}\n"
+)
+
+
+def test_goto_and_back_through_a_menu_is_no_silent_loop(tmp_path: Path) -> None:
+    """A goto with return_to goes through the other flow before it gets back:
+    when that flow waits for the caller, going round again is no spin."""
+    write(tmp_path, {"t.yaml": CALLER, "b.yaml": B_MENU})
+    flows, errors = load(tmp_path)
+    assert errors == []
+    assert flows is not None
+
+
+@pytest.mark.parametrize(
+    ("b", "errors"),
+    [
+        pytest.param(
+            "id: b\nstart: back\nnodes:\n  back: {type: return}\n",
+            ["b.yaml: node 'back': loop with no caller input: back -> t:check -> t:g -> back"],
+            id="the other flow returns at once",
+        ),
+        pytest.param(
+            "id: b\nstart: s\nnodes:\n"
+            "  s: {type: goto, flow: c, return_to: back}\n  back: {type: return}\n",
+            [
+                "b.yaml: node 's': loop with no caller input: s -> c:back -> back -> t:check"
+                " -> t:g -> s"
+            ],
+            id="through a third flow and back",
+        ),
+    ],
+)
+def test_goto_and_back_with_no_input_on_the_way_is_refused(
+    tmp_path: Path, b: str, errors: list[str]
+) -> None:
+    c = "id: c\nstart: back\nnodes:\n  back: {type: return}\n"
+    write(tmp_path, {"t.yaml": CALLER, "b.yaml": b, "c.yaml": c})
+    flows, got = load(tmp_path)
+    assert got == errors
+    assert flows is None
+
+
+def test_return_to_that_can_never_end_is_reported(tmp_path: Path) -> None:
+    """The return leads the call to return_to: a part it cannot leave is
+    reported where the call comes into it."""
+    stuck = "  stuck: {type: menu, prompt: x, choices: {'1': stuck}, on_failure: stuck}\n"
+    t = with_node("g", "g: {type: goto, flow: b, return_to: stuck}") + stuck
+    write(tmp_path, {"t.yaml": t, "b.yaml": B_MENU})
+    _, errors = load(tmp_path)
+    assert errors == [
+        "t.yaml: node 'stuck': the call can never end from here: no hangup, transfer or return"
+        " is reachable"
+    ]
 
 
 def chain(length: int, last: str) -> str:

@@ -1,4 +1,5 @@
-"""A flow file's bytes to data: at most 1 MB, UTF-8 only, no key given twice.
+"""A flow file's bytes to data: at most 1 MB, UTF-8 (or UTF-16 with its
+byte-order mark, as Windows Notepad saves "Unicode"), no key given twice.
 
 PyYAML keeps the last of two equal keys without a word, so a second ``main:``
 under ``nodes:`` would replace the first; the composed node tree is checked
@@ -9,6 +10,7 @@ file again, as its messages quote the line.
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,12 @@ from agi_app.core.flows.errors import FlowError
 MAX_FILE_BYTES = 1_000_000
 _FAST: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE = "tag:yaml.org,2002:merge"  # "<<: *anchor" may repeat keys it merges in
+# What a byte-order mark says the text is; without one, UTF-8.
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
 
 
 def read_capped(path: Path, file: str) -> tuple[bytes | None, list[FlowError]]:
@@ -45,28 +53,48 @@ def read_capped(path: Path, file: str) -> tuple[bytes | None, list[FlowError]]:
 
 def parse_yaml(raw: bytes, file: str) -> tuple[Any, list[FlowError]]:
     """The document's data, or None and the errors."""
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        return None, [
-            FlowError(
-                file,
-                None,
-                None,
-                f"not UTF-8: line {line} has a byte (0x{raw[exc.start]:02X}) that is not"
-                " UTF-8; save the file as UTF-8 (not GBK or another local encoding)",
-            )
-        ]
+    utf8, errors = as_utf8(raw, file)
+    if utf8 is None:
+        return None, errors
     try:
         try:
-            return _load(raw, _FAST, file)
+            return _load(utf8, _FAST, file)
         except yaml.YAMLError:
-            return _load(raw, yaml.SafeLoader, file)
+            return _load(utf8, yaml.SafeLoader, file)
     except yaml.YAMLError as exc:
         return None, [FlowError(file, None, None, "not valid YAML: " + " ".join(str(exc).split()))]
     except RecursionError:
         return None, [FlowError(file, None, None, "not valid YAML: nested too deeply")]
+
+
+def as_utf8(raw: bytes, file: str) -> tuple[bytes | None, list[FlowError]]:
+    """The file's text in UTF-8, a byte-order mark dropped; or None and where
+    it is not in its encoding. (Bytes, not str, for the parser: its messages
+    stay the same whatever the file's encoding.)"""
+    encoding, body = "utf-8", raw
+    for bom, name in _BOMS:
+        if raw.startswith(bom):
+            encoding, body = name, raw[len(bom) :]
+            break
+    try:
+        text = body.decode(encoding)
+        return body if encoding == "utf-8" else text.encode("utf-8"), []
+    except UnicodeDecodeError as exc:
+        line = body[: exc.start].decode(encoding, errors="replace").count("\n") + 1
+        what = (
+            f"a byte (0x{body[exc.start]:02X}) that is not UTF-8"
+            if encoding == "utf-8"
+            else "a broken UTF-16 character (it starts with a UTF-16 byte-order mark)"
+        )
+    return None, [
+        FlowError(
+            file,
+            None,
+            None,
+            f"not {'UTF-8' if encoding == 'utf-8' else 'UTF-16'}: line {line} has {what};"
+            " save the file as UTF-8 (not GBK or another local encoding)",
+        )
+    ]
 
 
 def _load(raw: bytes, loader_class: Any, file: str) -> tuple[Any, list[FlowError]]:

@@ -1,7 +1,8 @@
 """Graph walks over a flow set: what is reachable, loops that never wait for
 the caller, and nodes from which the call can never end.
 
-The graph spans the set: a goto node leads into the other flow. Every walk
+The graph spans the set: a goto node leads into the other flow, and with
+return_to, that flow's return nodes lead back (``call_graph``). Every walk
 keeps its own stack: a flow of thousands of nodes in a row must not meet
 Python's recursion limit.
 """
@@ -29,8 +30,9 @@ def graph_errors(flows: dict[str, Flow], files: dict[str, str]) -> list[FlowErro
     """Unreachable nodes, loops with no caller input, nodes with no way to an end."""
     lost = [(fid, nid) for fid, flow in flows.items() for nid in unreachable(flow, flows)]
     errors = [FlowError(files[f], n, None, "unreachable from the start node") for f, n in lost]
-    loop_errors, looping = silent_loops(flows, files)
-    return errors + loop_errors + dead_ends(flows, files, {*lost, *looping})
+    graph = call_graph(flows)
+    loop_errors, looping = silent_loops(flows, files, graph)
+    return errors + loop_errors + dead_ends(flows, files, graph, {*lost, *looping})
 
 
 def unreachable(flow: Flow, flows: dict[str, Flow]) -> list[str]:
@@ -51,27 +53,72 @@ def unreachable(flow: Flow, flows: dict[str, Flow]) -> list[str]:
     return [nid for nid in flow.nodes if nid not in seen]
 
 
-def edges(flows: dict[str, Flow], flow_id: str, node: Any) -> list[Key]:
-    """Where a node may send the call next, in its own flow or (goto) another one.
+def call_graph(flows: dict[str, Flow]) -> dict[Key, list[Key]]:
+    """Where each node may send the call next, across the set.
 
-    Targets that do not exist are left out (they are errors of their own)."""
-    out = [(flow_id, t) for _, t in targets(node)]
+    A goto leads into the other flow. One with ``return_to`` does not lead
+    there itself: the call goes through the other flow first (perhaps waiting
+    for the caller on the way), and the return nodes it can reach there lead
+    back to ``return_to``. Targets that do not exist are left out (they are
+    errors of their own)."""
+    graph = {
+        (fid, nid): _steps(flows, fid, node)
+        for fid, flow in flows.items()
+        for nid, node in flow.nodes.items()
+    }
+    back: dict[Key, list[Key]] = {}
+    returns: dict[Key, list[Key]] = {}  # by entry: many gotos enter a flow at its start
+    for fid, flow in flows.items():
+        for nid, node in flow.nodes.items():
+            if not isinstance(node, Goto) or node.return_to not in flow.nodes:
+                continue
+            for entry in graph[(fid, nid)]:  # the other flow's node it enters, if it exists
+                if entry not in returns:
+                    returns[entry] = _returns_from(entry, graph, flows)
+                for ret in returns[entry]:
+                    back.setdefault(ret, []).append((fid, node.return_to))
+    return {key: [*nexts, *dict.fromkeys(back.get(key, []))] for key, nexts in graph.items()}
+
+
+def _steps(flows: dict[str, Flow], flow_id: str, node: Any) -> list[Key]:
+    """A node's next nodes, a goto's return_to left out (see ``call_graph``)."""
+    is_goto = isinstance(node, Goto)
+    out = [(flow_id, t) for fld, t in targets(node) if not (is_goto and fld == "return_to")]
     if isinstance(node, Goto) and node.flow in flows:
         out.append((node.flow, node.node or flows[node.flow].start))
     return [k for k in dict.fromkeys(out) if k[1] in flows[k[0]].nodes]
 
 
-def silent_loops(flows: dict[str, Flow], files: dict[str, str]) -> tuple[list[FlowError], set[Key]]:
+def _returns_from(entry: Key, graph: dict[Key, list[Key]], flows: dict[str, Flow]) -> list[Key]:
+    """The return nodes a call entering at ``entry`` can reach before it has
+    returned: a goto with return_to on the way comes back to its return_to
+    (its own returns are its own)."""
+    found: list[Key] = []
+    seen: set[Key] = set()
+    todo = [entry]
+    while todo:
+        key = todo.pop()
+        if key in seen:
+            continue
+        seen.add(key)
+        node = flows[key[0]].nodes[key[1]]
+        if isinstance(node, Return):
+            found.append(key)
+        elif isinstance(node, Goto) and node.return_to:
+            todo += [(key[0], node.return_to)] if node.return_to in flows[key[0]].nodes else []
+        else:
+            todo += graph[key]
+    return found
+
+
+def silent_loops(
+    flows: dict[str, Flow], files: dict[str, str], every: dict[Key, list[Key]]
+) -> tuple[list[FlowError], set[Key]]:
     """Cycles, within a flow or across flows by goto, through nodes that never
     wait for the caller: a call in one would spin until the step limit.
-    The errors, and the nodes on those cycles."""
-    graph: dict[Key, list[Key]] = {}
-    for fid, flow in flows.items():
-        for nid, node in flow.nodes.items():
-            if node.type not in INPUT_TYPES:
-                graph[(fid, nid)] = edges(flows, fid, node)
-    for key, nexts in graph.items():
-        graph[key] = [k for k in nexts if k in graph]
+    The errors, and the nodes on those cycles (``every``: the call graph)."""
+    silent = {k: every[k] for k in every if flows[k[0]].nodes[k[1]].type not in INPUT_TYPES}
+    graph = {key: [k for k in nexts if k in silent] for key, nexts in silent.items()}
     done: set[Key] = set()
     looping: set[Key] = set()
     errors: list[FlowError] = []
@@ -121,7 +168,9 @@ def _name(key: Key, home: str) -> str:
     return key[1] if key[0] == home else f"{key[0]}:{key[1]}"
 
 
-def dead_ends(flows: dict[str, Flow], files: dict[str, str], skip: set[Key]) -> list[FlowError]:
+def dead_ends(
+    flows: dict[str, Flow], files: dict[str, str], graph: dict[Key, list[Key]], skip: set[Key]
+) -> list[FlowError]:
     """Nodes from which no hangup, transfer, return or last node can be reached
     (a menu whose every choice and failure lead back to itself): the call
     could only go round until the caller gives up. Reported where the call
@@ -129,12 +178,11 @@ def dead_ends(flows: dict[str, Flow], files: dict[str, str], skip: set[Key]) -> 
     ``skip``: not reported."""
     callers: dict[Key, list[Key]] = {}
     todo: list[Key] = []
-    for fid, flow in flows.items():
-        for nid, node in flow.nodes.items():
-            if _ends(node) or _points_nowhere(flows, fid, node):
-                todo.append((fid, nid))
-            for nxt in edges(flows, fid, node):
-                callers.setdefault(nxt, []).append((fid, nid))
+    for key, nexts in graph.items():
+        if _ends(flows[key[0]].nodes[key[1]]) or _points_nowhere(flows, *key):
+            todo.append(key)
+        for nxt in nexts:
+            callers.setdefault(nxt, []).append(key)
     can_end: set[Key] = set()
     while todo:  # backwards from every end
         key = todo.pop()
@@ -167,8 +215,9 @@ def _ends(node: Any) -> bool:
     )
 
 
-def _points_nowhere(flows: dict[str, Flow], flow_id: str, node: Any) -> bool:
+def _points_nowhere(flows: dict[str, Flow], flow_id: str, node_id: str) -> bool:
     """A target that does not exist: an error of its own, not also a dead end."""
+    node = flows[flow_id].nodes[node_id]
     if any(t not in flows[flow_id].nodes for _, t in targets(node)):
         return True
     if isinstance(node, Goto):

@@ -1,6 +1,6 @@
 """Dialplan snippets: syntax checks, installation, verification, roll-back.
 
-Asterisk's own reload is no judge: a broken snippet (an unclosed ``[``)
+Asterisk's own reload is no judge: a broken snippet (an unclosed ``[`` or ``;--``)
 silently drops every snippet sorted after it while ``dialplan reload`` still
 says "Dialplan reloaded" (field notes). Nor does it refuse a line it cannot
 use: pbx_config logs a warning and drops it (a misspelt ``extn =>``, a
@@ -19,9 +19,10 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agi_app.tools.stack.dialplan_priority import Numbering
+
 SECTION = re.compile(r"^\[(?P<name>[A-Za-z0-9_+.-]+)\](\((?P<tpl>[^)]*)\))?\s*(;.*)?$")
 STATEMENT = re.compile(r"^(?P<key>[^=\s]+)\s*=(?P<arrow>>?)\s*(?P<rest>.*)$")
-COMMENT = re.compile(r"(?<!\\);")
 VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # What pbx_config reads in a context (case-insensitive); any other line is
 # logged as "Unknown directive ... IGNORING", NAME=value lines included.
@@ -44,8 +45,8 @@ class _Context:
     """Where the reading is in the current [context], as pbx_config keeps it."""
 
     name: str
-    last_exten: str | None = None  # what `same` continues
-    last_priority: int | None = None  # what `n` counts on from
+    numbering: Numbering
+    last_exten: str | None = None  # what `same` continues (any exten line sets it)
 
 
 def parse_snippet(path: Path, text: str | None = None) -> Snippet:
@@ -57,23 +58,71 @@ def parse_snippet(path: Path, text: str | None = None) -> Snippet:
         snip.errors.append(f"{path.name}: cannot read: {exc}")
         return snip
     ctx: _Context | None = None
+    depth, opened = 0, 0  # block comments: how deep, and the line the outermost began
     for n, raw in enumerate(text.split("\n"), 1):  # Asterisk splits on \n only
         where = f"{path.name}:{n}"
+        before = depth
+        read, depth = _uncommented(raw, depth)
+        opened = n if before == 0 and depth > 0 else opened
         if (bad := _control_character(raw.rstrip("\r"))) is not None:
             snip.errors.append(f"{where}: {bad}")
-            continue
-        line = COMMENT.split(raw, maxsplit=1)[0].strip()
-        if not line:
-            continue
-        if line.startswith("#"):
-            snip.errors.append(f"{where}: directives (#include) are not allowed in snippets")
-        elif line.startswith("["):
-            ctx = _section(line, where, snip)
-        elif ctx is None:
-            snip.errors.append(f"{where}: line outside any [context]: {line[:60]}")
-        else:
-            snip.errors += [f"{where}: {e}" for e in _statement(line, n, ctx, snip)]
+        elif depth < 0 <= before:
+            snip.errors.append(
+                f"{where}: '--;' closes no block comment: Asterisk skips every line after it,"
+                " into the snippets sorted after this one, up to a ';--'"
+            )
+        elif line := read.strip():
+            ctx = _line(line, n, where, ctx, snip)
+    if depth > 0:
+        snip.errors.append(
+            f"{path.name}:{opened}: block comment ';--' never closed by '--;': Asterisk skips"
+            " the rest of the file and the snippets sorted after it"
+        )
     return snip
+
+
+def _line(line: str, n: int, where: str, ctx: _Context | None, snip: Snippet) -> _Context | None:
+    """Check one line as read; the [context] the lines after it are in."""
+    if line.startswith("#"):
+        snip.errors.append(f"{where}: directives (#include) are not allowed in snippets")
+    elif line.startswith("["):
+        return _section(line, where, snip)
+    elif ctx is None:
+        snip.errors.append(f"{where}: line outside any [context]: {line[:60]}")
+    else:
+        snip.errors += [f"{where}: {e}" for e in _statement(line, n, ctx, snip)]
+    return ctx
+
+
+def _uncommented(raw: str, depth: int) -> tuple[str, int]:
+    """What config.c reads of a line, and how deep in block comments the next
+    line starts.
+
+    ';' comments out the rest of the line and '\\;' is a ';'; ';--' (but not
+    ';---') opens a block comment, '--;' closes one, and they nest. The depth
+    goes on from file to file of a glob; a '--;' with none open takes it below
+    0, where every line is skipped too."""
+    kept: list[str] = []
+    reading = depth == 0  # a line that starts in a block is read only after it closes
+    i = 0
+    while (j := raw.find(";", i)) != -1:
+        live = reading and depth == 0
+        if j > i and raw[j - 1] == "\\":  # an escaped ';' is text
+            kept += [raw[i : j - 1], ";"] if live else []
+            i = j + 1
+        elif raw[j + 1 : j + 3] == "--" and raw[j + 3 : j + 4] != "-":  # opens a block
+            kept += [raw[i:j]] if live else []
+            depth, i = depth + 1, j + 3
+        elif j >= i + 2 and raw[j - 2 : j] == "--":  # closes one
+            depth, i = depth - 1, j + 1
+            reading = reading or depth == 0
+        elif depth == 0:  # a line comment: the rest is not read
+            kept += [raw[i:j]] if live else []
+            return "".join(kept), depth
+        else:
+            i = j + 1
+    kept += [raw[i:]] if reading and depth == 0 else []
+    return "".join(kept), depth
 
 
 def _control_character(line: str) -> str | None:
@@ -92,7 +141,7 @@ def _section(line: str, where: str, snip: Snippet) -> _Context | None:
     if name.lower() in ("general", "globals"):
         snip.errors.append(f"{where}: [{name}] belongs to extensions.conf")
     snip.contexts.setdefault(name, set())
-    return _Context(name)
+    return _Context(name, Numbering(name))
 
 
 def _statement(line: str, n: int, ctx: _Context, snip: Snippet) -> list[str]:
@@ -152,19 +201,17 @@ def _extension_line(key: str, rest: str, ctx: _Context, snip: Snippet, broken: b
         exten = exten.strip()
         if not exten:
             return ["exten needs 'name,priority,application'"]
-        previous, ctx.last_exten = ctx.last_exten, exten
+        ctx.last_exten = exten
     elif ctx.last_exten is None:
         return [f"'same' before any 'exten' in [{ctx.name}]: Asterisk drops the line"]
     else:
-        exten, previous, tail = ctx.last_exten, ctx.last_exten, rest
+        exten, tail = ctx.last_exten, rest
     priority, comma, app = tail.partition(",")
     shape = "name,priority,application" if key == "exten" else "priority,application"
     if not priority.strip():
         return [f"{key} needs '{shape}'"]
-    number, error = _priority(priority.strip(), exten, previous, ctx)
-    if error:
+    if error := ctx.numbering.add(priority.strip(), exten):
         return [error]
-    ctx.last_priority = number  # Asterisk numbers on from it, even if the line is flawed
     if not comma or not app.strip():
         return [f"{key} needs '{shape}': nothing after the priority"]
     if not broken:
@@ -182,46 +229,10 @@ def _cut_extension(rest: str) -> tuple[str, str, str]:
     return rest, "", ""
 
 
-def _priority(
-    text: str, exten: str, previous: str | None, ctx: _Context
-) -> tuple[int | None, str | None]:
-    """The number Asterisk gives the line, or why it drops or misnumbers it."""
-    base = text
-    if "(" in text:  # a label: n(menu)
-        if not text.endswith(")"):
-            return None, f"label without its ')' in priority {text!r}: Asterisk drops the line"
-        base = text.split("(", 1)[0]
-    base, plus, offset = base.partition("+")
-    if plus and not offset.isdigit():
-        return None, f"priority {text!r}: '+' takes a number"
-    if base == "hint":
-        return -1, None
-    if base in ("n", "next", "s", "same"):
-        if ctx.last_priority is None:
-            return None, (
-                f"priority '{base}' on the first line of [{ctx.name}]: Asterisk drops the line"
-                " (start with 1)"
-            )
-        if exten != previous:
-            return None, (
-                f"priority '{base}' for {exten} right after a line of {previous}: Asterisk"
-                f" numbers it on from {previous}'s priorities (start {exten} with 1)"
-            )
-        number = ctx.last_priority + (1 if base in ("n", "next") else 0)
-    elif base.isdigit() and int(base) >= 1:
-        number = int(base)
-    else:
-        return None, f"priority {text!r} is not a number from 1, 'n', 's' or 'hint'"
-    number += int(offset or 0)
-    if number < 1:
-        return None, f"priority '{base}' after a hint comes to {number}: Asterisk drops the line"
-    return number, None
-
-
 def check_set(directory: Path, required: tuple[str, ...] = REQUIRED_CONTEXTS) -> list[Snippet]:
     """Parse every ``*.conf`` snippet; add an error when a required context is
-    missing, a context is defined twice or includes loop; a warning when an
-    include names a context no snippet defines."""
+    missing or a context is defined twice; a warning when an include names a
+    context no snippet defines, or includes loop."""
     snippets = [parse_snippet(p) for p in sorted(directory.glob("*.conf"))]
     defined = {c for s in snippets for c in s.contexts}
     seen: dict[str, Path] = {}
@@ -244,8 +255,10 @@ def check_set(directory: Path, required: tuple[str, ...] = REQUIRED_CONTEXTS) ->
 
 
 def _include_loops(snippets: list[Snippet]) -> None:
-    """A context that includes itself, directly or through others: an error on
-    the include that closes the loop."""
+    """A context that includes itself, directly or through others: a warning
+    on the include that closes the loop. Asterisk loads it and, searching,
+    skips a context it has already looked in, so the loop costs nothing; but
+    it is seldom meant."""
     graph: dict[str, list[tuple[str, Snippet, int]]] = {}
     for snip in snippets:
         for ctx, included, n in snip.includes:
@@ -266,7 +279,10 @@ def _include_loops(snippets: list[Snippet]) -> None:
             included, snip, n = step
             if included in on_path:
                 loop = " -> ".join([*path[on_path[included] :], included])
-                snip.errors.append(f"{snip.path.name}:{n}: include loop: {loop}")
+                snip.warnings.append(
+                    f"{snip.path.name}:{n}: include loop: {loop} (Asterisk skips a context"
+                    " already searched)"
+                )
             elif included not in done:
                 on_path[included] = len(path)
                 path.append(included)
