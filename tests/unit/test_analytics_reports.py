@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from agi_app.core.analytics import reports
@@ -111,3 +113,10 @@ MOBILE = flow_models(PROJECT_ROOT / "flows")["mobile_10086"].nodes
 )
 def test_hung_up_in_table(node: str, hint: dict[str, object], where: str) -> None:
     assert reports.hung_up_in(MOBILE, node, hint) == where
+
+
+def test_flow_models_read_a_flow_saved_as_utf16(tmp_path: Path) -> None:
+    text = (PROJECT_ROOT / "flows" / "demo_ivr.yaml").read_text()
+    (tmp_path / "demo.yaml").write_bytes(text.encode("utf-16"))
+    (tmp_path / "junk.yaml").write_bytes(b"id: [\xff")
+    assert set(flow_models(tmp_path)) == {"demo_ivr"}

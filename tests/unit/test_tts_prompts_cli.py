@@ -59,6 +59,16 @@ def test_iter_prompts_of_the_project_flows() -> None:
     assert {lang for _, lang in prompts} == {"zh", "en"}
 
 
+def test_prompts_of_a_flow_saved_as_utf16_are_found(tmp_path: Path) -> None:
+    """The flow loader reads a UTF-16 file with its byte-order mark; the prompt
+    scan (`prompts render`) and the analytics' flow models must read it too."""
+    (tmp_path / "b_zh.yaml").write_bytes(FLOW_ZH.encode("utf-16"))  # BOM first
+    assert list(iter_prompts(tmp_path)) == [("您好。", "zh"), ("再见。", "zh")]
+    (tmp_path / "c.yaml").write_bytes("nodes: [\xff\n".encode("latin-1"))
+    with pytest.raises(FlowFileError, match=r"c\.yaml.*not UTF-8: line 1"):
+        list(iter_prompts(tmp_path))
+
+
 def test_bad_yaml_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("nodes: [unclosed\n")
     with pytest.raises(FlowFileError, match=r"bad\.yaml"):

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
+from agi_app.core.flows.source import parse_yaml, read_capped
 
 PROMPT_KEYS = frozenset(
     {"prompt", "prompts", "text", "invalid_prompt", "timeout_prompt", "intro", "announce"}
@@ -34,14 +34,23 @@ def flow_files(flows_dir: Path) -> list[Path]:
     return sorted(p for p in files if not any(part.startswith(".") for part in p.parts))
 
 
+def _document(path: Path) -> Any:
+    """A flow file's data, read as the flow loader reads it (size cap, UTF-8 or
+    a byte-order mark's encoding); FlowFileError naming the file otherwise."""
+    raw, errors = read_capped(path, str(path))
+    doc = None
+    if raw is not None:
+        doc, errors = parse_yaml(raw, str(path))
+    if errors:
+        raise FlowFileError("; ".join(str(e) for e in errors))
+    return doc
+
+
 def iter_prompts(flows_dir: Path) -> Iterable[tuple[str, str]]:
     """(text, language) of every static prompt of every flow, each once, in file order."""
     seen: dict[tuple[str, str], None] = {}
     for path in flow_files(flows_dir):
-        try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise FlowFileError(f"{path}: {exc}") from exc
+        doc = _document(path)
         default = DEFAULT_LANGUAGE
         if isinstance(doc, dict) and isinstance(doc.get("language"), str):
             default = doc["language"]

@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
-
 from agi_app.adapters.postgres.partitions import ensure_partitions
 from agi_app.core.analytics import reports
 from agi_app.core.flows.model import Flow
+from agi_app.core.flows.source import parse_yaml, read_capped
 from agi_app.core.risk import load_risk
 from agi_app.entry.cli.database import connection
 from agi_app.entry.cli.errors import error
@@ -91,9 +90,13 @@ def flow_models(folder: Path) -> dict[str, Flow]:
     funnel then counts hang-ups at the last recorded step)."""
     out: dict[str, Flow] = {}
     for path in sorted(folder.glob("*.yaml")):
+        raw, _ = read_capped(path, path.name)
+        doc, errors = parse_yaml(raw, path.name) if raw is not None else (None, [])
+        if doc is None or errors:
+            continue
         try:
-            flow = Flow.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, yaml.YAMLError):
+            flow = Flow.model_validate(doc)
+        except ValueError:
             continue
         out[flow.id] = flow
     return out
