@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -127,9 +127,9 @@ class FakeCall:
         interrupted = barge_in and self._digits.pending()
         self.plays.append(Played(list(media), barge_in, interrupted))
 
-    async def set_variable(self, name: str, value: str) -> None:
+    async def set_variables(self, values: Mapping[str, str]) -> None:
         self.check()
-        self.variables[name] = value
+        self.variables.update(values)
 
     async def transfer_to_queue(
         self, queue: str, priority: int, timeout_s: int, options: str = ""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -144,7 +144,9 @@ class CallControl(Protocol):
         """Play sounds (paths relative to Asterisk's sound dir, no extension)."""
         ...
 
-    async def set_variable(self, name: str, value: str) -> None: ...
+    async def set_variables(self, values: Mapping[str, str]) -> None:
+        """Set channel variables, in as few round trips as the protocol allows."""
+        ...
 
     async def transfer_to_queue(
         self, queue: str, priority: int, timeout_s: int, options: str = ""

@@ -27,12 +27,13 @@ class RouteOnly:
         who, bus, shed = await open_call(call, self.identify, self.decide)
         entry = route(who.customer, self.clock.now(), self.policy, self.queues, at_risk=bus.at_risk)
         flow = self.flows().for_number(call.called)
-        for name, value in (
-            ("AGI_APP_GRADE", entry.grade),
-            ("AGI_APP_QUEUE", entry.queue),
-            ("QUEUE_PRIO", str(entry.priority)),
-            ("AGI_APP_SHEDDING_LEVEL", str(shed.level)),
-            ("AGI_APP_LOOKUP", who.status),
-            ("AGI_APP_FLOW", flow.id if flow else ""),
-        ):
-            await call.set_variable(name, value)
+        await call.set_variables(
+            {
+                "AGI_APP_GRADE": entry.grade,
+                "AGI_APP_QUEUE": entry.queue,
+                "QUEUE_PRIO": str(entry.priority),
+                "AGI_APP_SHEDDING_LEVEL": str(shed.level),
+                "AGI_APP_LOOKUP": who.status,
+                "AGI_APP_FLOW": flow.id if flow else "",
+            }
+        )

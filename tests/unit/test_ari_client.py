@@ -160,7 +160,7 @@ def test_admission_rate_limit() -> None:
 async def test_requests_go_over_the_websocket_with_the_event_filter(fake: FakeAri) -> None:
     async def serve(call: AriCall, args: tuple[str, ...]) -> None:
         await call.answer()
-        await call.set_variable("NOTE", "a b&c=d")  # Asterisk decodes query_strings itself
+        await call.set_variables({"NOTE": "a b&c=d"})  # Asterisk decodes query_strings itself
         await call.hangup(16)
 
     app, task = await make_app(fake, serve)

@@ -54,8 +54,7 @@ async def test_queue_times_from_the_channel(
     ast = await Asterisk.connect(srv.bound_port)
     await ast.request("queue")
     replies = {
-        "SET VARIABLE QUEUE_PRIO": "200 result=1",
-        "SET VARIABLE AGI_APP_QUEUE": "200 result=1",
+        'EXEC MSet "QUEUE_PRIO=3,AGI_APP_QUEUE=support"': "200 result=0",
         "EXEC Queue": "200 result=0",
         "GET VARIABLE MEMBERNAME": f"200 result=1 ({member})" if member else "200 result=0",
         TIMES: f"200 result=1 ({times})",
@@ -72,3 +71,51 @@ async def test_queue_times_from_the_channel(
     await ast.close()
     assert results == [expected]
     assert TIMES in seen
+
+
+@pytest.fixture
+async def setter() -> AsyncIterator[AgiServer]:
+    async def set_them(req: AgiRequest) -> None:
+        values = dict(a.split("=", 1) for a in req.args)
+        await AgiCall(req).set_variables(values)
+
+    srv = AgiServer({"set": set_them}, port=0, header_timeout_s=0.3)
+    await srv.start()
+    yield srv
+    await srv.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "mset_reply", "expected"),
+    [
+        # Plain names and values: one round trip (route-only sets six this way).
+        (["A=gold", "B=3", "C="], None, ['EXEC MSet "A=gold,B=3,C="']),
+        # A value MSet would split or unquote: one SET VARIABLE each.
+        (["A=gold", 'B=x,"y"'], None, ['SET VARIABLE A "gold"', 'SET VARIABLE B "x,\\"y\\""']),
+        # One variable: SET VARIABLE, no MSet.
+        (["A=gold"], None, ['SET VARIABLE A "gold"']),
+        # MSet refused (an Asterisk without it: -2): one each, as before.
+        (
+            ["A=1", "B=2"],
+            "200 result=-2",
+            ['EXEC MSet "A=1,B=2"', 'SET VARIABLE A "1"', 'SET VARIABLE B "2"'],
+        ),
+    ],
+)
+async def test_variables_are_set_in_one_round_trip_when_they_are_plain(
+    setter: AgiServer, args: list[str], mset_reply: str | None, expected: list[str]
+) -> None:
+    ast = await Asterisk.connect(setter.bound_port)
+    await ast.request("set", *args)
+    seen: list[str] = []
+    while not (cmd := await ast.command()).startswith("SET VARIABLE AGI_APP_STATUS"):
+        seen.append(cmd)
+        await ast.reply(
+            mset_reply
+            if mset_reply and cmd.startswith("EXEC MSet")
+            else "200 result=1"
+            if cmd.startswith("SET")
+            else "200 result=0"
+        )
+    await ast.close()
+    assert seen == expected

@@ -14,7 +14,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from agi_app.adapters.ari.events import (
     ChannelGoneEvent,
@@ -235,10 +235,12 @@ class AriCall:
             METRICS.observe("dtmf_to_play_ms", (time.perf_counter() - self._last_dtmf_at) * 1000)
             self._last_dtmf_at = None
 
-    async def set_variable(self, name: str, value: str) -> None:
+    async def set_variables(self, values: Mapping[str, str]) -> None:
+        """One request a variable: ARI sets one at a time."""
         self._check()
         try:
-            await self.rest.set_var(self.call_id, name, value)
+            for name, value in values.items():
+                await self.rest.set_var(self.call_id, name, value)
         except ChannelGone as exc:
             self._mark_gone()
             raise CallHangup(self.call_id) from exc
@@ -251,13 +253,14 @@ class AriCall:
         extension = queue_extension(queue, priority, timeout_s, options)
         if not (self.queue_in_extension and extension):
             extension = "s"
-            for name, value in (
-                ("AGI_APP_QUEUE", queue),
-                ("QUEUE_PRIO", str(priority)),
-                ("AGI_APP_QUEUE_TIMEOUT", str(timeout_s)),
-                ("AGI_APP_QUEUE_OPTIONS", options),
-            ):
-                await self.set_variable(name, value)
+            await self.set_variables(
+                {
+                    "AGI_APP_QUEUE": queue,
+                    "QUEUE_PRIO": str(priority),
+                    "AGI_APP_QUEUE_TIMEOUT": str(timeout_s),
+                    "AGI_APP_QUEUE_OPTIONS": options,
+                }
+            )
         self._back = asyncio.get_running_loop().create_future()
         self.answered_at = None
         try:

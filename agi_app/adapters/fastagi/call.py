@@ -7,7 +7,8 @@ kept in a small buffer, and waiting for a digit is ``WAIT FOR DIGIT``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 
 from agi_app.adapters.fastagi.protocol import quote
 from agi_app.adapters.fastagi.server import AgiChannel, AgiRequest
@@ -17,6 +18,8 @@ from agi_app.core.speech.protocol import check_sound
 from agi_app.core.text import is_ascii_digits
 
 ESCAPE = "0123456789*#"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_PLAIN = re.compile(r"[A-Za-z0-9_.:+-]{0,128}")  # nothing MSet or the dialplan parses
 
 
 class AgiDigits:
@@ -84,14 +87,22 @@ class AgiCall:
                 self._digits.push(chr(reply.result))
                 return
 
-    async def set_variable(self, name: str, value: str) -> None:
-        await self.channel.set_variable(name, value)
+    async def set_variables(self, values: Mapping[str, str]) -> None:
+        """All in one ``EXEC MSet`` round trip when every name and value is plain
+        (MSet splits on commas and strips quotes); else one SET VARIABLE each."""
+        if len(values) > 1 and all(
+            _NAME.fullmatch(k) and _PLAIN.fullmatch(v) for k, v in values.items()
+        ):
+            pairs = ",".join(f"{k}={v}" for k, v in values.items())
+            if (await self.channel.command(f"EXEC MSet {quote(pairs)}")).result == 0:
+                return
+        for name, value in values.items():
+            await self.channel.set_variable(name, value)
 
     async def transfer_to_queue(
         self, queue: str, priority: int, timeout_s: int, options: str = ""
     ) -> QueueResult:
-        await self.set_variable("QUEUE_PRIO", str(priority))
-        await self.set_variable("AGI_APP_QUEUE", queue)
+        await self.set_variables({"QUEUE_PRIO": str(priority), "AGI_APP_QUEUE": queue})
         app_args = f"{queue},{options or 'c'},,,{timeout_s}"
         await self.channel.command(f"EXEC Queue {quote(app_args)}")
         member = await self.channel.get_variable("MEMBERNAME")
