@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # the AMI library's connection chatter is not a command's output
+        logging.getLogger("panoramisk").setLevel(logging.WARNING)
     handler: Handler = args.handler
     try:
         return handler(args)
