@@ -76,9 +76,9 @@ def test_import_reports_bad_rows_and_lands_good_ones(stack: Settings, tmp_path: 
             check=False,
         )
         assert proc.returncode == 1
-        assert f"{csv_file}:3: bad number 'not-a-number'" in proc.stdout
-        assert f"{csv_file}:4: unknown grade 'emperor'" in proc.stdout
-        assert f"{csv_file}:6: bad bill day '32'" in proc.stdout
+        assert f"{csv_file}:3: bad number 'not-a-number'" in proc.stderr
+        assert f"{csv_file}:4: unknown grade 'emperor'" in proc.stderr
+        assert f"{csv_file}:6: bad bill day '32'" in proc.stderr
         assert "imported 2 row(s); 3 bad row(s) refused" in proc.stdout
     export = subprocess.run(
         [cli, "customers", "export"], capture_output=True, text=True, timeout=60, check=True
@@ -119,8 +119,8 @@ def test_import_of_a_real_crm_export(stack: Settings, tmp_path: Path) -> None:
     )
     proc = _import(csv_file)
     assert proc.returncode == 1, proc.stdout
-    assert "warning: " in proc.stdout and "'crm_id', 'segment'" in proc.stdout
-    assert f"{csv_file}:4: bad number 'junk'" in proc.stdout
+    assert "warning: " in proc.stderr and "'crm_id', 'segment'" in proc.stderr
+    assert f"{csv_file}:4: bad number 'junk'" in proc.stderr
     assert "imported 2 row(s); 1 bad row(s) refused" in proc.stdout
     export = _export()
     assert "+8613700000011,王五,gold,,,,,active,," in export  # defaults: no language, bill day
@@ -135,5 +135,10 @@ def test_an_oversized_import_is_refused_before_writing(stack: Settings, tmp_path
     assert "over the limit of 1,000 (AGI_APP_IMPORT_MAX_BYTES): nothing imported" in proc.stderr
     rows = _import(csv_file, {"AGI_APP_IMPORT_MAX_ROWS": "10"})
     assert rows.returncode == 2 and "more than 10 rows: nothing imported" in rows.stderr
+    for empty in ("", "number,grade\n", "\ufeff\r\n\r\n"):
+        csv_file.write_text(empty)
+        proc = _import(csv_file)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert f"error: {csv_file}: no customer rows in it: nothing imported" in proc.stderr
     export = _export()
     assert "+8613700000021" not in export

@@ -76,12 +76,12 @@ async def _run(args: argparse.Namespace) -> int:
             error(f"{args.file}: {exc}")
             return 2
         for warning in parsed.warnings:
-            print(f"warning: {args.file}: {warning}")
+            print(f"warning: {args.file}: {warning}", file=sys.stderr)
         await upsert(conn, parsed.good)
     finally:
         await conn.close()
     for b in parsed.bad:
-        print(f"{args.file}:{b.line}: {b.reason}")
+        print(f"{args.file}:{b.line}: {b.reason}", file=sys.stderr)
     print(f"imported {len(parsed.good)} row(s); {len(parsed.bad)} bad row(s) refused")
     return 1 if parsed.bad else 0
 
@@ -101,4 +101,7 @@ def _read_import(path: Path, grades: set[str], s: Settings) -> ParsedCsv:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportRefused(f"not UTF-8 (byte {exc.start}): save the export as UTF-8") from exc
-    return parse_csv(text, grades, max_rows=s.import_max_rows)
+    parsed = parse_csv(text, grades, max_rows=s.import_max_rows)
+    if not parsed.good and not parsed.bad:
+        raise ImportRefused("no customer rows in it: nothing imported")
+    return parsed
