@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,10 +31,36 @@ MAX_MINUTES = 7 * 24 * 60
 # (uploaded_prompt). Anything else, from a JSON body or an old row, is refused:
 # it would reach STREAM FILE or an ARI play as it is.
 UPLOADED_PROMPT = re.compile(r"agi_app/announcements/[0-9a-f]{16}")
+# The fields each request may carry. Anything else is refused, not ignored: a
+# misspelled ``share`` would otherwise leave the default in force.
+ANNOUNCEMENT_FIELDS = ("text", "prompt", "language", "minutes", "lines")
+ESCALATION_FIELDS = ("level", "minutes", "reason")
+SPLIT_FIELDS = ("line", "flow_a", "flow_b", "share")
+MAX_NAMED = 5  # unknown fields named in the error, at most
 
 
 class ControlError(ValueError):
     """What an operator asked for is not valid; nothing was changed."""
+
+
+def check_fields(
+    body: Mapping[str, Any], accepted: Collection[str], required: Collection[str] = ()
+) -> None:
+    """ControlError when ``body`` has a field not in ``accepted`` (a typo must not
+    leave a default in force) or lacks one of ``required``; the error names them
+    and the fields accepted."""
+    unknown = sorted(str(k) for k in body if k not in accepted)
+    missing = [k for k in required if k not in body]
+    if not unknown and not missing:
+        return
+    problems = []
+    if unknown:
+        more = f" and {len(unknown) - MAX_NAMED} more" if len(unknown) > MAX_NAMED else ""
+        problems.append(f"unknown field(s) {', '.join(map(repr, unknown[:MAX_NAMED]))}{more}")
+    if missing:
+        problems.append(f"missing field(s) {', '.join(map(repr, missing))}")
+    allowed = ", ".join(accepted) if accepted else "none"
+    raise ControlError(f"{'; '.join(problems)}; accepted fields: {allowed}")
 
 
 def uploaded_prompt(data: bytes) -> str:
@@ -160,6 +187,7 @@ def validate_announcement(
     body: dict[str, Any], now: datetime, known_lines: set[str], ident: str
 ) -> Announcement:
     """An announcement from an operator's request (text or prompt, lines, minutes)."""
+    check_fields(body, ANNOUNCEMENT_FIELDS)
     text = body.get("text") or ""
     prompt = body.get("prompt") or ""
     language = body.get("language") or "zh"
@@ -180,6 +208,7 @@ def validate_announcement(
 
 def validate_escalation(body: dict[str, Any], now: datetime) -> Escalation:
     """A forced level 1..4 for N minutes, with the operator's reason."""
+    check_fields(body, ESCALATION_FIELDS)
     level = body.get("level")
     if isinstance(level, str) and is_ascii_digits(level):
         level = int(level)
@@ -195,6 +224,7 @@ def validate_escalation(body: dict[str, Any], now: datetime) -> Escalation:
 
 def validate_split(body: dict[str, Any], known_lines: set[str], flows: set[str]) -> AbSplit:
     """An A/B split of a known line between two known, different flows."""
+    check_fields(body, SPLIT_FIELDS)
     line, flow_a, flow_b = body.get("line"), body.get("flow_a"), body.get("flow_b")
     if not isinstance(line, str) or line not in known_lines:
         raise ControlError(f"unknown line: {line!r}")

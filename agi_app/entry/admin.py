@@ -1,6 +1,6 @@
 """The admin HTTP endpoint (127.0.0.1 only by default, bearer token).
 
-POST /admin/reload          reload flows (refused versions keep the running one)
+POST /admin/reload          reload flows (refused versions keep the running one); no body or {}
 POST /admin/clock {"now"}   set the business clock (ISO time) or reset it (null)
 
 With several nodes (``cluster`` given), a reload, the clock and the shedding
@@ -13,6 +13,10 @@ GET  /metrics               Prometheus text format: from loopback with no token,
 POST /admin/shedding {"level"}  force a shedding level 0-4 for non-exempt callers (QA);
                             null ends it
 GET  /health                liveness and whether ARI is connected, no token
+
+A body's key is required (``{"now": null}`` resets, ``{}`` is refused) and any
+other key is refused with 400, naming it: a misspelled key must not reset the
+clock or end the override on every node.
 
 The operations console (agi_app.entry.console) shares the port: its pages and
 /api routes check their own session (or the same bearer token).
@@ -32,6 +36,7 @@ from aiohttp import web
 
 from agi_app.adapters.prometheus.exporter import CONTENT_TYPE
 from agi_app.core.clock import BusinessClock
+from agi_app.core.controls import ControlError, check_fields
 from agi_app.core.metrics import METRICS
 from agi_app.service.shedding import SheddingOverride
 
@@ -81,19 +86,26 @@ def build_admin(
         result: web.StreamResponse = await handler(request)
         return result
 
-    async def do_reload(_r: web.Request) -> web.Response:
+    async def do_reload(request: web.Request) -> web.Response:
+        try:
+            if (await request.read()).strip():
+                await _fields(request, ())
+        except ControlError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
         result = await reload()
         return web.json_response(result, status=200 if result.get("ok") else 422)
 
     async def do_clock(request: web.Request) -> web.Response:
         try:
-            body = await request.json()
-            raw = body.get("now") if isinstance(body, dict) else None
-            when = datetime.fromisoformat(raw) if raw else None
+            raw = (await _fields(request, ("now",)))["now"]
+        except ControlError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        try:
+            when = None if raw is None else datetime.fromisoformat(raw)
             shared = {} if cluster is None else await cluster.set_clock(when)
             if cluster is None:
                 clock.set(when)
-        except (ValueError, TypeError, LookupError) as exc:  # LookupError: unknown charset
+        except (ValueError, TypeError) as exc:
             return web.json_response({"error": f"bad time: {exc}"}, status=400)
         return web.json_response(
             {"ok": True, "now": clock.now().isoformat(), "overridden": clock.overridden, **shared}
@@ -101,11 +113,10 @@ def build_admin(
 
     async def do_shedding(request: web.Request) -> web.Response:
         try:
-            body = await request.json()
-            level = body.get("level") if isinstance(body, dict) else None
+            level = (await _fields(request, ("level",)))["level"]
             if level is not None and (type(level) is not int or level not in range(5)):
-                raise ValueError(f"level must be 0-4 or null, not {level!r}")
-        except (ValueError, LookupError) as exc:  # LookupError: an unknown charset
+                raise ControlError(f"level must be 0-4 or null, not {level!r}")
+        except ControlError as exc:
             return web.json_response({"error": str(exc)}, status=400)
         if cluster is not None:
             return web.json_response(
@@ -145,6 +156,18 @@ def build_admin(
     if console is not None:
         console(app)
     return app
+
+
+async def _fields(request: web.Request, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The JSON object of the body, with exactly ``fields``; ControlError otherwise."""
+    try:
+        body = await request.json()
+    except (ValueError, LookupError):  # not JSON, not its charset, an unknown charset
+        raise ControlError("the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise ControlError("the body must be a JSON object")
+    check_fields(body, fields, required=fields)
+    return body
 
 
 def _bearer_ok(request: web.Request, token: str) -> bool:

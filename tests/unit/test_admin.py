@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from agi_app.core.clock import BusinessClock
 from agi_app.entry.admin import build_admin
+from agi_app.entry.cli.clock import set_clock_remote
 from agi_app.service.shedding import SheddingOverride
 
 TOKEN = "s3cret-token"
@@ -131,14 +132,15 @@ async def test_clock_set_and_reset_with_the_token(
         b'{"now": "not a time"}',
         b'{"now": "2030-13-45T10:00"}',
         b'{"now": 17}',
-        b"not json",
+        b'{"now": ""}',
+        b'{"now": false}',  # falsy: it reset the clock
         # Accepted once, and then every reading of the clock raised OverflowError.
         b'{"now": "9999-12-31T23:59:59.999999"}',
         b'{"now": "0001-01-01T00:00:00+14:00"}',
         b'{"now": "1999-12-31T23:59:59"}',
         b'{"now": "2200-01-01T00:00:00"}',
     ],
-    ids=["words", "bad-date", "number", "not-json", "year-9999", "year-1", "1999", "2200"],
+    ids=["words", "bad-date", "number", "empty", "false", "year-9999", "year-1", "1999", "2200"],
 )
 async def test_a_bad_clock_body_is_400(
     client: TestClient[Any, Any], parts: Admin, body: bytes
@@ -149,6 +151,85 @@ async def test_a_bad_clock_body_is_400(
         assert (await resp.json())["error"].startswith("bad time")
     assert not parts.clock.overridden
     assert parts.clock.now().year >= 2000  # the clock still reads
+
+
+WHEN = "2030-01-30T10:00:00+08:00"
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        # 200 "overridden": false: the typo reset the business clock on every node.
+        (b'{"clok": "2026-12-09T10:00"}', "unknown field(s) 'clok'; missing field(s) 'now'"),
+        (b"{}", "missing field(s) 'now'; accepted fields: now"),
+        (b'{"now": null, "node": "ivr1"}', "unknown field(s) 'node'; accepted fields: now"),
+        (b'["2030-01-30T10:00"]', "the body must be a JSON object"),
+        (b"not json", "the body must be a JSON object"),
+        (b"", "the body must be a JSON object"),
+    ],
+)
+async def test_a_clock_body_without_now_or_with_another_key_is_400(
+    client: TestClient[Any, Any], parts: Admin, body: bytes, error: str
+) -> None:
+    async with client.post("/admin/clock", headers=bearer(TOKEN), json={"now": WHEN}) as resp:
+        assert resp.status == 200
+    before = parts.clock.now()
+    headers = {**bearer(TOKEN), "Content-Type": "application/json"}
+    async with client.post("/admin/clock", headers=headers, data=body) as resp:
+        assert resp.status == 400
+        assert (await resp.json())["error"].startswith(error)
+    assert parts.clock.overridden  # still set, not reset
+    assert abs((parts.clock.now() - before).total_seconds()) < 60
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        # 200 "level": null: the typo ended the override instead of setting 3.
+        (b'{"levl": 3}', "unknown field(s) 'levl'; missing field(s) 'level'"),
+        (b"{}", "missing field(s) 'level'; accepted fields: level"),
+        (b'{"level": 3, "minutes": 10}', "unknown field(s) 'minutes'; accepted fields: level"),
+        (b"null", "the body must be a JSON object"),
+        (b"", "the body must be a JSON object"),
+    ],
+)
+async def test_a_shedding_body_without_level_or_with_another_key_is_400(
+    parts: Admin, body: bytes, error: str
+) -> None:
+    shedding = SheddingOverride()
+    app = build_admin(TOKEN, parts.clock, parts.reload, parts.stats, shedding=shedding)
+    async with TestClient(TestServer(app)) as c:
+        async with c.post("/admin/shedding", headers=bearer(TOKEN), json={"level": 2}) as resp:
+            assert resp.status == 200
+        headers = {**bearer(TOKEN), "Content-Type": "application/json"}
+        async with c.post("/admin/shedding", headers=headers, data=body) as resp:
+            assert resp.status == 400
+            assert (await resp.json())["error"].startswith(error)
+        assert shedding.level == 2
+        async with c.post("/admin/shedding", headers=bearer(TOKEN), json={"level": None}) as resp:
+            assert await resp.json() == {"ok": True, "level": None}
+    assert shedding.level is None
+
+
+async def test_a_reload_takes_no_field(client: TestClient[Any, Any], parts: Admin) -> None:
+    async with client.post("/admin/reload", headers=bearer(TOKEN), json={"flow": "x"}) as resp:
+        assert resp.status == 400
+        assert "unknown field(s) 'flow'; accepted fields: none" in (await resp.json())["error"]
+    assert parts.reloads == 0
+    async with client.post("/admin/reload", headers=bearer(TOKEN), json={}) as resp:
+        assert resp.status == 200
+    assert parts.reloads == 1
+
+
+async def test_the_clock_command_still_sets_and_resets(
+    client: TestClient[Any, Any], parts: Admin
+) -> None:
+    """``agi-app clock set|reset`` sends {"now": ...}, {"now": null}."""
+    base = str(client.make_url("")).rstrip("/")
+    assert (await set_clock_remote(base, TOKEN, WHEN))["overridden"] is True
+    assert parts.clock.overridden
+    assert (await set_clock_remote(base, TOKEN, None))["overridden"] is False
+    assert not parts.clock.overridden
 
 
 async def test_a_body_in_an_unknown_charset_is_400(parts: Admin) -> None:
@@ -227,4 +308,7 @@ async def test_with_a_cluster_the_clock_and_shedding_are_shared(parts: Admin) ->
             assert resp.status == 400
         async with c.post("/admin/clock", headers=bearer(TOKEN), json={"now": "x"}) as resp:
             assert resp.status == 400
+        for path, typo in (("/admin/clock", {"clok": None}), ("/admin/shedding", {"levl": 3})):
+            async with c.post(path, headers=bearer(TOKEN), json=typo) as resp:
+                assert resp.status == 400  # and nothing asked of the other nodes
     assert shared.asked == [("clock", datetime.fromisoformat(when)), ("shedding", 2)]

@@ -277,6 +277,70 @@ async def test_bad_input_is_a_clear_4xx_and_changes_nothing(
     assert console.renderer.rendered == []
 
 
+SPLIT = {"line": "10086", "flow_a": "mobile_10086", "flow_b": "demo_ivr"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "unknown", "accepted"),
+    [
+        # 200 with share 0.5, the default: half the line's calls on the other flow.
+        ("/api/ab", {**SPLIT, "shares": 0.9}, "'shares'", "line, flow_a, flow_b, share"),
+        ("/api/escalation", {"level": 2, "minutes": 10, "reason": "r", "bogus": 1}, "'bogus'",
+         "level, minutes, reason"),
+        ("/api/announcement", {"text": "停电", "minutes": 5, "line": "10086"}, "'line'",
+         "text, prompt, language, minutes, lines"),
+        ("/api/ab/clear", {"line": "10086", "flow": "demo_ivr"}, "'flow'", "line"),
+        # A clear takes no field: "lines" would have cleared every line's announcement.
+        ("/api/announcement/clear", {"lines": "10086"}, "'lines'", "none"),
+        ("/api/escalation/clear", {"level": 2}, "'level'", "none"),
+        ("/api/flows/reload", {"flow": "demo_ivr"}, "'flow'", "none"),
+    ],
+)  # fmt: skip
+async def test_an_unknown_field_is_400_naming_it_and_changes_nothing(
+    console: Console, path: str, body: dict[str, Any], unknown: str, accepted: str
+) -> None:
+    assert await console.log_in() == 303
+    await console.post("/api/ab", {**SPLIT, "share": 0.25})
+    await console.post("/api/escalation", {"level": 3, "minutes": 10, "reason": "暴雨"})
+    await console.post("/api/announcement", {"text": "停电", "minutes": 5})
+    rows, audit = dict(console.store.rows), list(console.store.audit_lines)
+    status, answer = await console.post(path, body)
+    assert status == 400, answer
+    assert f"unknown field(s) {unknown}; accepted fields: {accepted}" in answer["error"]
+    assert console.store.rows == rows and console.store.audit_lines == audit
+
+
+async def test_what_the_console_pages_send_is_accepted(console: Console) -> None:
+    """The bodies console.js builds from the Now page's forms (strings as the
+    form gives them, Number() where it converts), and its empty clears."""
+    assert await console.log_in() == 303
+    sent = [
+        ("/api/announcement", {"text": "停电", "lines": "", "minutes": "30", "language": "zh"}),
+        ("/api/escalation", {"level": 2, "minutes": "30", "reason": "暴雨"}),
+        ("/api/ab", {**SPLIT, "share": 0.5}),
+        ("/api/ab/clear", {"line": "10086"}),
+        ("/api/announcement/clear", {}),
+        ("/api/escalation/clear", {}),
+        ("/api/flows/reload", {}),
+    ]
+    for path, body in sent:
+        status, answer = await console.post(path, body)
+        assert status == 200, (path, answer)
+
+
+async def test_a_clear_with_no_body_or_a_form_with_only_csrf_is_accepted(
+    console: Console,
+) -> None:
+    assert await console.log_in() == 303
+    for path in ("/api/announcement/clear", "/api/escalation/clear", "/api/flows/reload"):
+        resp = await console.client.post(path, headers={"X-CSRF-Token": console.csrf})
+        assert resp.status == 200, await resp.text()
+        resp = await console.client.post(path, data={"csrf": console.csrf})
+        assert resp.status == 200, await resp.text()
+        resp = await console.client.post(path, data={"csrf": console.csrf, "lines": "10086"})
+        assert resp.status == 400 and "'lines'" in (await resp.json())["error"]
+
+
 def wav(seconds: float = 0.1, rate: int = 8000) -> bytes:
     out = io.BytesIO()
     with wave.open(out, "wb") as w:
@@ -314,6 +378,34 @@ async def test_an_upload_the_wave_module_chokes_on_is_400(console: Console) -> N
     status, answer = await upload(console, b"RIFF\x0c\x00\x00\x00WAVELIST\xe8\x03\x00\x00")
     assert status == 400 and "WAV" in answer["error"]  # wave raised RuntimeError: a 500
     assert console.store.rows == {} and not console.sounds.exists()
+
+
+async def test_an_upload_with_an_unknown_field_is_400(console: Console) -> None:
+    assert await console.log_in() == 303
+    status, answer = await upload(console, wav(), minutes="5", minuets="5")
+    assert status == 400 and "unknown field(s) 'minuets'" in answer["error"]
+    assert "text, prompt, language, minutes, lines, csrf" in answer["error"]
+    form = FormData()
+    form.add_field("text", io.BytesIO(b"x"), filename="t.txt")  # a text field as a file
+    resp = await console.client.post(
+        "/api/announcement", data=form, headers={"X-CSRF-Token": console.csrf}
+    )
+    assert resp.status == 400 and "text must be text" in (await resp.json())["error"]
+    assert console.store.rows == {} and not console.sounds.exists()
+
+
+async def test_the_upload_form_as_the_page_sends_it(console: Console) -> None:
+    """FormData of the Now page's form: every field, the CSRF token as a field
+    (the form may carry it instead of the header), and no file chosen."""
+    assert await console.log_in() == 303
+    form = FormData()
+    fields = {"text": "停电", "lines": "10086", "language": "zh", "minutes": "30"}
+    for k, v in {**fields, "csrf": console.csrf}.items():
+        form.add_field(k, v)
+    form.add_field("prompt", b"", filename="", content_type="application/octet-stream")
+    resp = await console.client.post("/api/announcement", data=form)
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["controls"]["announcement"]["text"] == "停电"
 
 
 async def test_uploaded_prompt_is_saved_and_announced(console: Console) -> None:

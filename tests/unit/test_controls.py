@@ -22,6 +22,7 @@ from agi_app.core.controls import (
     Controls,
     Escalation,
     announcement_body,
+    check_fields,
     uploaded_prompt,
     validate_announcement,
     validate_escalation,
@@ -104,8 +105,12 @@ def test_ab_variant_is_sticky_and_near_the_share() -> None:
         ({"level": 2, "minutes": 10, "reason": "two\nlines"}, "reason holds a control"),
         ({"level": 2, "minutes": 10, "reason": "a\ud800b"}, "reason is not valid Unicode"),
         ({"level": 2, "minutes": 10, "reason": "x" * 201}, "longer than 200"),
+        # An unknown field was ignored: the request went through without it.
+        ({"level": 2, "minutes": 10, "reason": "r", "bogus": 1},
+         "unknown field\\(s\\) 'bogus'; accepted fields: level, minutes, reason"),
+        ({"levl": 3, "minutes": 10, "reason": "r"}, "unknown field\\(s\\) 'levl'"),
     ],
-)
+)  # fmt: skip
 def test_bad_escalation_is_refused(body: dict[str, Any], error: str) -> None:
     with pytest.raises(ControlError, match=error):
         validate_escalation(body, T0)
@@ -125,8 +130,11 @@ def test_escalation_accepted() -> None:
         ({"line": "12345", "flow_a": "mobile_10086", "flow_b": "demo_ivr"}, "unknown line"),
         ({"line": "10086", "flow_a": "mobile_10086", "flow_b": "nope"}, "unknown flow"),
         ({"line": "10086", "flow_a": "demo_ivr", "flow_b": "demo_ivr"}, "must differ"),
+        # "shares" was ignored and the default 0.5 put half the calls on flow B.
+        ({"line": "10086", "flow_a": "mobile_10086", "flow_b": "demo_ivr", "shares": 0.9},
+         "unknown field\\(s\\) 'shares'; accepted fields: line, flow_a, flow_b, share"),
     ],
-)
+)  # fmt: skip
 def test_bad_split_is_refused(body: dict[str, Any], error: str) -> None:
     with pytest.raises(ControlError, match=error):
         validate_split(body, LINES, FLOWS)
@@ -152,11 +160,39 @@ def test_bad_split_is_refused(body: dict[str, Any], error: str) -> None:
         ({"prompt": "agi_app/static/fallback_menu"}, "not an uploaded prompt"),
         ({"prompt": "agi_app/announcements/0123456789ABCDEF"}, "not an uploaded prompt"),
         ({"prompt": ["agi_app/announcements/0123456789abcdef"]}, "must be text"),
+        ({"text": "停电", "minuets": 5}, "unknown field\\(s\\) 'minuets'; accepted fields: text"),
+        ({"text": "停电", "line": "10086"}, "unknown field\\(s\\) 'line'"),
     ],
 )
 def test_bad_announcement_is_refused(body: dict[str, Any], error: str) -> None:
     with pytest.raises(ControlError, match=error):
         validate_announcement(body, T0, LINES, "id")
+
+
+@pytest.mark.parametrize(
+    ("body", "accepted", "required", "error"),
+    [
+        ({"a": 1}, ("a", "b"), (), None),
+        ({}, ("a",), (), None),
+        ({"a": None}, ("a",), ("a",), None),  # present, null: for the caller to read
+        ({"c": 1}, ("a", "b"), (), "unknown field(s) 'c'; accepted fields: a, b"),
+        ({"x": 1}, (), (), "unknown field(s) 'x'; accepted fields: none"),
+        ({}, ("a",), ("a",), "missing field(s) 'a'; accepted fields: a"),
+        ({"aa": 1}, ("a",), ("a",),
+         "unknown field(s) 'aa'; missing field(s) 'a'; accepted fields: a"),
+        ({k: 1 for k in "zyxwvutsr"}, ("a",), (),
+         "unknown field(s) 'r', 's', 't', 'u', 'v' and 4 more; accepted fields: a"),
+    ],
+)  # fmt: skip
+def test_check_fields(
+    body: dict[str, Any], accepted: tuple[str, ...], required: tuple[str, ...], error: str | None
+) -> None:
+    if error is None:
+        check_fields(body, accepted, required)
+        return
+    with pytest.raises(ControlError) as caught:
+        check_fields(body, accepted, required)
+    assert str(caught.value).startswith(error)
 
 
 def test_announcement_accepted() -> None:

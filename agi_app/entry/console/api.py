@@ -18,14 +18,16 @@ from aiohttp import web
 from agi_app.core.controls import (
     AB_SPLIT,
     ANNOUNCEMENT,
+    ANNOUNCEMENT_FIELDS,
     ESCALATION,
     ControlError,
+    check_fields,
     controls_body,
     uploaded_prompt,
     validate_announcement,
 )
 from agi_app.entry.console.deps import DEPS_KEY, ConsoleDeps
-from agi_app.entry.console.forms import read_form
+from agi_app.entry.console.forms import FORM_TYPES, read_form
 from agi_app.entry.console.guard import operator, refuse
 from agi_app.service.operations import variants
 
@@ -67,6 +69,16 @@ async def _json(request: web.Request) -> dict[str, Any]:
     return body
 
 
+async def no_fields(request: web.Request) -> None:
+    """A POST that takes no fields (a clear, a reload): no body, ``{}``, or a form
+    with only the console's ``csrf``. A field (``lines`` to clear one line's
+    announcement, say) is refused: it would otherwise clear everything."""
+    if request.content_type in FORM_TYPES:
+        check_fields(await read_form(request), ("csrf",))
+    elif (await request.read()).strip():
+        check_fields(await _json(request), ())
+
+
 def check_wav(data: bytes) -> None:
     """An uploaded prompt must be what Asterisk plays as .wav: 8 kHz 16-bit mono."""
     try:
@@ -79,6 +91,8 @@ def check_wav(data: bytes) -> None:
         raise ControlError("the prompt must be 8 kHz, 16-bit, mono WAV with sound in it")
 
 
+# The upload form's text fields; besides them it carries the ``prompt`` file and
+# may carry ``csrf`` (instead of the header). Anything else is refused.
 FORM_FIELDS = ("text", "minutes", "lines", "language")
 
 
@@ -90,11 +104,17 @@ async def _announcement_body(request: web.Request) -> tuple[dict[str, Any], byte
         form = await read_form(request)
     except web.HTTPRequestEntityTooLarge:
         raise ControlError(f"the upload is larger than {MAX_UPLOAD // 1024} KB") from None
-    body: dict[str, Any] = {
-        k: v for k, v in form.items() if isinstance(v, str) and k in FORM_FIELDS
-    }
+    check_fields(form, (*ANNOUNCEMENT_FIELDS, "csrf"))
+    body: dict[str, Any] = {}
+    for name in FORM_FIELDS:
+        if name in form:
+            body[name] = form[name]
+            if not isinstance(body[name], str):
+                raise ControlError(f"{name} must be text, not a file")
     upload = form.get("prompt")
     data = b""
+    if upload and not isinstance(upload, web.FileField):  # an empty file input is b""
+        raise ControlError("the prompt must be an uploaded WAV file")
     if isinstance(upload, web.FileField):
         data = upload.file.read(MAX_UPLOAD + 1)
         if len(data) > MAX_UPLOAD:
@@ -120,8 +140,9 @@ async def set_announcement(request: web.Request, who: str) -> Any:
 
 
 @guarded
-async def clear_announcement(_request: web.Request, who: str) -> Any:
-    return await _deps(_request).controls.clear(ANNOUNCEMENT, who)
+async def clear_announcement(request: web.Request, who: str) -> Any:
+    await no_fields(request)
+    return await _deps(request).controls.clear(ANNOUNCEMENT, who)
 
 
 @guarded
@@ -131,6 +152,7 @@ async def force_level(request: web.Request, who: str) -> Any:
 
 @guarded
 async def clear_level(request: web.Request, who: str) -> Any:
+    await no_fields(request)
     return await _deps(request).controls.clear(ESCALATION, who)
 
 
@@ -144,7 +166,9 @@ async def set_split(request: web.Request, who: str) -> Any:
 
 @guarded
 async def clear_split(request: web.Request, who: str) -> Any:
-    line = (await _json(request)).get("line")
+    body = await _json(request)
+    check_fields(body, ("line",))
+    line = body.get("line")
     if not isinstance(line, str) or line not in _deps(request).controls.current.splits:
         raise ControlError(f"no split on line {line!r}")
     return await _deps(request).controls.clear(AB_SPLIT, who, line)

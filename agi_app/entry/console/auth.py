@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from agi_app.entry.console.forms import read_form
+from agi_app.entry.console.forms import FORM_TYPES, read_form
 
 COOKIE = "agi_console"
 PRE_COOKIE = "agi_console_pre"
@@ -86,10 +86,7 @@ def set_cookie(resp: web.StreamResponse, name: str, value: str, max_age: int) ->
 async def csrf_ok(request: web.Request, expected: str) -> bool:
     """The POST carries ``expected`` as header or form field (constant-time)."""
     given = request.headers.get("X-CSRF-Token", "")
-    if not given and request.content_type in (
-        "application/x-www-form-urlencoded",
-        "multipart/form-data",
-    ):
+    if not given and request.content_type in FORM_TYPES:
         form = await read_form(request)
         raw = form.get("csrf", "")
         given = raw if isinstance(raw, str) else ""

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from agi_app.core.flows.graph import to_dot
 from agi_app.core.shedding.rules import SheddingRules, calendar_holds
-from agi_app.entry.console.api import guarded, period
+from agi_app.entry.console.api import guarded, no_fields, period
 from agi_app.entry.console.deps import DEPS_KEY, ConsoleDeps
 from agi_app.entry.console.guard import operator, refuse
 from agi_app.service.operations import node_traffic
@@ -94,6 +94,7 @@ async def one_flow(request: web.Request) -> web.Response:
 
 @guarded
 async def reload_flows(request: web.Request, _who: str) -> Any:
+    await no_fields(request)
     return await request.app[DEPS_KEY].reload()
 
 

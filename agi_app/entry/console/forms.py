@@ -14,6 +14,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 Form = MultiDictProxy[str | bytes | bytearray | web.FileField]
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 async def read_form(request: web.Request) -> Form:
