@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo
 
 from agi_app.adapters.postgres.partitions import ensure_partitions
 from agi_app.core.analytics import reports
+from agi_app.core.analytics.period import check_day, period_problem
+from agi_app.core.clock import LAST_YEAR
 from agi_app.core.flows.model import Flow
 from agi_app.core.flows.source import parse_yaml, read_capped
 from agi_app.core.risk import load_risk
@@ -158,10 +160,21 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
-def _handle(args: argparse.Namespace) -> int:
+def _bad_period(args: argparse.Namespace) -> int | None:
+    """The exit status for a period that cannot be reported on (said on stderr), or None."""
+    problem = period_problem(args.first, args.last)
+    if problem:
+        error(problem)
+        return 2
     if args.last < args.first:
         error("--to is before --from")
         return 1
+    return None
+
+
+def _handle(args: argparse.Namespace) -> int:
+    if (bad := _bad_period(args)) is not None:
+        return bad
     s = get_settings()
 
     async def run() -> reports.Report:
@@ -185,9 +198,8 @@ def _handle(args: argparse.Namespace) -> int:
 
 
 def _risk(args: argparse.Namespace) -> int:
-    if args.last < args.first:
-        error("--to is before --from")
-        return 1
+    if (bad := _bad_period(args)) is not None:
+        return bad
     s = get_settings()
     cfg = load_risk(s.config_dir / "risk.yaml")
     start, end = _period(args.first, args.last, s.timezone)
@@ -209,7 +221,22 @@ def _risk(args: argparse.Namespace) -> int:
     return 0
 
 
+def generate_problem(start: date, days: int) -> str | None:
+    """Why ``generate --start start --days days`` cannot run, or None."""
+    try:
+        check_day(start, "--start")
+        check_day(start + timedelta(days=max(days - 1, 0)), "the last day")
+    except ValueError as exc:
+        return str(exc)
+    except OverflowError:  # past year 9999, or more days than timedelta holds
+        return f"--days {days} goes past the year {LAST_YEAR}"
+    return None
+
+
 def _generate(args: argparse.Namespace) -> int:
+    if problem := generate_problem(args.start, args.days):
+        error(problem)
+        return 2
     s = get_settings()
     start = datetime.combine(args.start, dtime(), ZoneInfo(s.timezone))
 

@@ -14,6 +14,7 @@ import json
 from datetime import date
 from typing import Any
 
+from agi_app.core.analytics.period import period_problem
 from agi_app.entry.cli.database import connection
 from agi_app.entry.cli.errors import error
 from agi_app.service.operations import variants
@@ -93,6 +94,10 @@ def render(figs: list[DailyFigures], fmt: str) -> str:
 
 
 def _handle(args: argparse.Namespace) -> int:
+    problem = period_problem(args.first, args.last)
+    if problem:
+        error(problem)
+        return 2
     if args.last < args.first:
         error("--to is before --from")
         return 1

@@ -1,0 +1,79 @@
+"""`report` and `analytics` as a new user meets them: the days they accept, and
+what each output format puts on stdout and stderr. The commands are run
+through ``main`` with PostgreSQL "down" (a closed port), so a refusal that
+comes before the database is seen to: rc 2, one ``error:`` line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+
+from agi_app.entry.cli import main
+from agi_app.service.report import daily_figures
+from agi_app.settings import get_settings
+
+
+@pytest.fixture
+def database_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("AGI_APP_PG_PORT", "1")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def days(first: str, last: str) -> tuple[str, ...]:
+    return ("--from", first, "--to", last)
+
+
+REPORTS = ("report", "analytics funnel", "analytics paths", "analytics repeats",
+           "analytics staffing", "analytics risk")  # fmt: skip
+
+
+@pytest.mark.parametrize("command", [*REPORTS, "report --variants"])
+@pytest.mark.parametrize(
+    ("period", "message"),
+    [
+        (days("9999-12-31", "9999-12-31"), "--to 9999-12-31 is outside the years 2000-2199"),
+        (days("2199-12-31", "2200-01-01"), "--to 2200-01-01 is outside the years 2000-2199"),
+        (days("1999-12-31", "2000-01-01"), "--from 1999-12-31 is outside the years 2000-2199"),
+        (days("0001-01-01", "2026-12-01"), "--from 0001-01-01 is outside the years 2000-2199"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, tuple) else "",
+)
+def test_a_day_outside_the_years_is_one_error_line(
+    command: str,
+    period: tuple[str, ...],
+    message: str,
+    database_down: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Before: a traceback (year 10000 is out of range) once the database answered.
+    assert main([*command.split(), *period]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"error: {message}\n"
+
+
+@pytest.mark.parametrize(
+    ("start", "days_", "message"),
+    [
+        ("9999-12-31", "1", "--start 9999-12-31 is outside the years 2000-2199"),
+        ("2199-12-31", "2", "the last day 2200-01-01 is outside the years 2000-2199"),
+        ("2026-12-01", "999999999", "--days 999999999 goes past the year 2199"),
+    ],
+)
+def test_generate_stays_in_the_years(
+    start: str, days_: str, message: str, database_down: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["analytics", "generate", "--start", start, "--days", days_]) == 2
+    assert capsys.readouterr() == ("", f"error: {message}\n")
+
+
+def test_the_last_days_allowed_are_reported() -> None:
+    (only,) = daily_figures([], [], date(2199, 12, 31), date(2199, 12, 31))
+    assert (only.day, only.calls) == (date(2199, 12, 31), 0)
+    # The day after 9999-12-31 does not exist: counted, not stepped into.
+    (last,) = daily_figures([], [], date.max, date.max)
+    assert last.day == date.max
