@@ -5,12 +5,14 @@ comes before the database is seen to: rc 2, one ``error:`` line."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date
 
 import pytest
 
-from agi_app.entry.cli import main
+from agi_app.core.analytics import reports
+from agi_app.entry.cli import analytics, main, report
 from agi_app.service.report import daily_figures
 from agi_app.settings import get_settings
 
@@ -77,3 +79,20 @@ def test_the_last_days_allowed_are_reported() -> None:
     # The day after 9999-12-31 does not exist: counted, not stepped into.
     (last,) = daily_figures([], [], date.max, date.max)
     assert last.day == date.max
+
+
+FIGS = daily_figures([], [], date(2026, 12, 1), date(2026, 12, 2))
+STAFFING = reports.Report("staffing", [{"queue": "q", "slot": "10:00", "agents": 3}], {"days": 2})
+
+
+def test_report_and_analytics_name_the_zone_of_their_days() -> None:
+    # Days are counted in the hotline's zone: said where the days are shown.
+    tz = "Asia/Shanghai"
+    assert report.render(FIGS, "table", tz).splitlines()[0] == "days in Asia/Shanghai"
+    assert json.loads(report.render(FIGS, "json", tz))["timezone"] == tz
+    assert report.render_variants([], "table", tz).endswith("(days in Asia/Shanghai)")
+    assert json.loads(report.render_variants([], "json", tz))["timezone"] == tz
+    assert analytics.render(STAFFING, "table", tz).splitlines()[0] == "days in Asia/Shanghai"
+    assert json.loads(analytics.render(STAFFING, "json", tz))["timezone"] == tz
+    empty = reports.Report("funnel", [], {})
+    assert analytics.render(empty, "table", tz).startswith("no calls in the period (days in Asia")

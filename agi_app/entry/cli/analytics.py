@@ -130,11 +130,12 @@ async def build(
     return reports.staffing(rows, volume, days, targets, resource)
 
 
-def render(report: reports.Report, fmt: str) -> str:
-    """The report as an aligned table, CSV (summary as # lines) or JSON."""
+def render(report: reports.Report, fmt: str, tz: str) -> str:
+    """The report as an aligned table, CSV (summary as # lines) or JSON; ``tz``:
+    the zone its days (and half hours) are counted in."""
     if fmt == "json":
-        return json.dumps({"report": report.title, "rows": report.rows, **report.summary},
-                          indent=1, ensure_ascii=False, default=str)  # fmt: skip
+        body = {"report": report.title, "timezone": tz, "rows": report.rows, **report.summary}
+        return json.dumps(body, indent=1, ensure_ascii=False, default=str)
     summary = json.dumps(report.summary, ensure_ascii=False, default=str)
     if fmt == "csv":
         out = io.StringIO()
@@ -143,11 +144,12 @@ def render(report: reports.Report, fmt: str) -> str:
         w.writerows(report.rows)
         return out.getvalue() + f"# {summary}\n"
     if not report.rows:
-        return f"no calls in the period\n{summary}"
+        return f"no calls in the period (days in {tz})\n{summary}"
     cols = list(report.rows[0])
     cells = [[_cell(r[c]) for c in cols] for r in report.rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
+    lines = [f"days in {tz}"]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
     return "\n".join(line.rstrip() for line in lines) + f"\n{summary}"
 
@@ -188,7 +190,7 @@ def _handle(args: argparse.Namespace) -> int:
 
     began = time.monotonic()
     report = asyncio.run(run())
-    print(render(report, args.format))
+    print(render(report, args.format, s.timezone))
     if args.chart is not None:
         CHARTS[args.report](report, args.chart)
         print(f"chart: {args.chart}")
@@ -217,7 +219,7 @@ def _risk(args: argparse.Namespace) -> int:
         "configured_threshold": cfg.threshold,
         "positive_means": "asked for an agent within 7 days, or tagged complaint_risk",
     }
-    print(render(reports.Report("complaint risk", rows, summary), args.format))
+    print(render(reports.Report("complaint risk", rows, summary), args.format, s.timezone))
     return 0
 
 

@@ -37,10 +37,11 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=_handle)
 
 
-def render_variants(rows: list[dict[str, Any]], fmt: str) -> str:
-    """The A/B comparison; every share with the counts behind it."""
+def render_variants(rows: list[dict[str, Any]], fmt: str, tz: str) -> str:
+    """The A/B comparison; every share with the counts behind it. ``tz``: the
+    zone the period's days are counted in."""
     if fmt == "json":
-        return json.dumps({"variants": rows}, indent=1, ensure_ascii=False)
+        return json.dumps({"timezone": tz, "variants": rows}, indent=1, ensure_ascii=False)
     if fmt == "csv":
         out = io.StringIO()
         w = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["variant"])
@@ -48,8 +49,11 @@ def render_variants(rows: list[dict[str, Any]], fmt: str) -> str:
         w.writerows(rows)
         return out.getvalue()
     if not rows:
-        return "no calls with an A/B variant in the period"
-    lines = [f"{'variant':<28}{'calls':>7}  {'self-service':<20}{'transfer':<20}{'avg IVR':<16}"]
+        return f"no calls with an A/B variant in the period (days in {tz})"
+    lines = [
+        f"days in {tz}",
+        f"{'variant':<28}{'calls':>7}  {'self-service':<20}{'transfer':<20}{'avg IVR':<16}",
+    ]
     for r in rows:
         ivr = "-" if r["avg_ivr_s"] is None else f"{r['avg_ivr_s']} s (n={r['timed_calls']})"
         lines.append(
@@ -61,11 +65,14 @@ def render_variants(rows: list[dict[str, Any]], fmt: str) -> str:
     return "\n".join(lines)
 
 
-def render(figs: list[DailyFigures], fmt: str) -> str:
+def render(figs: list[DailyFigures], fmt: str, tz: str) -> str:
+    """The daily figures; ``tz``: the zone the days are counted in."""
     rows = [f.as_dict() for f in figs]
     coeff = fluctuation(figs)
     if fmt == "json":
-        return json.dumps({"days": rows, "fluctuation_coefficient": coeff}, indent=1)
+        return json.dumps(
+            {"timezone": tz, "days": rows, "fluctuation_coefficient": coeff}, indent=1
+        )
     if fmt == "csv":
         out = io.StringIO()
         w = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["day"])
@@ -76,7 +83,7 @@ def render(figs: list[DailyFigures], fmt: str) -> str:
         f"{'day':<11}{'calls':>7}{'self-svc':>10}{'transfer':>10}{'L1':>5}{'L2':>5}{'L3':>5}"
         f"{'L4':>5}{'abandon':>9}{'cb req':>8}{'cb made':>8}"
     )
-    lines = [head, "-" * len(head)]
+    lines = [f"days in {tz}", head, "-" * len(head)]
     for f in figs:
         lines.append(
             f"{f.day.isoformat():<11}{f.calls:>7}{f.self_service_share:>10.1%}"
@@ -111,7 +118,7 @@ def _handle(args: argparse.Namespace) -> int:
             async with connection(s) as conn:
                 return await variants(conn, args.first, args.last, s.timezone)
 
-        print(render_variants(asyncio.run(compare()), args.format))
+        print(render_variants(asyncio.run(compare()), args.format, s.timezone))
         return 0
 
     async def run() -> list[DailyFigures]:
@@ -121,5 +128,5 @@ def _handle(args: argparse.Namespace) -> int:
     figures = asyncio.run(run())
     if args.node and args.format == "table":
         print(f"node {args.node} (callbacks: the whole hotline)\n")
-    print(render(figures, args.format))
+    print(render(figures, args.format, s.timezone))
     return 0
