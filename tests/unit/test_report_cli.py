@@ -5,6 +5,8 @@ comes before the database is seen to: rc 2, one ``error:`` line."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from datetime import date
@@ -96,3 +98,41 @@ def test_report_and_analytics_name_the_zone_of_their_days() -> None:
     assert json.loads(analytics.render(STAFFING, "json", tz))["timezone"] == tz
     empty = reports.Report("funnel", [], {})
     assert analytics.render(empty, "table", tz).startswith("no calls in the period (days in Asia")
+
+
+def csv_rows(text: str) -> list[list[str]]:
+    """``text`` read as CSV, every row as wide as the header, no blank line."""
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert rows and all(len(r) == len(rows[0]) for r in rows), rows
+    return rows
+
+
+def test_report_csv_is_csv_and_its_summary_goes_to_stderr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Before: a last line "# fluctuation_coefficient,1.0" in the CSV.
+    tz = "Asia/Shanghai"
+    report.show(report.render(FIGS, "csv", tz), "csv", report.summary(FIGS, tz))
+    out, err = capsys.readouterr()
+    rows = csv_rows(out)
+    assert rows[0][:2] == ["day", "calls"] and [r[0] for r in rows[1:]] == [
+        "2026-12-01",
+        "2026-12-02",
+    ]
+    assert json.loads(err) == {"timezone": tz, "fluctuation_coefficient": 0.0}
+    report.show(report.render_variants([], "csv", tz), "csv", {"timezone": tz})
+    out, err = capsys.readouterr()
+    assert csv_rows(out) == [["variant"]] and json.loads(err) == {"timezone": tz}
+
+
+def test_analytics_csv_is_csv_and_its_summary_goes_to_stderr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Before: a last line "# {...}" (the summary) in the CSV.
+    analytics.show(STAFFING, "csv", "Asia/Shanghai")
+    out, err = capsys.readouterr()
+    assert csv_rows(out) == [["queue", "slot", "agents"], ["q", "10:00", "3"]]
+    assert json.loads(err) == {"report": "staffing", "timezone": "Asia/Shanghai", "days": 2}
+    analytics.show(STAFFING, "table", "Asia/Shanghai")
+    out, err = capsys.readouterr()
+    assert out.endswith('{"days": 2}\n') and err == ""  # the table keeps its summary

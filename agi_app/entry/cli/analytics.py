@@ -2,7 +2,8 @@
 
 Each report takes ``--from DATE --to DATE`` (days in the hotline's time zone,
 both included), ``--flow F``, ``--format table|csv|json`` and ``--chart
-FILE.svg|png``. ``generate`` writes a sample of journeys of a known shape.
+FILE.svg|png``. With csv, stdout is CSV only; the summary goes to stderr as
+one JSON line. ``generate`` writes a sample of journeys of a known shape.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import csv
 import io
 import json
 import os
+import sys
 import time
 from contextlib import AsyncExitStack
 from datetime import UTC, date, datetime, timedelta
@@ -131,18 +133,19 @@ async def build(
 
 
 def render(report: reports.Report, fmt: str, tz: str) -> str:
-    """The report as an aligned table, CSV (summary as # lines) or JSON; ``tz``:
-    the zone its days (and half hours) are counted in."""
+    """The report as an aligned table, CSV (the rows only: the summary is
+    ``summary_line``'s, for stderr) or JSON; ``tz``: the zone its days (and half
+    hours) are counted in."""
     if fmt == "json":
         body = {"report": report.title, "timezone": tz, "rows": report.rows, **report.summary}
         return json.dumps(body, indent=1, ensure_ascii=False, default=str)
-    summary = json.dumps(report.summary, ensure_ascii=False, default=str)
     if fmt == "csv":
         out = io.StringIO()
         w = csv.DictWriter(out, fieldnames=list(report.rows[0]) if report.rows else ["none"])
         w.writeheader()
         w.writerows(report.rows)
-        return out.getvalue() + f"# {summary}\n"
+        return out.getvalue()
+    summary = json.dumps(report.summary, ensure_ascii=False, default=str)
     if not report.rows:
         return f"no calls in the period (days in {tz})\n{summary}"
     cols = list(report.rows[0])
@@ -152,6 +155,22 @@ def render(report: reports.Report, fmt: str, tz: str) -> str:
     lines += ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
     return "\n".join(line.rstrip() for line in lines) + f"\n{summary}"
+
+
+def summary_line(report: reports.Report, tz: str) -> str:
+    """The report's summary as one JSON line: what CSV output puts on stderr."""
+    body = {"report": report.title, "timezone": tz, **report.summary}
+    return json.dumps(body, ensure_ascii=False, default=str)
+
+
+def show(report: reports.Report, fmt: str, tz: str) -> None:
+    """Print the report. With csv, stdout holds nothing but the CSV (to pipe or
+    save) and the summary goes to stderr as one JSON line."""
+    if fmt == "csv":
+        sys.stdout.write(render(report, fmt, tz))
+        print(summary_line(report, tz), file=sys.stderr)
+    else:
+        print(render(report, fmt, tz))
 
 
 def _cell(v: Any) -> str:
@@ -190,10 +209,11 @@ def _handle(args: argparse.Namespace) -> int:
 
     began = time.monotonic()
     report = asyncio.run(run())
-    print(render(report, args.format, s.timezone))
+    show(report, args.format, s.timezone)
     if args.chart is not None:
         CHARTS[args.report](report, args.chart)
-        print(f"chart: {args.chart}")
+        # Beside a table; on stderr beside CSV or JSON, which stdout holds alone.
+        print(f"chart: {args.chart}", file=sys.stdout if args.format == "table" else sys.stderr)
     if args.format == "table":
         print(f"({time.monotonic() - began:.2f} s)")
     return 0
@@ -219,7 +239,7 @@ def _risk(args: argparse.Namespace) -> int:
         "configured_threshold": cfg.threshold,
         "positive_means": "asked for an agent within 7 days, or tagged complaint_risk",
     }
-    print(render(reports.Report("complaint risk", rows, summary), args.format, s.timezone))
+    show(reports.Report("complaint risk", rows, summary), args.format, s.timezone)
     return 0
 
 

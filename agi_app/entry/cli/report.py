@@ -2,6 +2,8 @@
 
 ``--variants`` compares the A/B variants of the period instead (calls,
 self-service share, transfer share, average time in IVR, each with its count).
+With csv, stdout is CSV only; the summary (time zone, fluctuation coefficient)
+goes to stderr as one JSON line.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import csv
 import io
 import json
+import sys
 from datetime import date
 from typing import Any
 
@@ -78,7 +81,7 @@ def render(figs: list[DailyFigures], fmt: str, tz: str) -> str:
         w = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["day"])
         w.writeheader()
         w.writerows(rows)
-        return out.getvalue() + f"# fluctuation_coefficient,{coeff}\n"
+        return out.getvalue()
     head = (
         f"{'day':<11}{'calls':>7}{'self-svc':>10}{'transfer':>10}{'L1':>5}{'L2':>5}{'L3':>5}"
         f"{'L4':>5}{'abandon':>9}{'cb req':>8}{'cb made':>8}"
@@ -118,7 +121,8 @@ def _handle(args: argparse.Namespace) -> int:
             async with connection(s) as conn:
                 return await variants(conn, args.first, args.last, s.timezone)
 
-        print(render_variants(asyncio.run(compare()), args.format, s.timezone))
+        rows = asyncio.run(compare())
+        show(render_variants(rows, args.format, s.timezone), args.format, {"timezone": s.timezone})
         return 0
 
     async def run() -> list[DailyFigures]:
@@ -128,5 +132,20 @@ def _handle(args: argparse.Namespace) -> int:
     figures = asyncio.run(run())
     if args.node and args.format == "table":
         print(f"node {args.node} (callbacks: the whole hotline)\n")
-    print(render(figures, args.format, s.timezone))
+    show(render(figures, args.format, s.timezone), args.format, summary(figures, s.timezone))
     return 0
+
+
+def summary(figs: list[DailyFigures], tz: str) -> dict[str, Any]:
+    """What CSV leaves out: the zone of the days and the period's coefficient."""
+    return {"timezone": tz, "fluctuation_coefficient": fluctuation(figs)}
+
+
+def show(text: str, fmt: str, about: dict[str, Any]) -> None:
+    """Print ``text``; with csv nothing else goes to stdout (to pipe or save): the
+    summary ``about`` goes to stderr as one JSON line."""
+    if fmt != "csv":
+        print(text)
+        return
+    sys.stdout.write(text)
+    print(json.dumps(about, ensure_ascii=False), file=sys.stderr)
