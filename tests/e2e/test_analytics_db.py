@@ -259,6 +259,7 @@ EXTRA: dict[str, dict[str, Any]] = {
         "within": 20,
         "max_occupancy": 1.0,
         "aht": None,
+        "default_aht_s": 180.0,
         "utilisation": 0.85,
         "attendance": 0.95,
         "shift_hours": 8.0,

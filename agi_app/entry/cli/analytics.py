@@ -13,6 +13,7 @@ import asyncio
 import csv
 import io
 import json
+import math
 import os
 import sys
 import time
@@ -26,6 +27,7 @@ from zoneinfo import ZoneInfo
 from agi_app.adapters.postgres.partitions import ensure_partitions
 from agi_app.core.analytics import reports
 from agi_app.core.analytics.period import check_day, period_problem
+from agi_app.core.analytics.staffing import DEFAULT_AHT_S
 from agi_app.core.clock import LAST_YEAR
 from agi_app.core.flows.model import Flow
 from agi_app.core.flows.source import parse_yaml, read_capped
@@ -65,6 +67,13 @@ def register(sub: Any) -> None:
     st.add_argument("--within", type=float, default=20, help="seconds (service level target)")
     st.add_argument("--max-occupancy", type=float, default=1.0)
     st.add_argument("--aht", type=float, help="handling seconds instead of the measured ones")
+    st.add_argument(
+        "--default-aht-s",
+        type=_seconds,
+        default=DEFAULT_AHT_S,
+        help="handling seconds assumed for a queue with no answered call to measure them from"
+        f" (default {DEFAULT_AHT_S:g}; the output says where it was assumed)",
+    )
     st.add_argument("--utilisation", type=float, default=0.85, help="online utilisation")
     st.add_argument("--attendance", type=float, default=0.95)
     st.add_argument("--shift-hours", type=float, default=8.0)
@@ -81,6 +90,17 @@ def register(sub: Any) -> None:
     g.add_argument("--calls-per-day", type=int, default=17_000)
     g.add_argument("--seed", type=int, default=17)
     g.set_defaults(handler=_generate)
+
+
+def _seconds(text: str) -> float:
+    """A positive number of seconds (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    return value
 
 
 def _period(first: date, last: date, tz: str) -> tuple[datetime, datetime]:
@@ -121,7 +141,9 @@ async def build(
     if args.report == "repeats":
         return reports.repeats(await queries.repeat_rows(conns, period, args.flow))
     rows, volume = await queries.staffing_rows(conns, period, args.flow)
-    targets = reports.Targets(args.service_level, args.within, args.max_occupancy, args.aht)
+    targets = reports.Targets(
+        args.service_level, args.within, args.max_occupancy, args.aht, args.default_aht_s
+    )
     resource = {
         "utilisation": args.utilisation,
         "attendance": args.attendance,
