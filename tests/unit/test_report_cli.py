@@ -15,8 +15,9 @@ import pytest
 
 from agi_app.core.analytics import reports
 from agi_app.entry.cli import analytics, main, report
+from agi_app.entry.cli.analytics import flow_models
 from agi_app.service.report import daily_figures
-from agi_app.settings import get_settings
+from agi_app.settings import PROJECT_ROOT, get_settings
 
 
 @pytest.fixture
@@ -136,3 +137,18 @@ def test_analytics_csv_is_csv_and_its_summary_goes_to_stderr(
     analytics.show(STAFFING, "table", "Asia/Shanghai")
     out, err = capsys.readouterr()
     assert out.endswith('{"days": 2}\n') and err == ""  # the table keeps its summary
+
+
+@pytest.mark.parametrize("name", ["funnel", "paths", "repeats", "staffing"])
+def test_an_unknown_flow_is_an_error_not_an_empty_period(
+    name: str, database_down: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: "no calls in the period", exit 0, for a flow no file defines.
+    known = ", ".join(sorted(flow_models(PROJECT_ROOT / "flows")))
+    assert "mobile_10086" in known
+    assert main(["analytics", name, *days("2026-12-01", "2026-12-07"), "--flow", "nope"]) == 2
+    assert capsys.readouterr() == ("", f"error: unknown flow 'nope' (known: {known})\n")
+    # A known flow goes on to the database (down here).
+    argv = ["analytics", name, *days("2026-12-01", "2026-12-07"), "--flow", "mobile_10086"]
+    assert main(argv) == 1
+    assert capsys.readouterr().err.startswith("error: the database is not reachable")

@@ -219,6 +219,11 @@ def _handle(args: argparse.Namespace) -> int:
     if (bad := _bad_period(args)) is not None:
         return bad
     s = get_settings()
+    flows = flow_models(s.flows_dir)
+    if args.flow is not None and args.flow not in flows:
+        # Not "no calls in the period": a typo would pass for a quiet flow.
+        error(f"unknown flow {args.flow!r} (known: {', '.join(sorted(flows)) or 'none'})")
+        return 2
 
     async def run() -> reports.Report:
         # One connection per core: each scans its own slice of the period.
@@ -227,7 +232,7 @@ def _handle(args: argparse.Namespace) -> int:
                 await opened.enter_async_context(connection(s))
                 for _ in range(max(1, os.cpu_count() or 1))
             ]
-            return await build(conns, args, s.timezone, flow_models(s.flows_dir))
+            return await build(conns, args, s.timezone, flows)
 
     began = time.monotonic()
     report = asyncio.run(run())
