@@ -15,7 +15,7 @@ Definitions (days are in the hotline's time zone):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 ABANDON_STATUSES = {"ABANDON", "TIMEOUT", "LEAVEEMPTY"}
@@ -66,11 +66,9 @@ def daily_figures(
     rows: list[CallRow], callbacks: list[tuple[date, bool]], first: date, last: date
 ) -> list[DailyFigures]:
     """Per-day figures for every day from ``first`` to ``last`` (pure)."""
-    days: dict[date, DailyFigures] = {}
-    d = first
-    while d <= last:
-        days[d] = DailyFigures(d)
-        d = date.fromordinal(d.toordinal() + 1)
+    # Counted, not stepped past ``last``: the day after 9999-12-31 does not exist.
+    span = (first + timedelta(days=k) for k in range((last - first).days + 1))
+    days = {d: DailyFigures(d) for d in span}
     for r in rows:
         fig = days.get(r.day)
         if fig is None or r.outcome == "refused":

@@ -259,6 +259,7 @@ EXTRA: dict[str, dict[str, Any]] = {
         "within": 20,
         "max_occupancy": 1.0,
         "aht": None,
+        "default_aht_s": 180.0,
         "utilisation": 0.85,
         "attendance": 0.95,
         "shift_hours": 8.0,
@@ -271,7 +272,7 @@ async def test_empty_period_renders_and_draws(conn: Any, tmp_path: Path) -> None
     for name, more in EXTRA.items():
         rep = await build([conn], args(name, **more), TZ)
         assert rep.rows == [], name
-        assert "no calls in the period" in render(rep, "table")
+        assert "no calls in the period" in render(rep, "table", TZ)
         CHARTS[name](rep, tmp_path / f"{name}.png")  # no warning (they are errors here)
 
 
@@ -286,7 +287,7 @@ async def test_commands_render_and_draw(conns: list[Any], tmp_path: Path) -> Non
         # Two connections each take half of the day; the figures are the same.
         assert await build(conns, args(name, **more), TZ) == rep, name
         for fmt in ("table", "csv", "json"):
-            assert render(rep, fmt)
+            assert render(rep, fmt, TZ)
         for suffix, magic in ((".png", b"\x89PNG"), (".svg", b"<?xml")):
             path = tmp_path / f"{name}{suffix}"
             CHARTS[name](rep, path)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from agi_app.core.analytics import reports
+from agi_app.entry.cli import build_parser
 from agi_app.entry.cli.analytics import flow_models
 from agi_app.settings import PROJECT_ROOT
 
@@ -91,6 +92,43 @@ def test_staffing_per_slot_and_formula() -> None:
     f = rep.summary["resource_formula"]
     assert (f["volume_per_day"], f["service_share"], f["answer_rate"]) == (200, 0.5, 0.9)
     assert f["workload_hours"] == round(200 * 0.9 * 0.5 * 180 / 3600, 2)
+
+
+def _slot(queue: str, arrivals: int, answered: int, talk_s: float) -> dict[str, object]:
+    return {"queue": queue, "slot": 20, "arrivals": arrivals, "answered": answered,
+            "timed": answered, "talk_s": talk_s, "wait_s": 0, "estimated_s": 0}  # fmt: skip
+
+
+def test_staffing_assumes_a_handling_time_where_no_call_was_answered() -> None:
+    # q: 100 calls a day in the 10:00 half hour, none answered (no agent logged in);
+    # p: 10 a day, answered in 120 s.
+    rows = [_slot("q", 200, 0, 0), _slot("p", 20, 20, 2400)]
+    volume = {"calls": 400, "asked_agent": 220, "answered": 20}
+    rep = reports.staffing(rows, volume, 2, reports.Targets(0.8, 20), {})
+    p, q = rep.rows
+    # Before: handling time 0, so 0 agents at service level 1.
+    assert (q["aht_s"], q["aht_from"], q["agents"]) == (180.0, "assumed", 14)
+    assert (p["aht_s"], p["aht_from"]) == (120.0, "measured")
+    assert rep.summary["aht"].endswith(
+        "; ASSUMED 180 s (--default-aht-s), not measured, for q: no call answered there"
+    )
+    assert rep.summary["resource_formula"]["aht_s"] == 120.0  # measured where it can be
+    nobody = reports.staffing(rows[:1], volume, 2, reports.Targets(0.8, 20, default_aht_s=240), {})
+    assert (nobody.rows[0]["aht_s"], nobody.rows[0]["agents"]) == (240.0, 17)  # 13.3 Erlangs
+    assert nobody.summary["resource_formula"]["aht_s"] == 240.0
+    given = reports.staffing(rows[:1], volume, 2, reports.Targets(0.8, 20, aht_s=90), {})
+    assert (given.rows[0]["aht_from"], given.summary["aht"]) == ("given", "given (--aht)")
+
+
+def test_staffing_takes_no_default_handling_time_of_zero() -> None:
+    parser = build_parser()
+    period = ["analytics", "staffing", "--from", "2026-12-01", "--to", "2026-12-07"]
+    assert parser.parse_args(period).default_aht_s == 180.0
+    assert parser.parse_args([*period, "--default-aht-s", "240"]).default_aht_s == 240.0
+    for bad in ("0", "-5", "nan", "x"):
+        with pytest.raises(SystemExit) as stop:
+            parser.parse_args([*period, "--default-aht-s", bad])
+        assert stop.value.code == 2
 
 
 MOBILE = flow_models(PROJECT_ROOT / "flows")["mobile_10086"].nodes

@@ -471,6 +471,29 @@ async def test_flows_list_and_unknown_flow(console: Console) -> None:
     assert (await console.client.get("/api/variants?to=0001-01-01")).status == 400
 
 
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        # Before: 500 (year 10000 is out of range, a day past the month).
+        ("/api/month?month=9999-12", "month 9999-12-01 is outside the years 2000-2199"),
+        ("/api/month?month=1999-12", "month 1999-12-01 is outside the years 2000-2199"),
+        ("/api/variants?from=2199-12-31&to=2200-01-01", "to 2200-01-01 is outside the years"),
+        ("/api/variants?to=9999-12-31", "to 9999-12-31 is outside the years 2000-2199"),
+        ("/api/flows/mobile_10086?from=1999-12-31&to=2000-01-01", "from 1999-12-31 is outside"),
+    ],
+)
+async def test_console_days_stay_in_the_years(console: Console, query: str, message: str) -> None:
+    assert await console.log_in() == 303
+    resp = await console.client.get(query)
+    assert resp.status == 400
+    assert message in (await resp.json())["error"]
+
+
+async def test_the_last_month_allowed_is_asked_of_the_database(console: Console) -> None:
+    assert await console.log_in() == 303
+    assert (await console.client.get("/api/month?month=2199-12")).status == 503  # no database
+
+
 # --- the live feed ------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -18,7 +19,7 @@ from agi_app.adapters.postgres.partitions import (
     partition_name,
 )
 from agi_app.entry.cli import build_parser
-from agi_app.entry.cli.journeys import journey_line, render_partitions
+from agi_app.entry.cli.journeys import journey_line, local_times, render_partitions
 from agi_app.settings import Settings
 from agi_app.tools.bench.journeys import peak_need
 
@@ -149,6 +150,27 @@ def test_a_journey_line_names_the_node() -> None:
     line = journey_line(journey)
     assert " ivr2 " in line and line.endswith("entry > main[1]")
     assert " - " in journey_line({**journey, "node": None})  # written before 0009
+
+
+def test_journeys_are_shown_in_the_hotline_s_time_zone() -> None:
+    # As latest_journeys reads them: PostgreSQL's UTC. Before, printed so, while
+    # report and analytics count the days in the hotline's zone.
+    utc: dict[str, Any] = {
+        "started_at": "2026-12-07T17:30:00.250000+00:00",
+        "ended_at": None,
+        "node": "ivr1",
+        "caller_e164": "+8613800138000",
+        "caller": "13800138000",
+        "called": "10086",
+        "outcome": None,
+        "hangup_cause": None,
+        "steps": [{"node": "entry", "digits": "", "at": "2026-12-07T17:30:01+00:00"}],
+    }
+    local = local_times(utc, ZoneInfo("Asia/Shanghai"))
+    assert journey_line(local).startswith("2026-12-08T01:30:00.250000+08:00  ivr1 ")
+    assert local["steps"][0]["at"] == "2026-12-08T01:30:01+08:00"
+    assert local["ended_at"] is None and local["caller"] == "13800138000"
+    assert utc["started_at"].endswith("+00:00")  # the journey read is left as it was
 
 
 def test_the_partition_listing_marks_estimates_and_the_default() -> None:

@@ -10,6 +10,10 @@ from agi_app.core.analytics.erlang import ResourceInputs, agents_needed
 from agi_app.core.analytics.figures import Report, _r, _share
 
 SLOT_S = 1800  # staffing intervals: half hours
+# The handling time assumed for a queue none of whose calls an agent answered
+# (nothing to measure: no agents yet, or none logged in). Three minutes, the
+# usual planning figure for a telecom service line; ``--default-aht-s``.
+DEFAULT_AHT_S = 180.0
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,18 @@ class Targets:
     answer_within_s: float = 20
     max_occupancy: float = 1.0
     aht_s: float | None = None  # overrides the measured handling time
+    default_aht_s: float = DEFAULT_AHT_S  # where no answered call measured it
+
+
+def handling_time(targets: Targets, answered: int, handled_s: float) -> tuple[float, str]:
+    """The handling seconds to staff with and where they come from: ``given``
+    (--aht), ``measured`` over the ``answered`` calls, or ``assumed`` (the
+    default) when no call was answered: never 0, which would staff no agent."""
+    if targets.aht_s:
+        return targets.aht_s, "given"
+    if answered:
+        return handled_s / answered, "measured"
+    return targets.default_aht_s, "assumed"
 
 
 def staffing(
@@ -29,9 +45,10 @@ def staffing(
 ) -> Report:
     """Per queue and half hour of the day (mean over ``days``): arrivals, the
     measured handling time (talk time; for journeys without the answer moment,
-    joining the queue to the end) and queue wait, and the Erlang C agents for the
-    targets; and the resource formula over the whole period (inputs measured,
-    factors given)."""
+    joining the queue to the end; for a queue with no answered call, the assumed
+    ``targets.default_aht_s``, said in ``aht_from`` and the summary) and queue
+    wait, and the Erlang C agents for the targets; and the resource formula over
+    the whole period (inputs measured, factors given)."""
     slots: dict[tuple[str, int], dict[str, Any]] = {}
     for r in rows:  # slices and flows of one queue and half hour add up
         key = (r["queue"], int(r["slot"]))
@@ -50,8 +67,7 @@ def staffing(
         by_queue[r["queue"]] = (answered + r["answered"], handled + float(r["handled_s"]))
     out = []
     for r in rows:
-        answered, handled = by_queue[r["queue"]]
-        aht = targets.aht_s or (handled / answered if answered else 0.0)
+        aht, aht_from = handling_time(targets, *by_queue[r["queue"]])
         per_day = r["arrivals"] / days
         need = agents_needed(
             per_day,
@@ -69,6 +85,7 @@ def staffing(
                 "arrivals": round(per_day, 2),
                 "slot_aht_s": _r(float(r["handled_s"]) / r["answered"]) if r["answered"] else None,
                 "aht_s": _r(aht),
+                "aht_from": aht_from,
                 "waited_s": _r(r["wait_s"] / r["timed"]) if r["timed"] else None,
                 "erlangs": round(need.traffic, 2),
                 "agents": need.agents,
@@ -77,13 +94,14 @@ def staffing(
                 "asa_s": _r(need.asa_s),
             }
         )
+    assumed = sorted(q for q, (answered, _) in by_queue.items() if not answered)
     answered_all = sum(a for a, _ in by_queue.values())
     handled_all = sum(h for _, h in by_queue.values())
     inputs = ResourceInputs(
         volume_per_day=volume["calls"] / days,
         answer_rate=_share(volume["answered"], volume["asked_agent"]),
         service_share=_share(volume["asked_agent"], volume["calls"]),
-        aht_s=targets.aht_s or (handled_all / answered_all if answered_all else 0.0),
+        aht_s=handling_time(targets, answered_all, handled_all)[0],
         **resource,
     )
     summary = {
@@ -94,14 +112,14 @@ def staffing(
             "max_occupancy": targets.max_occupancy,
         },
         "peak_agents": max((r["agents"] for r in out), default=0),
-        "aht": _aht_note(targets, answered_all, sum(r["timed"] for r in rows)),
+        "aht": _aht_note(targets, answered_all, sum(r["timed"] for r in rows), assumed),
         "resource_formula": inputs.as_dict(),
     }
     return Report("staffing", out, summary)
 
 
-def _aht_note(targets: Targets, answered: int, timed: int) -> str:
-    """What the handling time is made of."""
+def _aht_note(targets: Targets, answered: int, timed: int, assumed: list[str]) -> str:
+    """What the handling time is made of; which queues' is assumed, not measured."""
     if targets.aht_s:
         return "given (--aht)"
     note = f"talk time, agent's answer to the end, of {timed} answered calls"
@@ -109,5 +127,10 @@ def _aht_note(targets: Targets, answered: int, timed: int) -> str:
         note += (
             f"; {answered - timed} older journeys without the moment the agent answered: "
             "joining the queue to the end (queue wait included)"
+        )
+    if assumed:
+        note += (
+            f"; ASSUMED {targets.default_aht_s:g} s (--default-aht-s), not measured, for "
+            f"{', '.join(assumed)}: no call answered there"
         )
     return note

@@ -2,7 +2,8 @@
 
 Each report takes ``--from DATE --to DATE`` (days in the hotline's time zone,
 both included), ``--flow F``, ``--format table|csv|json`` and ``--chart
-FILE.svg|png``. ``generate`` writes a sample of journeys of a known shape.
+FILE.svg|png``. With csv, stdout is CSV only; the summary goes to stderr as
+one JSON line. ``generate`` writes a sample of journeys of a known shape.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import asyncio
 import csv
 import io
 import json
+import math
 import os
+import sys
 import time
 from contextlib import AsyncExitStack
 from datetime import UTC, date, datetime, timedelta
@@ -23,6 +26,9 @@ from zoneinfo import ZoneInfo
 
 from agi_app.adapters.postgres.partitions import ensure_partitions
 from agi_app.core.analytics import reports
+from agi_app.core.analytics.period import check_day, period_problem
+from agi_app.core.analytics.staffing import DEFAULT_AHT_S
+from agi_app.core.clock import LAST_YEAR
 from agi_app.core.flows.model import Flow
 from agi_app.core.flows.source import parse_yaml, read_capped
 from agi_app.core.risk import load_risk
@@ -61,6 +67,13 @@ def register(sub: Any) -> None:
     st.add_argument("--within", type=float, default=20, help="seconds (service level target)")
     st.add_argument("--max-occupancy", type=float, default=1.0)
     st.add_argument("--aht", type=float, help="handling seconds instead of the measured ones")
+    st.add_argument(
+        "--default-aht-s",
+        type=_seconds,
+        default=DEFAULT_AHT_S,
+        help="handling seconds assumed for a queue with no answered call to measure them from"
+        f" (default {DEFAULT_AHT_S:g}; the output says where it was assumed)",
+    )
     st.add_argument("--utilisation", type=float, default=0.85, help="online utilisation")
     st.add_argument("--attendance", type=float, default=0.95)
     st.add_argument("--shift-hours", type=float, default=8.0)
@@ -77,6 +90,17 @@ def register(sub: Any) -> None:
     g.add_argument("--calls-per-day", type=int, default=17_000)
     g.add_argument("--seed", type=int, default=17)
     g.set_defaults(handler=_generate)
+
+
+def _seconds(text: str) -> float:
+    """A positive number of seconds (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    return value
 
 
 def _period(first: date, last: date, tz: str) -> tuple[datetime, datetime]:
@@ -117,7 +141,9 @@ async def build(
     if args.report == "repeats":
         return reports.repeats(await queries.repeat_rows(conns, period, args.flow))
     rows, volume = await queries.staffing_rows(conns, period, args.flow)
-    targets = reports.Targets(args.service_level, args.within, args.max_occupancy, args.aht)
+    targets = reports.Targets(
+        args.service_level, args.within, args.max_occupancy, args.aht, args.default_aht_s
+    )
     resource = {
         "utilisation": args.utilisation,
         "attendance": args.attendance,
@@ -128,26 +154,45 @@ async def build(
     return reports.staffing(rows, volume, days, targets, resource)
 
 
-def render(report: reports.Report, fmt: str) -> str:
-    """The report as an aligned table, CSV (summary as # lines) or JSON."""
+def render(report: reports.Report, fmt: str, tz: str) -> str:
+    """The report as an aligned table, CSV (the rows only: the summary is
+    ``summary_line``'s, for stderr) or JSON; ``tz``: the zone its days (and half
+    hours) are counted in."""
     if fmt == "json":
-        return json.dumps({"report": report.title, "rows": report.rows, **report.summary},
-                          indent=1, ensure_ascii=False, default=str)  # fmt: skip
-    summary = json.dumps(report.summary, ensure_ascii=False, default=str)
+        body = {"report": report.title, "timezone": tz, "rows": report.rows, **report.summary}
+        return json.dumps(body, indent=1, ensure_ascii=False, default=str)
     if fmt == "csv":
         out = io.StringIO()
         w = csv.DictWriter(out, fieldnames=list(report.rows[0]) if report.rows else ["none"])
         w.writeheader()
         w.writerows(report.rows)
-        return out.getvalue() + f"# {summary}\n"
+        return out.getvalue()
+    summary = json.dumps(report.summary, ensure_ascii=False, default=str)
     if not report.rows:
-        return f"no calls in the period\n{summary}"
+        return f"no calls in the period (days in {tz})\n{summary}"
     cols = list(report.rows[0])
     cells = [[_cell(r[c]) for c in cols] for r in report.rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
+    lines = [f"days in {tz}"]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
     return "\n".join(line.rstrip() for line in lines) + f"\n{summary}"
+
+
+def summary_line(report: reports.Report, tz: str) -> str:
+    """The report's summary as one JSON line: what CSV output puts on stderr."""
+    body = {"report": report.title, "timezone": tz, **report.summary}
+    return json.dumps(body, ensure_ascii=False, default=str)
+
+
+def show(report: reports.Report, fmt: str, tz: str) -> None:
+    """Print the report. With csv, stdout holds nothing but the CSV (to pipe or
+    save) and the summary goes to stderr as one JSON line."""
+    if fmt == "csv":
+        sys.stdout.write(render(report, fmt, tz))
+        print(summary_line(report, tz), file=sys.stderr)
+    else:
+        print(render(report, fmt, tz))
 
 
 def _cell(v: Any) -> str:
@@ -158,11 +203,27 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
-def _handle(args: argparse.Namespace) -> int:
+def _bad_period(args: argparse.Namespace) -> int | None:
+    """The exit status for a period that cannot be reported on (said on stderr), or None."""
+    problem = period_problem(args.first, args.last)
+    if problem:
+        error(problem)
+        return 2
     if args.last < args.first:
         error("--to is before --from")
         return 1
+    return None
+
+
+def _handle(args: argparse.Namespace) -> int:
+    if (bad := _bad_period(args)) is not None:
+        return bad
     s = get_settings()
+    flows = flow_models(s.flows_dir)
+    if args.flow is not None and args.flow not in flows:
+        # Not "no calls in the period": a typo would pass for a quiet flow.
+        error(f"unknown flow {args.flow!r} (known: {', '.join(sorted(flows)) or 'none'})")
+        return 2
 
     async def run() -> reports.Report:
         # One connection per core: each scans its own slice of the period.
@@ -171,23 +232,23 @@ def _handle(args: argparse.Namespace) -> int:
                 await opened.enter_async_context(connection(s))
                 for _ in range(max(1, os.cpu_count() or 1))
             ]
-            return await build(conns, args, s.timezone, flow_models(s.flows_dir))
+            return await build(conns, args, s.timezone, flows)
 
     began = time.monotonic()
     report = asyncio.run(run())
-    print(render(report, args.format))
+    show(report, args.format, s.timezone)
     if args.chart is not None:
         CHARTS[args.report](report, args.chart)
-        print(f"chart: {args.chart}")
+        # Beside a table; on stderr beside CSV or JSON, which stdout holds alone.
+        print(f"chart: {args.chart}", file=sys.stdout if args.format == "table" else sys.stderr)
     if args.format == "table":
         print(f"({time.monotonic() - began:.2f} s)")
     return 0
 
 
 def _risk(args: argparse.Namespace) -> int:
-    if args.last < args.first:
-        error("--to is before --from")
-        return 1
+    if (bad := _bad_period(args)) is not None:
+        return bad
     s = get_settings()
     cfg = load_risk(s.config_dir / "risk.yaml")
     start, end = _period(args.first, args.last, s.timezone)
@@ -205,11 +266,26 @@ def _risk(args: argparse.Namespace) -> int:
         "configured_threshold": cfg.threshold,
         "positive_means": "asked for an agent within 7 days, or tagged complaint_risk",
     }
-    print(render(reports.Report("complaint risk", rows, summary), args.format))
+    show(reports.Report("complaint risk", rows, summary), args.format, s.timezone)
     return 0
 
 
+def generate_problem(start: date, days: int) -> str | None:
+    """Why ``generate --start start --days days`` cannot run, or None."""
+    try:
+        check_day(start, "--start")
+        check_day(start + timedelta(days=max(days - 1, 0)), "the last day")
+    except ValueError as exc:
+        return str(exc)
+    except OverflowError:  # past year 9999, or more days than timedelta holds
+        return f"--days {days} goes past the year {LAST_YEAR}"
+    return None
+
+
 def _generate(args: argparse.Namespace) -> int:
+    if problem := generate_problem(args.start, args.days):
+        error(problem)
+        return 2
     s = get_settings()
     start = datetime.combine(args.start, dtime(), ZoneInfo(s.timezone))
 

@@ -1,4 +1,5 @@
-"""`agi-app journeys --last N [--json]`: the latest call journeys.
+"""`agi-app journeys --last N [--json]`: the latest call journeys, their times
+in the hotline's time zone (AGI_APP_TIMEZONE) with its offset.
 
 `agi-app journeys partitions [--ensure] [--drop-old] [--exact] [--json]`: the
 daily partitions of ``calls`` and ``call_steps`` with their rows; ``--ensure``
@@ -12,7 +13,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from datetime import datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from agi_app.adapters.postgres.journey_queries import latest_journeys, node_path
 from agi_app.adapters.postgres.partitions import (
@@ -60,6 +63,27 @@ async def fetch_journeys(s: Settings, last: int, caller: str | None = None) -> l
         return await latest_journeys(conn, last, caller)
 
 
+def _local(value: Any, zone: tzinfo) -> Any:
+    """An ISO timestamp with an offset, as the same moment in ``zone``; else ``value``."""
+    if not isinstance(value, str):
+        return value
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return value if moment.tzinfo is None else moment.astimezone(zone).isoformat()
+
+
+def local_times(j: dict[str, Any], zone: tzinfo) -> dict[str, Any]:
+    """The journey with its times (``*_at``, each step's ``at``) in ``zone``, the
+    hotline's: the zone ``report`` and ``analytics`` count their days in."""
+    out = {k: _local(v, zone) if k.endswith("_at") else v for k, v in j.items()}
+    if "steps" in out:
+        out["steps"] = [{k: _local(v, zone) if k == "at" else v for k, v in st.items()}
+                        for st in out["steps"]]  # fmt: skip
+    return out
+
+
 def journey_line(j: dict[str, Any]) -> str:
     """One journey as a line: start, node that served it, caller, outcome, path."""
     return (
@@ -70,7 +94,11 @@ def journey_line(j: dict[str, Any]) -> str:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    journeys = asyncio.run(fetch_journeys(get_settings(), args.last, args.caller))
+    s = get_settings()
+    zone = ZoneInfo(s.timezone)
+    journeys = [
+        local_times(j, zone) for j in asyncio.run(fetch_journeys(s, args.last, args.caller))
+    ]
     if args.json:
         print(json.dumps(journeys, ensure_ascii=False, indent=2))
         return 0

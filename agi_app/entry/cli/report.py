@@ -2,6 +2,8 @@
 
 ``--variants`` compares the A/B variants of the period instead (calls,
 self-service share, transfer share, average time in IVR, each with its count).
+With csv, stdout is CSV only; the summary (time zone, fluctuation coefficient)
+goes to stderr as one JSON line.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import asyncio
 import csv
 import io
 import json
+import sys
 from datetime import date
 from typing import Any
 
+from agi_app.core.analytics.period import period_problem
 from agi_app.entry.cli.database import connection
 from agi_app.entry.cli.errors import error
 from agi_app.service.operations import variants
@@ -36,10 +40,11 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=_handle)
 
 
-def render_variants(rows: list[dict[str, Any]], fmt: str) -> str:
-    """The A/B comparison; every share with the counts behind it."""
+def render_variants(rows: list[dict[str, Any]], fmt: str, tz: str) -> str:
+    """The A/B comparison; every share with the counts behind it. ``tz``: the
+    zone the period's days are counted in."""
     if fmt == "json":
-        return json.dumps({"variants": rows}, indent=1, ensure_ascii=False)
+        return json.dumps({"timezone": tz, "variants": rows}, indent=1, ensure_ascii=False)
     if fmt == "csv":
         out = io.StringIO()
         w = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["variant"])
@@ -47,8 +52,11 @@ def render_variants(rows: list[dict[str, Any]], fmt: str) -> str:
         w.writerows(rows)
         return out.getvalue()
     if not rows:
-        return "no calls with an A/B variant in the period"
-    lines = [f"{'variant':<28}{'calls':>7}  {'self-service':<20}{'transfer':<20}{'avg IVR':<16}"]
+        return f"no calls with an A/B variant in the period (days in {tz})"
+    lines = [
+        f"days in {tz}",
+        f"{'variant':<28}{'calls':>7}  {'self-service':<20}{'transfer':<20}{'avg IVR':<16}",
+    ]
     for r in rows:
         ivr = "-" if r["avg_ivr_s"] is None else f"{r['avg_ivr_s']} s (n={r['timed_calls']})"
         lines.append(
@@ -60,22 +68,25 @@ def render_variants(rows: list[dict[str, Any]], fmt: str) -> str:
     return "\n".join(lines)
 
 
-def render(figs: list[DailyFigures], fmt: str) -> str:
+def render(figs: list[DailyFigures], fmt: str, tz: str) -> str:
+    """The daily figures; ``tz``: the zone the days are counted in."""
     rows = [f.as_dict() for f in figs]
     coeff = fluctuation(figs)
     if fmt == "json":
-        return json.dumps({"days": rows, "fluctuation_coefficient": coeff}, indent=1)
+        return json.dumps(
+            {"timezone": tz, "days": rows, "fluctuation_coefficient": coeff}, indent=1
+        )
     if fmt == "csv":
         out = io.StringIO()
         w = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["day"])
         w.writeheader()
         w.writerows(rows)
-        return out.getvalue() + f"# fluctuation_coefficient,{coeff}\n"
+        return out.getvalue()
     head = (
         f"{'day':<11}{'calls':>7}{'self-svc':>10}{'transfer':>10}{'L1':>5}{'L2':>5}{'L3':>5}"
         f"{'L4':>5}{'abandon':>9}{'cb req':>8}{'cb made':>8}"
     )
-    lines = [head, "-" * len(head)]
+    lines = [f"days in {tz}", head, "-" * len(head)]
     for f in figs:
         lines.append(
             f"{f.day.isoformat():<11}{f.calls:>7}{f.self_service_share:>10.1%}"
@@ -93,6 +104,10 @@ def render(figs: list[DailyFigures], fmt: str) -> str:
 
 
 def _handle(args: argparse.Namespace) -> int:
+    problem = period_problem(args.first, args.last)
+    if problem:
+        error(problem)
+        return 2
     if args.last < args.first:
         error("--to is before --from")
         return 1
@@ -106,7 +121,8 @@ def _handle(args: argparse.Namespace) -> int:
             async with connection(s) as conn:
                 return await variants(conn, args.first, args.last, s.timezone)
 
-        print(render_variants(asyncio.run(compare()), args.format))
+        rows = asyncio.run(compare())
+        show(render_variants(rows, args.format, s.timezone), args.format, {"timezone": s.timezone})
         return 0
 
     async def run() -> list[DailyFigures]:
@@ -116,5 +132,20 @@ def _handle(args: argparse.Namespace) -> int:
     figures = asyncio.run(run())
     if args.node and args.format == "table":
         print(f"node {args.node} (callbacks: the whole hotline)\n")
-    print(render(figures, args.format))
+    show(render(figures, args.format, s.timezone), args.format, summary(figures, s.timezone))
     return 0
+
+
+def summary(figs: list[DailyFigures], tz: str) -> dict[str, Any]:
+    """What CSV leaves out: the zone of the days and the period's coefficient."""
+    return {"timezone": tz, "fluctuation_coefficient": fluctuation(figs)}
+
+
+def show(text: str, fmt: str, about: dict[str, Any]) -> None:
+    """Print ``text``; with csv nothing else goes to stdout (to pipe or save): the
+    summary ``about`` goes to stderr as one JSON line."""
+    if fmt != "csv":
+        print(text)
+        return
+    sys.stdout.write(text)
+    print(json.dumps(about, ensure_ascii=False), file=sys.stderr)

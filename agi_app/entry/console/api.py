@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from agi_app.core.analytics.period import period_problem
 from agi_app.core.controls import (
     AB_SPLIT,
     ANNOUNCEMENT,
@@ -197,6 +198,8 @@ def period(request: web.Request, default_days: int = 0) -> tuple[date, date]:
         )
     except (ValueError, OverflowError):  # OverflowError: a day before 0001-01-01
         raise refuse(web.HTTPBadRequest, "dates are YYYY-MM-DD") from None
+    if problem := period_problem(first, last, ("from", "to")):
+        raise refuse(web.HTTPBadRequest, problem)
     if first > last or (last - first).days > 366:
         raise refuse(web.HTTPBadRequest, "from must be before to, at most a year apart")
     return first, last

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from agi_app.core.analytics.period import check_day
 from agi_app.core.flows.graph import to_dot
 from agi_app.core.shedding.rules import SheddingRules, calendar_holds
 from agi_app.entry.console.api import guarded, no_fields, period
@@ -122,6 +123,10 @@ async def month(request: web.Request) -> web.Response:
         first = date.fromisoformat(f"{raw}-01")
     except ValueError:
         raise refuse(web.HTTPBadRequest, "month is YYYY-MM") from None
+    try:
+        check_day(first, "month")
+    except ValueError as exc:
+        raise refuse(web.HTTPBadRequest, str(exc)) from None
     last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
     async with (await _pool(deps)).acquire() as conn:
         days = await fetch_report(conn, first, last, deps.timezone)
