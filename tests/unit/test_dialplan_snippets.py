@@ -401,6 +401,38 @@ def test_stack_start_says_the_warnings_too(
     assert (tmp_path / "root/etc/asterisk/extensions.d/60-power.conf").exists()
 
 
+@pytest.mark.parametrize(
+    ("files", "error"),
+    [
+        pytest.param(
+            {"60-power.conf": "[from-sip]\nexten => 95598,1,Goto(hotline,95598,1)\n"},
+            "60-power.conf: context [from-sip] is already defined in 10-hotline.conf; a context"
+            " lives in one snippet. A new number needs no dialplan: [from-sip]'s _X. pattern"
+            " already sends every number to the app, so a flow with that number in"
+            " entry_numbers is enough. To change [from-sip], edit 10-hotline.conf",
+            id="a number added to [from-sip]",
+        ),
+        pytest.param(
+            {
+                "60-power.conf": "[power]\nexten => 1,1,Hangup()\n",
+                "70-more.conf": "[power]\nexten => 2,1,Hangup()\n",
+            },
+            "70-more.conf: context [power] is already defined in 60-power.conf; a context"
+            " lives in one snippet. To change [power], edit 60-power.conf",
+            id="a site's own context",
+        ),
+    ],
+)
+def test_a_context_defined_again_says_what_to_do(
+    tmp_path: Path, files: dict[str, str], error: str
+) -> None:
+    """An admin adding a number in a new snippet read only "context [from-sip]
+    also in 10-hotline.conf"."""
+    shutil.copytree(PROJECT_ROOT / "dialplan", tmp_path / "snippets")
+    snippets = check_set(write(tmp_path / "snippets", files))
+    assert [e for s in snippets for e in s.errors] == [error]
+
+
 def test_shipped_snippets_pass() -> None:
     snippets = check_set(PROJECT_ROOT / "dialplan")
     assert [e for s in snippets for e in s.errors + s.warnings] == []

@@ -244,7 +244,7 @@ def check_set(directory: Path, required: tuple[str, ...] = REQUIRED_CONTEXTS) ->
     for snip in snippets:
         for ctx in snip.contexts:
             if ctx in seen:
-                snip.errors.append(f"{snip.path.name}: context [{ctx}] also in {seen[ctx].name}")
+                snip.errors.append(_twice(snip.path.name, ctx, seen[ctx].name))
             seen[ctx] = snip.path
         undefined_contexts(snip, defined | set(BUILT_IN_CONTEXTS))
     include_loops(snippets)
@@ -252,6 +252,22 @@ def check_set(directory: Path, required: tuple[str, ...] = REQUIRED_CONTEXTS) ->
     if missing and snippets:
         snippets[0].errors.append(f"required context(s) missing from the set: {', '.join(missing)}")
     return snippets
+
+
+def _twice(name: str, ctx: str, first: str) -> str:
+    """A context defined again: refused, since Asterisk merges the two and
+    drops a line whose extension and priority the first already has; the
+    error says what to do instead."""
+    number = (
+        " A new number needs no dialplan: [from-sip]'s _X. pattern already sends every"
+        " number to the app, so a flow with that number in entry_numbers is enough."
+        if ctx in REQUIRED_CONTEXTS
+        else ""
+    )
+    return (
+        f"{name}: context [{ctx}] is already defined in {first}; a context lives in one"
+        f" snippet.{number} To change [{ctx}], edit {first}"
+    )
 
 
 def copy_set(src: Path, dest: Path) -> None:
