@@ -1,10 +1,14 @@
 """A fake Asterisk Manager Interface at the TCP edge, for unit tests: login,
-Ping and QueueSummary, and a switch to go silent (AMI away)."""
+Ping and QueueSummary, the CLI commands `dialplan reload` and `dialplan show`
+(read from the snippets in ``extensions_d``), and a switch to go silent (AMI
+away)."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from agi_app.core.shedding.load import QueueLoad
 
@@ -15,6 +19,7 @@ class FakeAmi:
     server: asyncio.Server | None = None
     writers: list[asyncio.StreamWriter] = field(default_factory=list)
     port: int = 0
+    extensions_d: Path | None = None  # where `dialplan show` finds the installed snippets
 
     async def start(self, port: int = 0) -> int:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", port)
@@ -67,4 +72,29 @@ class FakeAmi:
                 f"Event: QueueSummaryComplete\r\nEventList: Complete\r\n"
                 f"ListItems: {len(self.queues)}\r\nActionID: {aid}\r\n\r\n"
             )
+        if action == "command":
+            output = "".join(f"Output: {line}\r\n" for line in self._command(h.get("Command", "")))
+            return (
+                f"Response: Success\r\nActionID: {aid}\r\nMessage: Command output follows\r\n"
+                f"{output}\r\n"
+            )
         return f"Response: Success\r\nActionID: {aid}\r\nPing: Pong\r\n\r\n"
+
+    def _command(self, cli: str) -> list[str]:
+        """A CLI command's output lines, as Asterisk 22 words them."""
+        if cli == "dialplan reload":
+            return ["Dialplan reloaded."]
+        name = cli.removeprefix("dialplan show ")
+        if name == cli or self.extensions_d is None:
+            return [
+                f"No such command '{cli}' (type 'core show help {cli}' for other possible commands)"
+            ]
+        text = "\n".join(p.read_text() for p in sorted(self.extensions_d.glob("*.conf")))
+        for section in re.split(r"^(?=\[)", text, flags=re.M):
+            if section.startswith(f"[{name}]"):
+                extens = re.findall(r"^exten\s*=>\s*([^,]+),", section, flags=re.M)
+                return [
+                    f"[ Context '{name}' created by 'pbx_config' ]",
+                    *(f"  '{e}' => 1. NoOp()  [pbx_config]" for e in extens),
+                ]
+        return [f"There is no existence of '{name}' context"]

@@ -4,7 +4,9 @@ dialplan snippet checked on its own."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 
 from agi_app.entry.cli import main
 from agi_app.settings import PROJECT_ROOT, get_settings
+from tests.fake_ami import FakeAmi
 
 SNIPPETS = PROJECT_ROOT / "dialplan"
 
@@ -160,3 +163,60 @@ def test_dialplan_check_prints_warnings_and_passes(
         "warning: 60-power.conf:3: [power] includes [nowhere], which no snippet defines:"
         " Asterisk includes nothing\n"
     )
+
+
+GOTO_NOWHERE = (
+    "warning: 60-power.conf:2: [power] Goto sends calls to [hotline-typo], which no snippet"
+    " defines: Asterisk hangs them up ('sent to invalid extension') unless this site defines"
+    " it elsewhere\n"
+)
+
+
+@pytest.fixture
+def fake_asterisk(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """An AMI on its own thread (the command runs its own event loop) that
+    reloads and shows the snippets installed in the Asterisk root it yields."""
+    root = tmp_path / "root"
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    ami = FakeAmi(extensions_d=root / "etc/asterisk/extensions.d")
+    port = asyncio.run_coroutine_threadsafe(ami.start(), loop).result(5)
+    monkeypatch.setenv("AGI_APP_ASTERISK_ROOT", str(root))
+    monkeypatch.setenv("AGI_APP_AMI_PORT", str(port))
+    get_settings.cache_clear()
+    yield root
+    get_settings.cache_clear()
+    asyncio.run_coroutine_threadsafe(ami.stop(), loop).result(5)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.close()
+
+
+def power_snippet(tmp_path: Path) -> Path:
+    """The shipped snippets and one more, whose Goto names a context that exists nowhere."""
+    snippets = tmp_path / "snippets"
+    shutil.copytree(SNIPPETS, snippets)
+    (snippets / "60-power.conf").write_text(
+        "[power]\nexten => 95598,1,Goto(hotline-typo,95598,1)\n"
+    )
+    return snippets
+
+
+def test_dialplan_check_says_where_a_goto_leads_nowhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "dialplan", "check", str(power_snippet(tmp_path)))
+    assert (code, err) == (0, GOTO_NOWHERE)
+    assert out.startswith("ok: 7 snippet(s)")
+
+
+def test_dialplan_install_says_where_a_goto_leads_nowhere(
+    fake_asterisk: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`install` said "Installed and verified" and no more for a Goto to a
+    context that exists nowhere; every call sent there was hung up."""
+    code, out, err = run(capsys, "dialplan", "install", str(power_snippet(tmp_path)))
+    assert (code, err) == (0, GOTO_NOWHERE)
+    assert out.endswith("==> Installed and verified 7 snippet(s) (1 warning(s) above)\n")
+    assert (fake_asterisk / "etc/asterisk/extensions.d/60-power.conf").exists()

@@ -3,12 +3,14 @@ drop or misnumber with no more than a warning in its log."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
-from agi_app.settings import PROJECT_ROOT
+from agi_app.settings import PROJECT_ROOT, Settings
 from agi_app.tools.stack.dialplan import check_set, parse_snippet
+from agi_app.tools.stack.dialplan_install import install_snippets_offline
 
 UNKNOWN_EXTN = "unknown keyword 'extn' (did you mean 'exten'?): Asterisk ignores the line"
 
@@ -270,8 +272,7 @@ def write(directory: Path, files: dict[str, str]) -> Path:
 
 
 def test_include_of_a_context_defined_nowhere_is_a_warning(tmp_path: Path) -> None:
-    """Asterisk loads it (and logs a warning), as with a Goto to an unknown
-    context, which the checker does not follow either."""
+    """Asterisk loads it (and logs a warning)."""
     write(
         tmp_path,
         {
@@ -316,6 +317,120 @@ def test_include_loop_is_a_warning(
     snippets = check_set(write(tmp_path, files), required=())
     assert [e for s in snippets for e in s.errors] == []
     assert [w for s in snippets for w in s.warnings] == warnings
+
+
+UNDEFINED = (
+    "which no snippet defines: Asterisk hangs them up ('sent to invalid extension') unless"
+    " this site defines it elsewhere"
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "warnings"),
+    [
+        pytest.param(
+            "Goto(hotline-typo,95598,1)",
+            [f"[power] Goto sends calls to [hotline-typo], {UNDEFINED}"],
+            id="Goto",
+        ),
+        pytest.param(
+            "Gosub(hotline-enqeue,s,1(c,${AGI_APP_QUEUE_TIMEOUT}))",
+            [f"[power] Gosub sends calls to [hotline-enqeue], {UNDEFINED}"],
+            id="Gosub with arguments",
+        ),
+        pytest.param(
+            'GotoIf($["${X}" = "1"]?nowhere,s,1:elsewhere,${EXTEN},1)',
+            [
+                f"[power] GotoIf sends calls to [nowhere], {UNDEFINED}",
+                f"[power] GotoIf sends calls to [elsewhere], {UNDEFINED}",
+            ],
+            id="GotoIf, both branches",
+        ),
+        pytest.param(
+            "GosubIf($[${IF($[1]?1:0)}]?sub,s,1(a,b):hotline,s,1)",
+            [f"[power] GosubIf sends calls to [sub], {UNDEFINED}"],
+            id="GosubIf past a ? and : in the condition",
+        ),
+        pytest.param(
+            "Dial(Local/100@agents/n&PJSIP/100,30)",
+            [f"[power] Dial sends calls to [agents], {UNDEFINED}"],
+            id="Dial Local",
+        ),
+        pytest.param(
+            "goto(HOTLINE,s,1)",
+            [f"[power] goto sends calls to [HOTLINE], {UNDEFINED}"],
+            id="any case; context names are case-sensitive",
+        ),
+        pytest.param("Goto(hotline-static,s,1)", [], id="a context of the set"),
+        pytest.param("Goto(parkedcalls,701,1)", [], id="a built-in context"),
+        pytest.param("Goto(power,1,1)", [], id="its own context"),
+        pytest.param("Goto(${SITE_CONTEXT},s,1)", [], id="computed"),
+        pytest.param("Gosub($[1 ? a : b],s,1)", [], id="computed expression"),
+        pytest.param("Goto(s,1)", [], id="2 parts: this context"),
+        pytest.param("GotoIf($[1]?menu:s,1)", [], id="GotoIf with short labels"),
+        pytest.param("Dial(Local/${EXTEN}@${CTX})", [], id="Dial Local, computed"),
+        pytest.param("NoOp(Goto(nowhere,s,1))", [], id="text of another application"),
+    ],
+)
+def test_a_jump_to_a_context_defined_nowhere_is_a_warning(
+    tmp_path: Path, line: str, warnings: list[str]
+) -> None:
+    """`dialplan install` said "Installed and verified" for a snippet with
+    Goto(hotline-typo,95598,1), and every call sent there was hung up. A site
+    may define the context outside the snippets: a warning, not an error."""
+    write(tmp_path, {"60-power.conf": f"[power]\nexten => 1,1,{line}\n"})
+    write(tmp_path, {"10-hotline.conf": "[hotline]\nexten => s,1,Hangup()\n"})
+    write(tmp_path, {"40-static.conf": "[hotline-static]\nexten => s,1,Hangup()\n"})
+    snippets = check_set(tmp_path, required=())
+    assert [e for s in snippets for e in s.errors] == []
+    assert [w for s in snippets for w in s.warnings] == [f"60-power.conf:2: {w}" for w in warnings]
+
+
+def test_stack_start_says_the_warnings_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`stack setup`/`start` copy the snippets in before Asterisk starts: they
+    said nothing of a Goto to a context that exists nowhere."""
+    shutil.copytree(PROJECT_ROOT / "dialplan", tmp_path / "snippets")
+    write(tmp_path / "snippets", {"60-power.conf": "[power]\nexten => 1,1,Goto(typo,s,1)\n"})
+    s = Settings(dialplan_dir=tmp_path / "snippets", asterisk_root=tmp_path / "root")
+    install_snippets_offline(s)
+    out, err = capsys.readouterr()
+    assert err == f"warning: 60-power.conf:2: [power] Goto sends calls to [typo], {UNDEFINED}\n"
+    assert out == "==> Installed 7 dialplan snippet(s) into extensions.d (1 warning(s) above)\n"
+    assert (tmp_path / "root/etc/asterisk/extensions.d/60-power.conf").exists()
+
+
+@pytest.mark.parametrize(
+    ("files", "error"),
+    [
+        pytest.param(
+            {"60-power.conf": "[from-sip]\nexten => 95598,1,Goto(hotline,95598,1)\n"},
+            "60-power.conf: context [from-sip] is already defined in 10-hotline.conf; a context"
+            " lives in one snippet. A new number needs no dialplan: [from-sip]'s _X. pattern"
+            " already sends every number to the app, so a flow with that number in"
+            " entry_numbers is enough. To change [from-sip], edit 10-hotline.conf",
+            id="a number added to [from-sip]",
+        ),
+        pytest.param(
+            {
+                "60-power.conf": "[power]\nexten => 1,1,Hangup()\n",
+                "70-more.conf": "[power]\nexten => 2,1,Hangup()\n",
+            },
+            "70-more.conf: context [power] is already defined in 60-power.conf; a context"
+            " lives in one snippet. To change [power], edit 60-power.conf",
+            id="a site's own context",
+        ),
+    ],
+)
+def test_a_context_defined_again_says_what_to_do(
+    tmp_path: Path, files: dict[str, str], error: str
+) -> None:
+    """An admin adding a number in a new snippet read only "context [from-sip]
+    also in 10-hotline.conf"."""
+    shutil.copytree(PROJECT_ROOT / "dialplan", tmp_path / "snippets")
+    snippets = check_set(write(tmp_path / "snippets", files))
+    assert [e for s in snippets for e in s.errors] == [error]
 
 
 def test_shipped_snippets_pass() -> None:

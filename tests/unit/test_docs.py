@@ -1,6 +1,7 @@
 """The README and docs/ against the code they describe: every setting in the
 settings tables with its default, every path and module named there present,
-every context the shipped snippets define in the snippet table."""
+every context the shipped snippets define in the snippet table, the
+rtp_timeout the QA section quotes."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from agi_app.core.flows.model import Transfer
 from agi_app.settings import PROJECT_ROOT, Settings
 from agi_app.tools.stack.dialplan import parse_snippet
 
@@ -123,3 +125,14 @@ def test_the_snippet_table_lists_every_context_of_the_shipped_snippets() -> None
         for path in sorted((PROJECT_ROOT / "dialplan").glob("*.conf"))
     }
     assert listed == shipped
+
+
+def test_the_qa_section_gives_the_rtp_timeout_the_stack_sets() -> None:
+    """SIPp callers send no audio while they wait in a queue: the README says
+    when Asterisk hangs them up, which is only right while it quotes the
+    template's value and the transfer's default wait."""
+    template = (PROJECT_ROOT / "agi_app/tools/stack/templates/pjsip.conf").read_text()
+    [seconds] = re.findall(r"^rtp_timeout=(\d+)$", template, flags=re.M)
+    text = " ".join(README.read_text().split())
+    assert f"`rtp_timeout` seconds (`rtp_timeout={seconds}` in" in text
+    assert f"A `transfer` waits {Transfer.model_fields['timeout_s'].default} s by default" in text

@@ -32,7 +32,7 @@ from agi_app.tools.qa.callerid import CallerIdError, dialled, recorded_caller, s
 from agi_app.tools.qa.ports import PortError
 from agi_app.tools.qa.recorder import RecordedCall
 from agi_app.tools.qa.runner import SippResult, run_callers
-from agi_app.tools.qa.scenario import KeyScriptError, build_caller, parse_keys
+from agi_app.tools.qa.scenario import KeyScriptError, build_caller, keys_unsent, parse_keys
 
 
 def register(sub: Any) -> None:
@@ -98,6 +98,8 @@ async def run_qa_call(args: argparse.Namespace) -> int:
     if result.successful != 1:
         print(result.output[-1500:])
         return 2
+    if isinstance(result, SippResult) and (unsent := keys_unsent(result.log)):
+        print(f"note: {unsent}")
     try:
         journey = await _journey(recorded_caller(args.caller), since, 15)
     except TimeoutError:

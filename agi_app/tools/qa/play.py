@@ -39,7 +39,13 @@ from agi_app.tools.qa.expect import (
 from agi_app.tools.qa.plan import Caller, Scenario
 from agi_app.tools.qa.recorder import RecordedCall
 from agi_app.tools.qa.runner import Answerer, SippResult, run_callers
-from agi_app.tools.qa.scenario import build_answerer, build_busy_agent, build_caller, parse_keys
+from agi_app.tools.qa.scenario import (
+    build_answerer,
+    build_busy_agent,
+    build_caller,
+    keys_unsent,
+    parse_keys,
+)
 
 Say = Callable[[str], None]
 JOURNEY_WAIT_S = 15  # journeys are written in batches after the call ends
@@ -168,7 +174,8 @@ async def _place(
         sip_port=c.port,
         media_port=c.media_port,
     )
-    tl.mark(cid, "ended", f"({result.summary()})")
+    unsent = keys_unsent(result.log)  # the call went well, but not every key was sent
+    tl.mark(cid, "ended", f"({result.summary()}{f'; {unsent}' if unsent else ''})")
     return result
 
 

@@ -1,8 +1,9 @@
 """Running SIPp: callers to completion, answerers (agents, phones) in the background.
 
 Outcomes are read from SIPp's own files: the final statistics line
-(successful/failed calls, retransmissions) and the per-call response-time
-trace (INVITE->200 as rtd 1, last digit->BYE as rtd 2).
+(successful/failed calls, retransmissions), the per-call response-time
+trace (INVITE->200 as rtd 1, last digit->BYE as rtd 2) and the scenario's log
+lines (a caller's says when the hotline hung up before every key was sent).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class SippResult:
     retransmissions: int = 0
     rtd: dict[str, list[float]] = field(default_factory=dict)  # rtd name -> ms values
     output: str = ""
+    log: str = ""  # the lines the scenario's <log> actions wrote
 
     def summary(self) -> str:
         return (
@@ -110,7 +112,8 @@ async def _run_uac(
     sip_port, media_port = ports.sip, ports.media
     stat = workdir / "stats.csv"
     rtt = workdir / "rtt.csv"
-    for f in (stat, rtt):
+    log = workdir / "calls.log"
+    for f in (stat, rtt, log):
         f.unlink(missing_ok=True)
     args = [
         SIPP,
@@ -150,6 +153,9 @@ async def _run_uac(
         "-rtt_freq",
         "1",
         "-trace_err",
+        "-trace_logs",
+        "-log_file",
+        str(log),
     ]
     proc = await asyncio.create_subprocess_exec(
         *args, cwd=workdir, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
@@ -169,6 +175,7 @@ async def _run_uac(
         output=out.decode(errors="replace")[-4000:],
     )
     _read_stats(stat, result)
+    result.log = log.read_text(errors="replace")[-4000:] if log.exists() else ""
     for path in workdir.glob("*_rtt.csv"):
         _read_rtt(path, result)
         path.unlink()

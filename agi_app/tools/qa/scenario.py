@@ -17,6 +17,7 @@ from xml.sax.saxutils import escape
 PCAP_DIR = Path("/usr/share/sip-tester")
 PCAP_NAME = {"*": "star", "#": "pound", **{str(d): str(d) for d in range(10)}}
 DIGIT_GAP_MS = 300  # one capture lasts about 200 ms; the next must not overlap
+HUNG_UP = re.compile(r"^hung up after key=(\d+) of=(\d+)", re.M)  # a caller's <log> line
 
 
 class KeyScriptError(ValueError):
@@ -44,6 +45,18 @@ def parse_keys(script: str) -> list[Step]:
         else:
             raise KeyScriptError(f"cannot read key step {raw.strip()!r} (use 'wait N' or digits)")
     return steps
+
+
+def keys_unsent(log: str) -> str | None:
+    """What a caller's log says of a hotline that hung up during a wait with
+    keys still to send (None when it did not)."""
+    m = HUNG_UP.search(log)
+    if m is None or m.group(1) == m.group(2):
+        return None
+    return (
+        f"the hotline hung up during the key script's wait after {m.group(1)} of its"
+        f" {m.group(2)} key(s); the rest were not sent"
+    )
 
 
 def copy_capture(source: Path, target: Path, n: int) -> None:
@@ -123,31 +136,46 @@ def _invite(caller: str) -> str:
 """
 
 
-def _steps_xml(steps: list[Step], pcaps: list[Path]) -> str:
-    out, n = [], 0
+def _steps_xml(steps: list[Step], pcaps: list[Path], check: str) -> str:
+    """Digits and waits. Every wait (a digit's gap too) is a BYE awaited for
+    that long: a hotline that hangs up during it ends the call as it would at
+    the end of the script. A <pause> there made that BYE unexpected, and SIPp
+    failed a call that went well."""
+    out, sent = [], 0
     last_digit = max((i for i, s in enumerate(steps) if s.kind == "digit"), default=-1)
     for i, step in enumerate(steps):
-        if step.kind == "wait":
-            out.append(f'  <pause milliseconds="{int(float(step.value) * 1000)}"/>')
-            continue
-        rtd = ' start_rtd="2"' if i == last_digit else ""
-        out.append(
-            f'  <nop{rtd}><action><exec play_pcap_audio="{escape(str(pcaps[n]))}"/></action></nop>'
-        )
-        out.append(f'  <pause milliseconds="{DIGIT_GAP_MS}"/>')
-        n += 1
-    return "\n".join(out) + "\n"
+        if step.kind == "digit":
+            rtd = ' start_rtd="2"' if i == last_digit else ""
+            pcap = escape(str(pcaps[sent]))
+            out.append(f'  <nop{rtd}><action><exec play_pcap_audio="{pcap}"/></action></nop>\n')
+            sent += 1
+        ms = DIGIT_GAP_MS if step.kind == "digit" else int(float(step.value) * 1000)
+        if ms > 0:  # a recv with no timeout would wait for SIPp's -recv_timeout
+            label = f"step{i}_{step.kind}"
+            rtd = ' rtd="2"' if i >= last_digit >= 0 else ""  # after the last digit, as at the end
+            log = f'<log message="hung up after key={sent} of={len(pcaps)}"/>'
+            out.append(
+                f'  <recv request="BYE" timeout="{ms}" ontimeout="{label}" next="bye"{rtd}>'
+                f'<action>{check}{log}</action></recv>\n  <label id="{label}"/>\n'
+            )
+    return "".join(out)
 
 
-def _bye_wait(expect_cause: int | None, has_digits: bool) -> str:
-    check = ""
-    if expect_cause is not None:
-        check = (
-            f'<action><ereg regexp="Q\\.850;cause={expect_cause}([^0-9]|$)" search_in="hdr" '
-            f'header="Reason:" check_it="true" assign_to="reason"/></action>'
-        )
+def _cause_check(expect_cause: int | None) -> str:
+    """The BYE's Reason must carry ``expect_cause`` (none: any BYE will do)."""
+    if expect_cause is None:
+        return ""
+    return (
+        f'<ereg regexp="Q\\.850;cause={expect_cause}([^0-9]|$)" search_in="hdr" '
+        f'header="Reason:" check_it="true" assign_to="reason"/>'
+    )
+
+
+def _bye_wait(check: str, has_digits: bool) -> str:
     rtd = ' rtd="2"' if has_digits else ""
-    return f"""  <recv request="BYE"{rtd}>{check}</recv>
+    action = f"<action>{check}</action>" if check else ""
+    return f"""  <recv request="BYE"{rtd}>{action}</recv>
+  <label id="bye"/>
   <send>
     <![CDATA[
       SIP/2.0 200 OK
@@ -172,9 +200,9 @@ def build_caller(
         target = workdir / f"digit{n:02d}_{PCAP_NAME[step.value]}.pcap"
         copy_capture(PCAP_DIR / f"dtmf_2833_{PCAP_NAME[step.value]}.pcap", target, n)
         pcaps.append(target)
-    caller_xml = escape(caller)
-    body = _invite(caller_xml) + _steps_xml(steps, pcaps)
-    body += _bye_wait(expect_cause, bool(pcaps))
+    check = _cause_check(expect_cause)
+    body = _invite(escape(caller)) + _steps_xml(steps, pcaps, check)
+    body += _bye_wait(check, bool(pcaps))
     refs = '  <Reference variables="reason"/>\n' if expect_cause is not None else ""
     xml = (
         f'<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="agi-app caller">\n'

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agi_app.tools.stack.dialplan_priority import Numbering
+from agi_app.tools.stack.dialplan_targets import include_loops, jump_targets, undefined_contexts
 
 SECTION = re.compile(r"^\[(?P<name>[A-Za-z0-9_+.-]+)\](\((?P<tpl>[^)]*)\))?\s*(;.*)?$")
 STATEMENT = re.compile(r"^(?P<key>[^=\s]+)\s*=(?P<arrow>>?)\s*(?P<rest>.*)$")
@@ -38,6 +39,7 @@ class Snippet:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # Asterisk loads it, but likely a slip
     includes: list[tuple[str, str, int]] = field(default_factory=list)  # (context, included, line)
+    jumps: list[tuple[str, str, str, int]] = field(default_factory=list)  # (context, app, to, line)
 
 
 @dataclass
@@ -153,7 +155,7 @@ def _statement(line: str, n: int, ctx: _Context, snip: Snippet) -> list[str]:
         return [_unknown_keyword(m.group("key"), bool(m.group("arrow")))]
     errors = _unclosed(line)
     if key in ("exten", "same"):
-        errors += _extension_line(key, rest, ctx, snip, bool(errors))
+        errors += _extension_line(key, rest, ctx, snip, n if not errors else None)
     elif key == "include":
         included = re.split(r"[,|]", rest, maxsplit=1)[0].strip()  # then an optional time spec
         if not included:
@@ -194,8 +196,9 @@ def _unclosed(line: str) -> list[str]:
     return errors
 
 
-def _extension_line(key: str, rest: str, ctx: _Context, snip: Snippet, broken: bool) -> list[str]:
-    """An ``exten => name,priority,app`` or ``same => priority,app`` line."""
+def _extension_line(key: str, rest: str, ctx: _Context, snip: Snippet, n: int | None) -> list[str]:
+    """An ``exten => name,priority,app`` or ``same => priority,app`` line
+    (``n``: its number, None when it is broken already)."""
     if key == "exten":
         exten, _, tail = _cut_extension(rest)
         exten = exten.strip()
@@ -214,8 +217,9 @@ def _extension_line(key: str, rest: str, ctx: _Context, snip: Snippet, broken: b
         return [error]
     if not comma or not app.strip():
         return [f"{key} needs '{shape}': nothing after the priority"]
-    if not broken:
+    if n is not None:
         snip.contexts[ctx.name].add(exten)
+        snip.jumps += [(ctx.name, name, to, n) for name, to in jump_targets(app)]
     return []
 
 
@@ -231,62 +235,39 @@ def _cut_extension(rest: str) -> tuple[str, str, str]:
 
 def check_set(directory: Path, required: tuple[str, ...] = REQUIRED_CONTEXTS) -> list[Snippet]:
     """Parse every ``*.conf`` snippet; add an error when a required context is
-    missing or a context is defined twice; a warning when an include names a
-    context no snippet defines, or includes loop."""
+    missing or a context is defined twice; a warning when an include, a Goto,
+    a Gosub or a Dial(Local/...) names a context no snippet defines (the site
+    may define it outside them), or includes loop."""
     snippets = [parse_snippet(p) for p in sorted(directory.glob("*.conf"))]
     defined = {c for s in snippets for c in s.contexts}
     seen: dict[str, Path] = {}
     for snip in snippets:
         for ctx in snip.contexts:
             if ctx in seen:
-                snip.errors.append(f"{snip.path.name}: context [{ctx}] also in {seen[ctx].name}")
+                snip.errors.append(_twice(snip.path.name, ctx, seen[ctx].name))
             seen[ctx] = snip.path
-        for ctx, included, n in snip.includes:
-            if included not in defined and included not in BUILT_IN_CONTEXTS:
-                snip.warnings.append(
-                    f"{snip.path.name}:{n}: [{ctx}] includes [{included}], which no snippet"
-                    " defines: Asterisk includes nothing"
-                )
-    _include_loops(snippets)
+        undefined_contexts(snip, defined | set(BUILT_IN_CONTEXTS))
+    include_loops(snippets)
     missing = [c for c in required if c not in defined]
     if missing and snippets:
         snippets[0].errors.append(f"required context(s) missing from the set: {', '.join(missing)}")
     return snippets
 
 
-def _include_loops(snippets: list[Snippet]) -> None:
-    """A context that includes itself, directly or through others: a warning
-    on the include that closes the loop. Asterisk loads it and, searching,
-    skips a context it has already looked in, so the loop costs nothing; but
-    it is seldom meant."""
-    graph: dict[str, list[tuple[str, Snippet, int]]] = {}
-    for snip in snippets:
-        for ctx, included, n in snip.includes:
-            graph.setdefault(ctx, []).append((included, snip, n))
-    done: set[str] = set()
-    for root in graph:
-        if root in done:
-            continue
-        path, on_path = [root], {root: 0}
-        pending = [iter(graph[root])]
-        while pending:
-            step = next(pending[-1], None)
-            if step is None:
-                done.add(path[-1])
-                del on_path[path.pop()]
-                pending.pop()
-                continue
-            included, snip, n = step
-            if included in on_path:
-                loop = " -> ".join([*path[on_path[included] :], included])
-                snip.warnings.append(
-                    f"{snip.path.name}:{n}: include loop: {loop} (Asterisk skips a context"
-                    " already searched)"
-                )
-            elif included not in done:
-                on_path[included] = len(path)
-                path.append(included)
-                pending.append(iter(graph.get(included, [])))
+def _twice(name: str, ctx: str, first: str) -> str:
+    """A context defined again: refused, since Asterisk merges the two and
+    drops a line whose extension and priority the first already has; the
+    error says what to do instead."""
+    number = (
+        " A new number needs no dialplan: [from-sip]'s _X. pattern already sends every"
+        " number to the app, so a flow with that number in entry_numbers is enough."
+        if ctx in REQUIRED_CONTEXTS
+        else ""
+    )
+    return (
+        f"{name}: context [{ctx}] is already defined in {first}; a context lives in one"
+        f" snippet.{number} To change [{ctx}], edit {first}"
+    )
 
 
 def copy_set(src: Path, dest: Path) -> None:

@@ -6,6 +6,7 @@ snippet)."""
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -20,13 +21,22 @@ def target_dir(s: Settings) -> Path:
 
 
 def install_snippets_offline(s: Settings) -> None:
-    """Before Asterisk starts: copy the checked snippets in place."""
+    """Before Asterisk starts: copy the checked snippets in place (their
+    warnings said, as ``dialplan install`` says them)."""
     snippets = check_set(s.dialplan_dir)
     errors = [e for snip in snippets for e in snip.errors]
     if errors:
         raise StackError("dialplan snippets have errors:\n  " + "\n  ".join(errors))
+    for warning in (w for snip in snippets for w in snip.warnings):
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     copy_set(s.dialplan_dir, target_dir(s))
-    step(f"Installed {len(snippets)} dialplan snippet(s) into extensions.d")
+    step(f"Installed {len(snippets)} dialplan snippet(s) into extensions.d{_noted(snippets)}")
+
+
+def _noted(snippets: list[Snippet]) -> str:
+    """What the install line adds when the snippets had warnings."""
+    count = sum(len(snip.warnings) for snip in snippets)
+    return f" ({count} warning(s) above)" if count else ""
 
 
 async def install(s: Settings, directory: Path, snippets: list[Snippet]) -> list[str]:
@@ -45,7 +55,7 @@ async def install(s: Settings, directory: Path, snippets: list[Snippet]) -> list
                 copy_set(backup, dest)
                 await ami.command("dialplan reload")
             else:
-                step(f"Installed and verified {len(snippets)} snippet(s)")
+                step(f"Installed and verified {len(snippets)} snippet(s){_noted(snippets)}")
             return errors
         except AmiError as exc:
             copy_set(backup, dest)
