@@ -20,11 +20,11 @@ CAUSE = "Q\\.850;cause=16([^0-9]|$)"
 
 
 def after_ack(
-    tmp_path: Path, keys: str, cause: int | None = None
+    tmp_path: Path, keys: str, cause: int | None = None, *, early_bye: bool = True
 ) -> list[tuple[str, dict[str, str]]]:
     """The caller scenario's elements after its ACK, as (tag, attributes), and
     what a recv's actions check and log."""
-    xml = build_caller(parse_keys(keys), tmp_path, expect_cause=cause)
+    xml = build_caller(parse_keys(keys), tmp_path, expect_cause=cause, early_bye=early_bye)
     root = ET.fromstring(xml.read_bytes())
     elements = list(root)
     ack = next(i for i, e in enumerate(elements) if "ACK [next_url]" in (e.text or ""))
@@ -60,6 +60,17 @@ def test_every_wait_is_a_bye_awaited_as_long(tmp_path: Path) -> None:
     ]
     [(_, digit)] = [(tag, a) for tag, a in rows if tag == "nop"]
     assert digit == {"start_rtd": "2"}
+
+
+def test_a_load_run_keeps_its_pauses(tmp_path: Path) -> None:
+    """`make bench` and `make soak`: the call must follow the whole script (a
+    BYE before is a failed call) and SIPp does no more work than before."""
+    rows = after_ack(tmp_path, "wait 1; 1", 16, early_bye=False)
+    assert [(tag, a) for tag, a in rows if tag != "nop"][:3] == [
+        ("pause", {"milliseconds": "1000"}),
+        ("pause", {"milliseconds": "300"}),
+        ("recv", {"request": "BYE", "rtd": "2", "check": CAUSE}),
+    ]
 
 
 def test_a_bye_during_a_wait_is_checked_for_its_cause(tmp_path: Path) -> None:

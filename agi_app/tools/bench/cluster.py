@@ -81,7 +81,7 @@ class ClusterBench:
         calls reach the nodes interleaved as Kamailio's do, not at the same
         instants); SIPp's result."""
         work = self.workdir / f"{tag}-{time.monotonic_ns()}"
-        scenario = build_caller(parse_keys(KEYS), work, expect_cause=16)
+        scenario = build_caller(parse_keys(KEYS), work, expect_cause=16, early_bye=False)
         if delay > 0:
             await asyncio.sleep(delay)
         return await run_callers(

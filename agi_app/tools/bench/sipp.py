@@ -129,7 +129,9 @@ async def one_run(
         app = None
     calib, calib_cpu = calibrate()
     load = round(os.getloadavg()[0], 2)
-    scenario = build_caller(parse_keys(KEYS), workdir / f"{kind}-{rate:g}", expect_cause=16)
+    scenario = build_caller(
+        parse_keys(KEYS), workdir / f"{kind}-{rate:g}", expect_cause=16, early_bye=False
+    )
     ast_log = s.asterisk_root / "var/log/asterisk/messages.log"
     log0 = ast_log.stat().st_size if ast_log.exists() else 0
     if app:

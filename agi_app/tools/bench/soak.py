@@ -179,7 +179,10 @@ async def _cancel_pending(pg: asyncpg.Connection, run: int, say: Say) -> None:
 
 def scenarios(work: Path, mix: tuple[CallPath, ...] = MIX) -> dict[str, Path]:
     """One caller scenario per path: its key script, BYE with cause 16 expected."""
-    return {p.name: build_caller(parse_keys(p.keys), work / p.name, expect_cause=16) for p in mix}
+    return {
+        p.name: build_caller(parse_keys(p.keys), work / p.name, expect_cause=16, early_bye=False)
+        for p in mix
+    }
 
 
 async def soak(

@@ -136,11 +136,12 @@ def _invite(caller: str) -> str:
 """
 
 
-def _steps_xml(steps: list[Step], pcaps: list[Path], check: str) -> str:
-    """Digits and waits. Every wait (a digit's gap too) is a BYE awaited for
-    that long: a hotline that hangs up during it ends the call as it would at
-    the end of the script. A <pause> there made that BYE unexpected, and SIPp
-    failed a call that went well."""
+def _steps_xml(steps: list[Step], pcaps: list[Path], check: str, early_bye: bool) -> str:
+    """Digits and waits. With ``early_bye`` every wait (a digit's gap too) is a
+    BYE awaited for that long: a hotline that hangs up during it ends the call
+    as it would at the end of the script. A <pause> there made that BYE
+    unexpected, and SIPp failed a call that went well. Load runs keep the
+    <pause>: their call must follow the whole script, and SIPp stays as light."""
     out, sent = [], 0
     last_digit = max((i for i, s in enumerate(steps) if s.kind == "digit"), default=-1)
     for i, step in enumerate(steps):
@@ -150,7 +151,9 @@ def _steps_xml(steps: list[Step], pcaps: list[Path], check: str) -> str:
             out.append(f'  <nop{rtd}><action><exec play_pcap_audio="{pcap}"/></action></nop>\n')
             sent += 1
         ms = DIGIT_GAP_MS if step.kind == "digit" else int(float(step.value) * 1000)
-        if ms > 0:  # a recv with no timeout would wait for SIPp's -recv_timeout
+        if not early_bye:
+            out.append(f'  <pause milliseconds="{ms}"/>\n')
+        elif ms > 0:  # a recv with no timeout would wait for SIPp's -recv_timeout
             label = f"step{i}_{step.kind}"
             rtd = ' rtd="2"' if i >= last_digit >= 0 else ""  # after the last digit, as at the end
             log = f'<log message="hung up after key={sent} of={len(pcaps)}"/>'
@@ -191,9 +194,15 @@ def _bye_wait(check: str, has_digits: bool) -> str:
 
 
 def build_caller(
-    steps: list[Step], workdir: Path, *, caller: str = "[field0]", expect_cause: int | None = None
+    steps: list[Step],
+    workdir: Path,
+    *,
+    caller: str = "[field0]",
+    expect_cause: int | None = None,
+    early_bye: bool = True,
 ) -> Path:
-    """Write a caller (UAC) scenario plus its digit captures into ``workdir``."""
+    """Write a caller (UAC) scenario plus its digit captures into ``workdir``;
+    ``early_bye``: a hang-up during a wait ends the call well (``_steps_xml``)."""
     workdir.mkdir(parents=True, exist_ok=True)
     pcaps: list[Path] = []
     for n, step in enumerate(s for s in steps if s.kind == "digit"):
@@ -201,7 +210,7 @@ def build_caller(
         copy_capture(PCAP_DIR / f"dtmf_2833_{PCAP_NAME[step.value]}.pcap", target, n)
         pcaps.append(target)
     check = _cause_check(expect_cause)
-    body = _invite(escape(caller)) + _steps_xml(steps, pcaps, check)
+    body = _invite(escape(caller)) + _steps_xml(steps, pcaps, check, early_bye)
     body += _bye_wait(check, bool(pcaps))
     refs = '  <Reference variables="reason"/>\n' if expect_cause is not None else ""
     xml = (
