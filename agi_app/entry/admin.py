@@ -38,6 +38,7 @@ from agi_app.adapters.prometheus.exporter import CONTENT_TYPE
 from agi_app.core.clock import BusinessClock
 from agi_app.core.controls import ControlError, check_fields
 from agi_app.core.metrics import METRICS
+from agi_app.entry.jsonbody import json_object
 from agi_app.service.shedding import SheddingOverride
 
 log = logging.getLogger(__name__)
@@ -160,12 +161,7 @@ def build_admin(
 
 async def _fields(request: web.Request, fields: tuple[str, ...]) -> dict[str, Any]:
     """The JSON object of the body, with exactly ``fields``; ControlError otherwise."""
-    try:
-        body = await request.json()
-    except (ValueError, LookupError):  # not JSON, not its charset, an unknown charset
-        raise ControlError("the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise ControlError("the body must be a JSON object")
+    body = await json_object(request)
     check_fields(body, fields, required=fields)
     return body
 

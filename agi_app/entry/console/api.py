@@ -30,6 +30,7 @@ from agi_app.core.controls import (
 from agi_app.entry.console.deps import DEPS_KEY, ConsoleDeps
 from agi_app.entry.console.forms import FORM_TYPES, read_form
 from agi_app.entry.console.guard import operator, refuse
+from agi_app.entry.jsonbody import json_object
 from agi_app.service.operations import variants
 
 MAX_UPLOAD = 2 * 1024 * 1024  # an announcement prompt: about two minutes of 8 kHz audio
@@ -60,16 +61,6 @@ def _controls(request: web.Request) -> dict[str, Any]:
     return controls_body(_deps(request).controls.active())
 
 
-async def _json(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (ValueError, LookupError):  # not JSON, not its charset, an unknown charset
-        raise ControlError("the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise ControlError("the body must be a JSON object")
-    return body
-
-
 async def no_fields(request: web.Request) -> None:
     """A POST that takes no fields (a clear, a reload): no body, ``{}``, or a form
     with only the console's ``csrf``. A field (``lines`` to clear one line's
@@ -77,7 +68,7 @@ async def no_fields(request: web.Request) -> None:
     if request.content_type in FORM_TYPES:
         check_fields(await read_form(request), ("csrf",))
     elif (await request.read()).strip():
-        check_fields(await _json(request), ())
+        check_fields(await json_object(request), ())
 
 
 def check_wav(data: bytes) -> None:
@@ -100,7 +91,7 @@ FORM_FIELDS = ("text", "minutes", "lines", "language")
 async def _announcement_body(request: web.Request) -> tuple[dict[str, Any], bytes]:
     """JSON, or a multipart form with an optional ``prompt`` file (a WAV)."""
     if request.content_type != "multipart/form-data":
-        return await _json(request), b""
+        return await json_object(request), b""
     try:
         form = await read_form(request)
     except web.HTTPRequestEntityTooLarge:
@@ -148,7 +139,7 @@ async def clear_announcement(request: web.Request, who: str) -> Any:
 
 @guarded
 async def force_level(request: web.Request, who: str) -> Any:
-    return await _deps(request).controls.force_level(await _json(request), who)
+    return await _deps(request).controls.force_level(await json_object(request), who)
 
 
 @guarded
@@ -161,13 +152,13 @@ async def clear_level(request: web.Request, who: str) -> Any:
 async def set_split(request: web.Request, who: str) -> Any:
     deps = _deps(request)
     flows = set(deps.flows().flows)
-    split = await deps.controls.set_split(await _json(request), who, deps.lines(), flows)
+    split = await deps.controls.set_split(await json_object(request), who, deps.lines(), flows)
     return {"line": split.line}
 
 
 @guarded
 async def clear_split(request: web.Request, who: str) -> Any:
-    body = await _json(request)
+    body = await json_object(request)
     check_fields(body, ("line",))
     line = body.get("line")
     if not isinstance(line, str) or line not in _deps(request).controls.current.splits:
