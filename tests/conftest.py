@@ -202,8 +202,8 @@ class Agents:
         self.running: dict[str, Any] = {}
 
     async def start(self, name: str, port: int, hold_ms: int) -> Any:
+        from agi_app.tools.qa.answer_scenario import build_answerer
         from agi_app.tools.qa.runner import Answerer
-        from agi_app.tools.qa.scenario import build_answerer
 
         scenario = build_answerer(self.workdir / name, hold_ms=hold_ms, name=name)
         ans = Answerer(scenario, port)

@@ -25,8 +25,9 @@ from agi_app.adapters.kamailio.dispatcher import Destination, destinations, ping
 from agi_app.core.shedding.load import QueueLoad
 from agi_app.settings import PROJECT_ROOT, Settings
 from agi_app.tools.appproc import AppProcess
+from agi_app.tools.qa.answer_scenario import build_answerer
 from agi_app.tools.qa.runner import Answerer, SippResult, run_callers
-from agi_app.tools.qa.scenario import build_answerer, build_caller, build_refused, parse_keys
+from agi_app.tools.qa.scenario import build_caller, build_refused, parse_keys
 from agi_app.tools.stack import asterisk, cluster, kamailio
 from agi_app.tools.stack.cluster_layout import NodeSpec, layout, node_root, queue_node
 from tests.conftest import AppProcess as SessionApp

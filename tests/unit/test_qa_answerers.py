@@ -6,9 +6,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from agi_app.tools.qa.answer_scenario import build_answerer, build_busy_agent
 from agi_app.tools.qa.ports import lease
 from agi_app.tools.qa.runner import Answerer, run_callers
-from agi_app.tools.qa.scenario import build_answerer, build_busy_agent, build_caller, parse_keys
+from agi_app.tools.qa.scenario import build_caller, parse_keys
 
 
 async def _call(tmp_path: Path, n: int, port: int) -> tuple[bool, float]:

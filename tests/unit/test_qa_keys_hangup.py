@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from agi_app.tools.qa.answer_scenario import build_answerer
 from agi_app.tools.qa.ports import lease
 from agi_app.tools.qa.runner import Answerer, SippResult, run_callers
-from agi_app.tools.qa.scenario import build_answerer, build_caller, keys_unsent, parse_keys
+from agi_app.tools.qa.scenario import build_caller, keys_unsent, parse_keys
 
 CAUSE = "Q\\.850;cause=16([^0-9]|$)"
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from agi_app.tools.qa.answer_scenario import build_answerer
 from agi_app.tools.qa.ports import PortError, is_bind_failure, lease, udp_bound, udp_free
 from agi_app.tools.qa.runner import Answerer, run_callers
-from agi_app.tools.qa.scenario import build_answerer, build_caller, parse_keys
+from agi_app.tools.qa.scenario import build_caller, parse_keys
 
 
 @pytest.fixture

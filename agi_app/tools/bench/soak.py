@@ -43,9 +43,10 @@ from agi_app.tools.bench.soak_mix import (
     wave_calls,
 )
 from agi_app.tools.bench.soak_page import row_line
+from agi_app.tools.qa.answer_scenario import build_answerer
 from agi_app.tools.qa.play import Admin
 from agi_app.tools.qa.runner import Answerer, SippResult, run_callers
-from agi_app.tools.qa.scenario import build_answerer, build_caller, parse_keys
+from agi_app.tools.qa.scenario import build_caller, parse_keys
 from agi_app.tools.stack import asterisk
 from agi_app.tools.stack.shell import StackError
 

@@ -27,6 +27,7 @@ from agi_app.adapters.postgres.journey_queries import wait_journey
 from agi_app.core.numbers import normalise
 from agi_app.settings import Settings
 from agi_app.tools.qa import heard_call
+from agi_app.tools.qa.answer_scenario import build_answerer, build_busy_agent
 from agi_app.tools.qa.expect import (
     CallbackExpect,
     Connect,
@@ -39,13 +40,7 @@ from agi_app.tools.qa.expect import (
 from agi_app.tools.qa.plan import Caller, Scenario
 from agi_app.tools.qa.recorder import RecordedCall
 from agi_app.tools.qa.runner import Answerer, SippResult, run_callers
-from agi_app.tools.qa.scenario import (
-    build_answerer,
-    build_busy_agent,
-    build_caller,
-    keys_unsent,
-    parse_keys,
-)
+from agi_app.tools.qa.scenario import build_caller, keys_unsent, parse_keys
 
 Say = Callable[[str], None]
 JOURNEY_WAIT_S = 15  # journeys are written in batches after the call ends
