@@ -4,12 +4,14 @@ port (AGI_APP_PG_PORT=1): the real refusal, no fake."""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
-from agi_app.entry.cli import main
+from agi_app.entry.cli import main, run_command
 from agi_app.settings import get_settings
 
 
@@ -116,3 +118,36 @@ def test_snippet_errors_go_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixtu
     out, err = capsys.readouterr()
     assert out == ""
     assert err.splitlines()[0] == "error: 05-broken.conf:1: malformed section header: [broken"
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+        asyncpg.exceptions.AdminShutdownError(
+            "terminating connection due to administrator command"
+        ),
+        asyncpg.CannotConnectNowError("the database system is shutting down"),
+    ],
+    ids=["closed", "admin-shutdown", "shutting-down"],
+)
+def test_a_database_lost_during_a_command_is_one_error_line(
+    exc: Exception, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was a traceback (`journeys`, `report`, `analytics` once connected)."""
+
+    def command(_args: argparse.Namespace) -> int:
+        raise exc
+
+    assert run_command(command, argparse.Namespace()) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("error: the database connection was lost during the command: ")
+
+
+def test_any_other_failure_is_not_called_a_lost_database() -> None:
+    def command(_args: argparse.Namespace) -> int:
+        raise RuntimeError("a bug")
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        run_command(command, argparse.Namespace())

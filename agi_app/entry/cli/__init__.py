@@ -56,13 +56,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.verbose:  # the AMI library's connection chatter is not a command's output
         logging.getLogger("panoramisk").setLevel(logging.WARNING)
-    handler: Handler = args.handler
+    return run_command(args.handler, args)
+
+
+def run_command(handler: Handler, args: argparse.Namespace) -> int:
+    """A command's exit code; the failures every command shares reported as one
+    ``error:`` line instead of a traceback."""
     try:
         return handler(args)
     except KeyboardInterrupt:
         return 130
     except DatabaseUnreachable as exc:  # one report for every command that connects
         error(str(exc))
+        return 1
+    except Exception as exc:
+        from agi_app.entry.cli import database  # asyncpg: only when something failed
+
+        if not isinstance(exc, database.LOST):
+            raise
+        error(database.lost(exc))  # connected, then the database went away
         return 1
 
 

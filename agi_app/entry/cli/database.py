@@ -27,6 +27,24 @@ _DOWN = (OSError, asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistE
 _REFUSED = (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError)
 
 
+# The connection gone in the middle of a command: closed under it, the server
+# shut down or restarting (SQLSTATE class 08 and 57P01-57P03).
+LOST = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+def lost(exc: BaseException) -> str:
+    """The error ``main`` prints when the database went away during a command."""
+    return (
+        f"the database connection was lost during the command: {exc or type(exc).__name__}"
+        " (was PostgreSQL stopped or restarted?); nothing after that point was done"
+    )
+
+
 def unreachable(s: Settings, exc: BaseException) -> DatabaseUnreachable:
     """The error ``main`` prints for a failed connection to ``s``'s database."""
     where = f"PostgreSQL at {s.pg_host}:{s.pg_port} (AGI_APP_PG_HOST, AGI_APP_PG_PORT)"

@@ -166,7 +166,7 @@ async def reload_remote(base_url: str, token: str) -> int:
         if body.get("cluster") is True:
             print(f"every node reloads too (generation {body.get('generation')})")
         elif body.get("cluster") is False:
-            print(f"warning: this node only: {body.get('cluster_error')}")
+            print(f"warning: this node only: {body.get('cluster_error')}", file=sys.stderr)
         return 0
     error(f"refused; still running version {body.get('version')}:")
     for err in body.get("errors", []):
