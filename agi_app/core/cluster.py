@@ -90,6 +90,9 @@ def node_state(row: NodeRow, now: datetime, up_within_s: float = UP_WITHIN_S) ->
 
 COLUMNS = ("node", "state", "pid", "calls", "flow_version", "ari", "leader", "seen_s")
 NO_HEARTBEAT = "no heartbeat"
+# Its app is heard from but its Asterisk's ARI is not connected (Asterisk dead
+# or restarting): the node's calls get the dialplan's fallback, not the flows.
+NO_ARI = "no ari"
 
 
 def cluster_table(
@@ -104,14 +107,17 @@ def cluster_table(
     table: list[dict[str, Any]] = []
     for row in sorted(rows, key=lambda r: r.status.node):
         st, state = row.status, node_state(row, now, up_within_s)
+        heard = state == "up"  # what a stale or stopped node last said is old
+        if heard and not st.ari_connected:
+            state = NO_ARI
         entry: dict[str, Any] = {
             "node": st.node,
             "state": state,
             "pid": st.pid,
             "calls": st.calls,
             "flow_version": st.flow_version,
-            "ari": st.ari_connected,
-            "leader": st.leader and state == "up",  # a silent node's word is old
+            "ari": st.ari_connected if heard else None,
+            "leader": st.leader and heard,
             "seen_s": round(max(0.0, (now - row.last_seen).total_seconds()), 1),
             "admission_limit": st.admission_limit,
             "started_at": st.started_at.isoformat(),

@@ -30,9 +30,11 @@ from agi_app.service.shedding import SheddingOverride
 NOW = dt.datetime(2026, 12, 2, 10, 0, 0, tzinfo=dt.UTC)
 
 
-def row(node: str, age_s: float, *, leader: bool = False, stopped: bool = False) -> NodeRow:
+def row(
+    node: str, age_s: float, *, leader: bool = False, stopped: bool = False, ari: bool = True
+) -> NodeRow:
     seen = NOW - dt.timedelta(seconds=age_s)
-    st = NodeStatus(node, f"{node}/1/x", 100, "v1", 2, True, 400, leader, NOW, "127.0.0.1:8089")
+    st = NodeStatus(node, f"{node}/1/x", 100, "v1", 2, ari, 400, leader, NOW, "127.0.0.1:8089")
     return NodeRow(st, seen, seen if stopped else None)
 
 
@@ -49,6 +51,19 @@ def row(node: str, age_s: float, *, leader: bool = False, stopped: bool = False)
 )
 def test_node_state(age: float, stopped: bool, state: str) -> None:
     assert node_state(row("a", age, stopped=stopped), NOW) == state
+
+
+def test_a_node_whose_asterisk_is_gone_is_not_up() -> None:
+    """Its app still beats, with ARI down: it was shown ``up`` (and a stale
+    node showed its last ``ari yes``)."""
+    table = cluster_table([row("a", 1, ari=False, leader=True), row("b", 30)], NOW)
+    assert [(e["node"], e["state"], e["ari"], e["leader"]) for e in table] == [
+        ("a", "no ari", False, True),
+        ("b", "stale", None, False),
+    ]
+    assert render_table(table).splitlines()[2].split()[5] == "-"
+    body = status([row("a", 1, ari=False, leader=True), row("b", 1)], NOW, None)
+    assert body["up"] == 1 and not body["ok"]  # the leader cannot dial callbacks
 
 
 def test_table_leader_only_when_up_and_kamailio_column() -> None:

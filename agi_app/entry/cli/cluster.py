@@ -1,7 +1,8 @@
 """`agi-app cluster status [--json]`: every node as the ``nodes`` table shows it.
 
-One row per node: its state (``up`` when heard from within 6 s, then
-``stale``, ``down`` after a minute or a graceful stop), pid, calls in progress,
+One row per node: its state (``up`` when heard from within 6 s with its ARI
+connected, ``no ari`` when heard from without it, then ``stale``, ``down``
+after a minute or a graceful stop), pid, calls in progress,
 flow version, whether its ARI is connected and whether it leads the callback
 worker. Exit status 0 when a node is up and exactly one up node leads, else 1.
 
@@ -76,7 +77,8 @@ def status(
         "nodes": table,
         "up": len(up),
         "leader": leaders[0] if len(leaders) == 1 else None,
-        "ok": bool(up) and len(leaders) == 1,
+        # one leader, and able to dial the callbacks it leads (its ARI connected)
+        "ok": bool(up) and len(leaders) == 1 and leaders[0] in up,
     }
 
 

@@ -10,6 +10,7 @@ with its own app process, and the one PostgreSQL. Where everything listens:
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -179,6 +180,21 @@ def known_nodes(s: Settings) -> list[str]:
     """The nodes this checkout has roots for (whatever --nodes was)."""
     base = overlay_dir(s, "x").parent
     return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.exists() else []
+
+
+def purge_overlays(s: Settings) -> Path | None:
+    """Delete this checkout's node roots (``stop`` first). Refused, None, while
+    anything is still mounted below them: deleting through a bind mount would
+    reach the shared sounds or root."""
+    base = overlay_dir(s, "x").parent
+    if not base.exists():
+        return None
+    prefix = str(base.resolve()) + "/"
+    with open("/proc/mounts") as fh:
+        if any(line.split()[1].startswith(prefix) for line in fh):
+            return None
+    shutil.rmtree(base)
+    return base
 
 
 def stop(s: Settings) -> None:

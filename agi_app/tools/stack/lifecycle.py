@@ -103,7 +103,15 @@ def stop() -> int:
 
 def purge() -> int:
     stop()
-    step(f"Deleted the database cluster in {postgres.purge(get_settings())}")
+    s = get_settings()
+    step(f"Deleted the database cluster in {postgres.purge(s)}")
+    if cluster.known_nodes(s):
+        gone = cluster.purge_overlays(s)
+        step(
+            f"Deleted the cluster's node roots in {gone}"
+            if gone
+            else "Kept the cluster's node roots: something is still mounted below them"
+        )
     return 0
 
 
