@@ -226,9 +226,9 @@ async def test_the_clock_command_still_sets_and_resets(
 ) -> None:
     """``agi-app clock set|reset`` sends {"now": ...}, {"now": null}."""
     base = str(client.make_url("")).rstrip("/")
-    assert (await set_clock_remote(base, TOKEN, WHEN))["overridden"] is True
+    assert (await set_clock_remote([base], TOKEN, WHEN))["overridden"] is True
     assert parts.clock.overridden
-    assert (await set_clock_remote(base, TOKEN, None))["overridden"] is False
+    assert (await set_clock_remote([base], TOKEN, None))["overridden"] is False
     assert not parts.clock.overridden
 
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import aiohttp
-
+from agi_app.entry.cli.admin_client import AppUnreachable, admin_urls, call_admin
 from agi_app.entry.cli.errors import error
 from agi_app.settings import get_settings
 
@@ -34,44 +34,36 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=_handle)
 
 
-async def set_clock_remote(base_url: str, token: str, when: str | None) -> dict[str, Any]:
-    """POST /admin/clock; ``when`` None resets."""
-    async with (
-        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session,
-        session.post(f"{base_url}/admin/clock", json={"now": when}) as resp,
-    ):
-        body: dict[str, Any] = await resp.json()
-        if resp.status != 200:
-            raise ValueError(body.get("error", f"HTTP {resp.status}"))
-        return body
+async def set_clock_remote(
+    base_urls: Sequence[str], token: str, when: str | None
+) -> dict[str, Any]:
+    """POST /admin/clock to the first app that answers; ``when`` None resets."""
+    answer = await call_admin(base_urls, token, "POST", "/admin/clock", {"now": when})
+    body: dict[str, Any] = answer.body
+    if answer.status != 200:
+        raise ValueError(body.get("error", f"HTTP {answer.status}"))
+    return body
 
 
 def _handle(args: argparse.Namespace) -> int:
     s = get_settings()
-    base = f"http://{s.bind_address}:{s.admin_port}"
+    bases = admin_urls(s)
     token = s.admin_token.get_secret_value()
     try:
         if args.clock_cmd == "show":
-            body = asyncio.run(_show(base, token))
+            body = asyncio.run(_show(bases, token))
         else:
             when = args.when if args.clock_cmd == "set" else None
             if when is not None:
                 datetime.fromisoformat(when)  # fail here, clearly, on a bad time
-            body = asyncio.run(set_clock_remote(base, token, when))
-    except ValueError as exc:
+            body = asyncio.run(set_clock_remote(bases, token, when))
+    except (ValueError, AppUnreachable) as exc:
         error(str(exc))
-        return 1
-    except aiohttp.ClientError as exc:
-        error(f"the app is not reachable at {base}: {exc}")
         return 1
     print(json.dumps(body, ensure_ascii=False))
     return 0
 
 
-async def _show(base: str, token: str) -> dict[str, Any]:
-    async with (
-        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session,
-        session.get(f"{base}/admin/stats") as resp,
-    ):
-        body = await resp.json()
+async def _show(base_urls: Sequence[str], token: str) -> dict[str, Any]:
+    body = (await call_admin(base_urls, token, "GET", "/admin/stats")).body
     return {"now": body.get("business_clock"), "overridden": body.get("business_clock_overridden")}

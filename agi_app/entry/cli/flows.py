@@ -11,11 +11,11 @@ import argparse
 import asyncio
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
+from agi_app.entry.cli.admin_client import AppUnreachable, admin_urls, call_admin
 from agi_app.entry.cli.errors import error
 from agi_app.settings import get_settings
 
@@ -68,11 +68,7 @@ def _handle(args: argparse.Namespace) -> int:
 
     s = get_settings()
     if args.flows_cmd == "reload":
-        return asyncio.run(
-            reload_remote(
-                f"http://{s.bind_address}:{s.admin_port}", s.admin_token.get_secret_value()
-            )
-        )
+        return asyncio.run(reload_remote(admin_urls(s), s.admin_token.get_secret_value()))
     if args.flows_cmd == "graph" and (problem := output_problem(args.output)):
         error(problem)
         return 1
@@ -148,18 +144,12 @@ def _graph(flows: Any, flow_id: str, output: Path) -> int:
     return 0
 
 
-async def reload_remote(base_url: str, token: str) -> int:
-    """POST /admin/reload to the running app; print what it says."""
+async def reload_remote(base_urls: Sequence[str], token: str) -> int:
+    """POST /admin/reload to the first running app that answers; print what it says."""
     try:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(
-                f"{base_url}/admin/reload", headers={"Authorization": f"Bearer {token}"}
-            ) as resp,
-        ):
-            body = await resp.json()
-    except aiohttp.ClientError as exc:
-        error(f"the app is not reachable at {base_url}: {exc}")
+        body = (await call_admin(base_urls, token, "POST", "/admin/reload")).body
+    except AppUnreachable as exc:
+        error(str(exc))
         return 1
     if body.get("ok"):
         print(f"reloaded: version {body.get('previous')} -> {body['version']}")
