@@ -9,7 +9,8 @@ of SIPp, and each prompt the journey names must be found in what it heard
 (``agi_app.tools.qa.heard``); a prompt not heard is a mismatch.
 
 Exit codes: 0 the call and its journey are as expected, 1 a mismatch (printed),
-2 the call itself failed (SIPp), 3 no journey appeared.
+2 the call itself failed (SIPp; its reason, then its journey if one appears),
+3 no journey appeared.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 from agi_app.adapters.postgres.journey_queries import node_path, wait_journey
 from agi_app.entry.cli import qa_run
 from agi_app.entry.cli.database import connection
-from agi_app.entry.cli.errors import error
+from agi_app.entry.cli.errors import DatabaseUnreachable, error
 from agi_app.settings import get_settings
 from agi_app.tools.qa import heard_call
 from agi_app.tools.qa.callerid import CallerIdError, dialled, recorded_caller, sip_user
@@ -33,6 +34,9 @@ from agi_app.tools.qa.ports import PortError
 from agi_app.tools.qa.recorder import RecordedCall
 from agi_app.tools.qa.runner import SippResult, run_callers
 from agi_app.tools.qa.scenario import KeyScriptError, build_caller, keys_unsent, parse_keys
+from agi_app.tools.qa.sipp_errors import failure_reason
+
+FAILED_CALL_JOURNEY_S = 5  # a failed call's journey, if any, has usually ended by then
 
 
 def register(sub: Any) -> None:
@@ -47,6 +51,9 @@ def register(sub: Any) -> None:
     c.add_argument("--expect-outcome", help="expected outcome (completed, transferred, ...)")
     c.add_argument("--timeout", type=float, default=120)
     c.add_argument("--json", action="store_true")
+    c.add_argument(
+        "-v", "--verbose", action="store_true", help="on a failed call, SIPp's own screen too"
+    )
     c.add_argument("--port", type=int, help="SIPp's SIP port (default: a free one)")
     c.add_argument("--media-port", type=int, help="SIPp's media port (uses it and +2)")
     c.add_argument(
@@ -96,7 +103,7 @@ async def run_qa_call(args: argparse.Namespace) -> int:
                 return 2
     print(f"call: {result.summary()}")
     if result.successful != 1:
-        print(result.output[-1500:])
+        await _failed_call(args, result, since)
         return 2
     if isinstance(result, SippResult) and (unsent := keys_unsent(result.log)):
         print(f"note: {unsent}")
@@ -105,14 +112,7 @@ async def run_qa_call(args: argparse.Namespace) -> int:
     except TimeoutError:
         error("no journey was recorded for this call")
         return 3
-    path = node_path(journey["steps"])
-    if args.json:
-        print(json.dumps(journey, default=str, ensure_ascii=False, indent=1))
-    print(
-        f"journey: {journey['flow']} v{journey['flow_version']} outcome={journey['outcome']}"
-        f" cause={journey['hangup_cause']} grade={journey['grade']} "
-        f"shedding={journey['shedding_level']}\n  {path}"
-    )
+    path = _print_journey(journey, args.json)
     failures = []
     if isinstance(result, RecordedCall):
         if args.cause is not None and result.cause != args.cause:
@@ -135,3 +135,39 @@ async def run_qa_call(args: argparse.Namespace) -> int:
             " e.g. `agi-app clock set 2026-12-10T10:00`, and `agi-app clock reset` after."
         )
     return 1 if failures else 0
+
+
+def _print_journey(journey: dict[str, Any], as_json: bool) -> str:
+    """Print the journey (and its JSON when asked); return its node path."""
+    path = node_path(journey["steps"])
+    if as_json:
+        print(json.dumps(journey, default=str, ensure_ascii=False, indent=1))
+    print(
+        f"journey: {journey['flow']} v{journey['flow_version']} outcome={journey['outcome']}"
+        f" cause={journey['hangup_cause']} grade={journey['grade']} "
+        f"shedding={journey['shedding_level']}\n  {path}"
+    )
+    return path
+
+
+async def _failed_call(
+    args: argparse.Namespace, result: SippResult | RecordedCall, since: dt.datetime
+) -> None:
+    """Why the call failed, then its journey if one ends soon (the path and the
+    cause the hotline saw). SIPp's raw screen only with -v or when no reason is known."""
+    if isinstance(result, SippResult):
+        reason = failure_reason(result.errors)
+    else:
+        reason = result.error or None
+    print(f"call failed: {reason or 'no reason found; the caller output follows'}")
+    if args.verbose or reason is None:
+        print(result.output[-1500:])
+    try:
+        journey = await _journey(recorded_caller(args.caller), since, FAILED_CALL_JOURNEY_S)
+    except TimeoutError:
+        print("note: no journey was recorded for this call")
+        return
+    except DatabaseUnreachable as exc:  # the call's failure stays the news (exit 2)
+        print(f"note: no journey looked up: {exc}")
+        return
+    _print_journey(journey, args.json)

@@ -74,15 +74,22 @@ def _talk(hold_ms: int | list[int]) -> tuple[str, str]:
 
 
 def build_answerer(
-    workdir: Path, *, hold_ms: int | list[int], ring_ms: int = 200, name: str = "answerer"
+    workdir: Path,
+    *,
+    hold_ms: int | list[int],
+    ring_ms: int = 200,
+    name: str = "answerer",
+    cause: int | None = None,
 ) -> Path:
-    """A UAS (agent or customer phone): answer, talk ``hold_ms``, hang up.
+    """A UAS (agent or customer phone): answer, talk ``hold_ms``, hang up
+    (with ``Reason: Q.850;cause=<cause>`` when given, as Asterisk does).
 
     ``hold_ms`` may be a list: one talk time per call, in order, the last repeating.
     If the other side hangs up first, its BYE is answered and the call ends.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     count, waits = _talk(hold_ms)
+    reason = f"\n      Reason: Q.850;cause={cause}" if cause is not None else ""
     xml = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="{escape(name)}">
   <Global variables="served"/>
@@ -153,7 +160,7 @@ def build_answerer(
       To: [$remote_from]
       Call-ID: [call_id]
       CSeq: 2 BYE
-      Max-Forwards: 70
+      Max-Forwards: 70{reason}
       Content-Length: 0
     ]]>
   </send>

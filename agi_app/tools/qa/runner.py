@@ -32,6 +32,7 @@ class SippResult:
     rtd: dict[str, list[float]] = field(default_factory=dict)  # rtd name -> ms values
     output: str = ""
     log: str = ""  # the lines the scenario's <log> actions wrote
+    errors: str = ""  # SIPp's -trace_err log: why a call failed (``sipp_errors``)
 
     def summary(self) -> str:
         return (
@@ -113,7 +114,7 @@ async def _run_uac(
     stat = workdir / "stats.csv"
     rtt = workdir / "rtt.csv"
     log = workdir / "calls.log"
-    for f in (stat, rtt, log):
+    for f in (stat, rtt, log, *workdir.glob("*_errors.log")):
         f.unlink(missing_ok=True)
     args = [
         SIPP,
@@ -176,6 +177,8 @@ async def _run_uac(
     )
     _read_stats(stat, result)
     result.log = log.read_text(errors="replace")[-4000:] if log.exists() else ""
+    for path in workdir.glob("*_errors.log"):  # <scenario>_<pid>_errors.log
+        result.errors += path.read_text(errors="replace")[:8000]  # the first events
     for path in workdir.glob("*_rtt.csv"):
         _read_rtt(path, result)
         path.unlink()
