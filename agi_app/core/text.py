@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-_ASCII_DIGITS = re.compile(r"[0-9]+")
+ASCII_DIGITS = "0123456789"  # ``c in ASCII_DIGITS`` for one character
+_DIGIT_RUN = re.compile(r"[0-9]+")
 # C0 controls but tab and line breaks, DEL, and the C1 controls.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -18,7 +19,7 @@ _CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 def is_ascii_digits(text: str) -> bool:
     """True if ``text`` is one or more of the digits 0-9 and nothing else."""
-    return _ASCII_DIGITS.fullmatch(text) is not None
+    return _DIGIT_RUN.fullmatch(text) is not None
 
 
 def text_problem(text: str, *, lines: bool = True) -> str | None:

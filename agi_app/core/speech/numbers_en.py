@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from agi_app.core.text import is_ascii_digits
+from agi_app.core.text import ASCII_DIGITS
 
 ONES = (
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
@@ -126,7 +126,7 @@ def calendar_date(d: date) -> str:
 
 def digits(raw: str) -> str:
     """Digit by digit: "1234" "one two three four"."""
-    return " ".join(ONES[int(c)] for c in raw if is_ascii_digits(c))
+    return " ".join(ONES[int(c)] for c in raw if c in ASCII_DIGITS)
 
 
 def phone(groups: list[str]) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from agi_app.core.text import is_ascii_digits
+from agi_app.core.text import ASCII_DIGITS
 
 DIGITS = "零一二三四五六七八九"
 GROUP_UNITS = ("", "万", "亿", "万亿")
@@ -109,7 +109,7 @@ def calendar_date(d: date) -> str:
 
 def digits(raw: str, yao: bool = False) -> str:
     """Digit by digit: 1234 一二三四; ``yao``: 1 read 幺."""
-    return "".join("幺" if yao and c == "1" else DIGITS[int(c)] for c in raw if is_ascii_digits(c))
+    return "".join("幺" if yao and c == "1" else DIGITS[int(c)] for c in raw if c in ASCII_DIGITS)
 
 
 def phone(groups: list[str]) -> str:

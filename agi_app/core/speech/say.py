@@ -38,7 +38,7 @@ from typing import Any
 
 from agi_app.core.speech import numbers_en, numbers_zh
 from agi_app.core.speech.errors import TemplateError
-from agi_app.core.text import is_ascii_digits
+from agi_app.core.text import ASCII_DIGITS
 
 __all__ = [
     "SPECS",
@@ -84,7 +84,7 @@ def _date(value: Any) -> date:
 
 def _digits(value: Any) -> str:
     raw = str(value)
-    if not any(is_ascii_digits(c) for c in raw):
+    if not any(c in ASCII_DIGITS for c in raw):
         raise ValueError(f"{value!r} has no digits")
     return raw
 
@@ -92,12 +92,12 @@ def _digits(value: Any) -> str:
 def phone_groups(raw: str) -> list[str]:
     """Digit groups as a number is read: 11 digits 3-4-4 (mobile), 10 digits
     3-3-4 (400 numbers), else as written with separators, else 4s from the right."""
-    ds = "".join(c for c in raw if is_ascii_digits(c))
+    ds = "".join(c for c in raw if c in ASCII_DIGITS)
     if len(ds) == 11:
         return [ds[:3], ds[3:7], ds[7:]]
     if len(ds) == 10:
         return [ds[:3], ds[3:6], ds[6:]]
-    written = ["".join(c for c in part if is_ascii_digits(c)) for part in _split_written(raw)]
+    written = ["".join(c for c in part if c in ASCII_DIGITS) for part in _split_written(raw)]
     written = [w for w in written if w]
     if len(written) > 1 or len(ds) <= 6:
         return written or [ds]
